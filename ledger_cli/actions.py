@@ -1,0 +1,185 @@
+"""What each command does, free of any CLI framework.
+
+The Typer app (cli.py) and the hand-made fast path (fastpath.py) both parse arguments
+and then call exactly these functions, so both give the same output and exit codes.
+`guarded` is the one place that turns expected failures into stderr lines and exit codes.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from ledger_cli import render
+from ledger_cli.domain import ZERO, Close, Command, Deposit, Open, Reverse, Transfer, Withdraw
+from ledger_cli.errors import ExitCode, InvalidValue, LedgerError, RuleViolation
+from ledger_cli.events import Event, EventLike, as_event
+from ledger_cli.money import parse_amount
+from ledger_cli.reports import AccountRow, balance_report, delta, touches
+from ledger_cli.service import Ledger
+from ledger_cli.store import resolve_path
+from ledger_cli.values import covers, parse_account, parse_key, parse_memo
+from ledger_cli.when import Point, parse_point
+
+
+def guarded(action: Callable[..., int | None], *args: Any, **kwargs: Any) -> int:
+    """Run an action; an expected failure becomes one stderr line and its exit code."""
+    try:
+        return action(*args, **kwargs) or 0
+    except LedgerError as exc:
+        _error(str(exc))
+        return int(exc.exit_code)
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (`ledger history | head`): stop quietly
+        return 0
+    except KeyboardInterrupt:
+        _error("interrupted; nothing was recorded unless it was reported")
+        return 130
+    except OSError as exc:
+        _error(f"{exc.filename or 'I/O'}: {exc.strerror or exc}")
+        return int(ExitCode.UNTRUSTED)
+
+
+def _error(message: str) -> None:
+    try:
+        print(f"ledger: error: {message}", file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+
+
+def _format(fmt: str | None, as_json: bool) -> str:
+    chosen = render.choose_format(fmt, as_json)
+    if chosen not in render.FORMATS:
+        raise InvalidValue(f"invalid --format {fmt!r}: choose one of {', '.join(render.FORMATS)}")
+    return chosen
+
+
+def _ledger(file: str | None, no_cache: bool = False) -> Ledger:
+    return Ledger(resolve_path(file), use_cache=not no_cache)
+
+
+def _point(text: str | None, option: str) -> Point | None:
+    return None if text is None else parse_point(text, option)
+
+
+# ---- writes ---------------------------------------------------------------------------------
+
+
+def record(file: str | None, command: Command, *, quiet: bool = False, as_json: bool = False) -> int:
+    event, new = _ledger(file).execute(command)
+    render.recorded(event, "json" if as_json else None, new=new, quiet=quiet)
+    return 0
+
+
+def open_account(file: str | None, account: str, memo: str | None = None, key: str | None = None, **out: bool) -> int:
+    return record(file, Open(parse_account(account), parse_memo(memo), parse_key(key)), **out)
+
+
+def close_account(file: str | None, account: str, memo: str | None = None, key: str | None = None, **out: bool) -> int:
+    return record(file, Close(parse_account(account), parse_memo(memo), parse_key(key)), **out)
+
+
+def deposit(file: str | None, account: str, amount: str, memo: str | None = None, key: str | None = None, **out: bool) -> int:
+    command = Deposit(parse_account(account), parse_amount(amount), parse_memo(memo), parse_key(key))
+    return record(file, command, **out)
+
+
+def withdraw(file: str | None, account: str, amount: str, memo: str | None = None, key: str | None = None, **out: bool) -> int:
+    command = Withdraw(parse_account(account), parse_amount(amount), parse_memo(memo), parse_key(key))
+    return record(file, command, **out)
+
+
+def transfer(
+    file: str | None, source: str, to: str, amount: str, memo: str | None = None, key: str | None = None, **out: bool
+) -> int:
+    command = Transfer(parse_account(source), parse_account(to), parse_amount(amount), parse_memo(memo), parse_key(key))
+    return record(file, command, **out)
+
+
+def parse_seq(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise InvalidValue(f"invalid event seq {text!r}: give a whole number from 1")
+    return int(text)
+
+
+def reverse(file: str | None, seq: str, memo: str | None = None, key: str | None = None, **out: bool) -> int:
+    return record(file, Reverse(parse_seq(seq), parse_memo(memo), parse_key(key)), **out)
+
+
+# ---- reads ----------------------------------------------------------------------------------
+
+
+def balance(
+    file: str | None,
+    accounts: list[str],
+    until: str | None = None,
+    fmt: str | None = None,
+    as_json: bool = False,
+    no_cache: bool = False,
+    *,
+    replay: bool = False,
+) -> int:
+    chosen = _format(fmt, as_json)
+    names = [parse_account(name) for name in accounts]
+    bound = _point(until, "--until")
+    state = _ledger(file, no_cache).state(bound)
+    render.balance(balance_report(state, names), chosen, replay=replay, bound_given=bound is not None)
+    return 0
+
+
+def replay(file: str | None, until: str | None = None, fmt: str | None = None, as_json: bool = False, no_cache: bool = False) -> int:
+    return balance(file, [], until, fmt, as_json, no_cache, replay=True)
+
+
+def accounts(file: str | None, fmt: str | None = None, as_json: bool = False, no_cache: bool = False) -> int:
+    chosen = _format(fmt, as_json)
+    state = _ledger(file, no_cache).state()
+    rows = [AccountRow(name, state.balances[name], state.open[name]) for name in sorted(state.open)]
+    render.accounts(rows, chosen)
+    return 0
+
+
+def history(
+    file: str | None,
+    account: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    last: int | None = None,
+    fmt: str | None = None,
+    as_json: bool = False,
+    no_cache: bool = False,
+) -> int:
+    chosen = _format(fmt, as_json)
+    name = parse_account(account) if account is not None else None
+    since_point = _point(since, "--since")
+    until_point = _point(until, "--until")
+    if last is not None and last < 0:
+        raise InvalidValue(f"invalid --last {last}: give a number from 0")
+    rows: deque[tuple[Event, Decimal | None]] = deque(maxlen=last)
+    running = ZERO
+
+    def visit(ev: EventLike, _state: object) -> None:
+        nonlocal running
+        if name is not None:
+            if not touches(ev, name):
+                return
+            running += delta(ev, name)
+        if since_point is not None and since_point.before(ev.seq, ev.ts):
+            return
+        rows.append((as_event(ev, ev.hash or ""), running if name is not None else None))
+
+    state = _ledger(file, no_cache).walk(visit, until_point)
+    if name is not None and not any(covers(name, known) for known in state.open):
+        raise RuleViolation(f"no account matches {name}")
+    render.history(list(rows), chosen, with_balance=name is not None)
+    return 0
+
+
+def verify(file: str | None, fmt: str | None = None, as_json: bool = False) -> int:
+    chosen = "json" if _format(fmt, as_json) in ("json", "jsonl") else "text"
+    report = _ledger(file).verify()
+    render.verified(report.ok, report.events, report.head, report.problems, chosen)
+    return 0 if report.ok else int(ExitCode.UNTRUSTED)

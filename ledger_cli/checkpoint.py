@@ -1,0 +1,118 @@
+"""Derived checkpoints: the state after event N, with N's byte offset and hash.
+
+A checkpoint is a cache beside the log (`<log>.cache/`), never a source of truth: it is
+used only while the log still holds event N, with the recorded hash, ending at the
+recorded offset; anything else makes it ignored (and rebuilt). `verify` and --no-cache
+never read it. Failures to write one are silent: a read-only folder just means no cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+
+from ledger_cli.domain import State
+from ledger_cli.store import Cursor
+from ledger_cli.when import Point
+
+FORMAT = 1
+EVERY = 10_000  # a snapshot for bounded reads every this many events
+HEAD_REFRESH = 256  # rewrite the head checkpoint when a fold passed this many new events
+
+
+def folder(log: Path) -> Path:
+    return log.with_name(log.name + ".cache")
+
+
+def _name(seq: int) -> str:
+    return f"s{seq:012d}.json"
+
+
+def save(log: Path, state: State, cursor: Cursor, *, head: bool) -> None:
+    """Write a checkpoint of `state`, the books after event cursor.seq."""
+    data = {
+        "format": FORMAT,
+        "seq": cursor.seq,
+        "offset": cursor.offset,
+        "line_start": cursor.line_start,
+        "hash": cursor.head,
+        "ts": cursor.ts,
+        "balances": {account: str(balance) for account, balance in state.balances.items()},
+        "open": state.open,
+        "reversed_by": {str(target): by for target, by in state.reversed_by.items()},
+        "keys": state.keys if head else None,
+    }
+    where = folder(log)
+    try:
+        where.mkdir(mode=0o700, exist_ok=True)
+        name = "head.json" if head else _name(cursor.seq)
+        temporary = where / f".{name}.{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, ensure_ascii=False, separators=(",", ":"))
+        os.replace(temporary, where / name)
+    except OSError:
+        pass
+
+
+def _load(path: Path, log_fd: int) -> tuple[State, Cursor, bool] | None:
+    try:
+        with open(path, encoding="utf-8") as source:
+            data = json.load(source)
+        if data.get("format") != FORMAT:
+            return None
+        offset, start, digest = data["offset"], data["line_start"], data["hash"]
+        line = os.pread(log_fd, offset - start, start)
+        # The line must still be there, whole, with the same hash: `..."hash":"<digest>"}\n`.
+        if len(line) != offset - start or line[-67:] != f'{digest}"}}\n'.encode() or b"\n" in line[:-1]:
+            return None
+        if start > 0 and os.pread(log_fd, 1, start - 1) != b"\n":
+            return None
+        keys = data["keys"]
+        state = State(
+            balances={account: Decimal(balance) for account, balance in data["balances"].items()},
+            open=data["open"],
+            reversed_by={int(target): by for target, by in data["reversed_by"].items()},
+            keys=keys if keys is not None else {},
+            seq=data["seq"],
+            ts=data["ts"],
+            head=digest,
+        )
+        return state, Cursor(offset, data["seq"], digest, data["ts"], start), keys is not None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError):
+        return None
+
+
+def best(log: Path, log_fd: int, until: Point | None, *, need_keys: bool) -> tuple[State, Cursor, bool] | None:
+    """The newest usable checkpoint at or before `until` (None: fold from the start).
+
+    The flag says whether the state's idempotency keys are complete (only the head
+    checkpoint keeps them); `need_keys` refuses a checkpoint without them.
+    """
+    where = folder(log)
+    if until is None:
+        loaded = _load(where / "head.json", log_fd)
+        if loaded is not None:
+            return loaded
+        if need_keys:
+            return None
+    try:
+        names = sorted((name for name in os.listdir(where) if name.startswith("s")), reverse=True)
+    except OSError:
+        return None
+    for name in names:
+        try:
+            seq = int(name[1:13])
+        except ValueError:
+            continue
+        if until is not None and until.seq is not None and seq > until.seq:
+            continue
+        loaded = _load(where / name, log_fd)
+        if loaded is None:
+            continue
+        if until is not None and until.ts is not None and (loaded[1].ts or "") > until.ts:
+            continue
+        return loaded
+    return None

@@ -1,0 +1,223 @@
+"""The event types, their JSON line form and the canonical hash (contract section 2).
+
+A line is the canonical JSON of the event without `hash` (sorted keys, no whitespace,
+UTF-8 kept), with `,"hash":"<sha256 of that canonical text>"` spliced in before the
+closing brace. So a reader can hash the line's own bytes instead of re-serialising,
+and a third-party verifier that re-serialises the object gets the same digest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from hashlib import sha256
+from typing import Any, Protocol
+
+from ledger_cli.errors import LogCorrupt
+from ledger_cli.money import amount_problem
+from ledger_cli.values import account_problem, key_problem, memo_problem
+
+SCHEMA_VERSION = 1
+GENESIS = "0" * 64
+
+OPENED = "account_opened"
+DEPOSITED = "deposited"
+WITHDRAWN = "withdrawn"
+TRANSFERRED = "transferred"
+CLOSED = "account_closed"
+REVERSED = "reversed"
+MOVEMENTS = frozenset({DEPOSITED, WITHDRAWN, TRANSFERRED})
+
+# Field order is alphabetical: it is the canonical (sorted-key) order.
+FIELDS = ("account", "amount", "id", "key", "memo", "prev", "seq", "target", "to", "ts", "type", "v")
+_FIELD_TYPES: dict[str, type] = {
+    "account": str, "amount": str, "id": str, "key": str, "memo": str, "prev": str,
+    "seq": int, "target": int, "to": str, "ts": str, "type": str, "v": int,
+}  # fmt: skip
+_ALWAYS = frozenset({"id", "prev", "seq", "ts", "type", "v"})
+# For each type: the fields it must have, and the optional ones it may have.
+_SHAPES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    OPENED: (frozenset({"account"}), frozenset({"memo", "key"})),
+    DEPOSITED: (frozenset({"account", "amount"}), frozenset({"memo", "key"})),
+    WITHDRAWN: (frozenset({"account", "amount"}), frozenset({"memo", "key"})),
+    TRANSFERRED: (frozenset({"account", "to", "amount"}), frozenset({"memo", "key"})),
+    CLOSED: (frozenset({"account"}), frozenset({"memo", "key"})),
+    REVERSED: (frozenset({"target", "amount"}), frozenset({"account", "to", "memo", "key"})),
+}
+EVENT_TYPES = frozenset(_SHAPES)
+
+_HASH_MARK = b',"hash":"'
+_SUFFIX_LEN = len(_HASH_MARK) + 64 + 2  # ,"hash":"<64 hex>"}
+_TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+class EventLike(Protocol):
+    """What the fold reads of an event; both the stdlib and the msgspec decoders provide it."""
+
+    account: str | None
+    amount: str | None
+    id: str
+    key: str | None
+    memo: str | None
+    prev: str
+    seq: int
+    target: int | None
+    to: str | None
+    ts: str
+    type: str
+    v: int
+    hash: str | None
+
+
+class Event:
+    """One recorded fact. `hash` is None until the event is sealed into a line."""
+
+    __slots__ = (*FIELDS, "hash")
+
+    def __init__(
+        self,
+        *,
+        type: str,
+        seq: int,
+        id: str,
+        ts: str,
+        prev: str,
+        account: str | None = None,
+        to: str | None = None,
+        amount: str | None = None,
+        memo: str | None = None,
+        key: str | None = None,
+        target: int | None = None,
+        v: int = SCHEMA_VERSION,
+        hash: str | None = None,
+    ) -> None:
+        self.type = type
+        self.seq = seq
+        self.id = id
+        self.ts = ts
+        self.prev = prev
+        self.account = account
+        self.to = to
+        self.amount = amount
+        self.memo = memo
+        self.key = key
+        self.target = target
+        self.v = v
+        self.hash = hash
+
+    def __repr__(self) -> str:
+        return f"Event({self.to_dict()!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def body(self) -> dict[str, Any]:
+        """The event's fields without `hash`, empty optional fields left out."""
+        return {name: value for name in FIELDS if (value := getattr(self, name)) is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as it stands in the log, `hash` included when sealed."""
+        fields = self.body()
+        if self.hash is not None:
+            fields["hash"] = self.hash
+        return fields
+
+
+def as_event(ev: EventLike, digest: str) -> Event:
+    """A plain Event from any decoded event and its digest."""
+    return Event(**{name: getattr(ev, name) for name in FIELDS}, hash=digest)
+
+
+def canonical(fields: dict[str, Any]) -> bytes:
+    """The canonical form of contract section 2: sorted keys, no whitespace, UTF-8 kept."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def seal(event: Event) -> bytes:
+    """Compute the event's hash (set on it) and return its log line, newline included."""
+    body = canonical(event.body())
+    event.hash = sha256(body).hexdigest()
+    return body[:-1] + _HASH_MARK + event.hash.encode() + b'"}\n'
+
+
+def split_line(line: bytes, lineno: int) -> tuple[bytes, str]:
+    """A line (without its newline) cut into the canonical body and the hash it claims."""
+    if len(line) <= _SUFFIX_LEN or line[-_SUFFIX_LEN:-66] != _HASH_MARK or line[-2:] != b'"}':
+        raise LogCorrupt(lineno, "not a ledger event: no trailing \"hash\" field")
+    return line[:-_SUFFIX_LEN] + b"}", line[-66:-2].decode("ascii", "replace")
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed")
+
+
+def decode_line(line: bytes, lineno: int) -> Event:
+    """Parse, type-check and hash-check one log line with the standard library."""
+    body, digest = split_line(line, lineno)
+    try:
+        fields = json.loads(body, parse_constant=_refuse_constant)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
+        raise LogCorrupt(lineno, f"not valid JSON ({exc})") from None
+    if not isinstance(fields, dict):
+        raise LogCorrupt(lineno, "not a JSON object")
+    for name, value in fields.items():
+        expected = _FIELD_TYPES.get(name)
+        if expected is None:
+            raise LogCorrupt(lineno, f"unknown field {name!r}")
+        if type(value) is not expected:
+            raise LogCorrupt(lineno, f"field {name!r} must be a JSON {expected.__name__}")
+    missing = _ALWAYS - fields.keys()
+    if missing:
+        raise LogCorrupt(lineno, f"missing field {sorted(missing)[0]!r}")
+    if canonical(fields) != body:
+        raise LogCorrupt(lineno, "not in canonical form (duplicate keys, spacing or escapes changed)")
+    if sha256(body).hexdigest() != digest:
+        raise LogCorrupt(lineno, "hash does not match the event's content (edited?)")
+    return Event(**fields, hash=digest)
+
+
+_account_ok: set[str] = set()
+
+
+def event_problem(ev: EventLike) -> str | None:
+    """Why a decoded event breaks the log format's value rules, or None."""
+    if ev.v != SCHEMA_VERSION:
+        if isinstance(ev.v, int) and ev.v > SCHEMA_VERSION:
+            return f"schema version {ev.v} is newer than this ledger knows (v{SCHEMA_VERSION}); upgrade ledger"
+        return f"unknown schema version {ev.v!r}"
+    shape = _SHAPES.get(ev.type)
+    if shape is None:
+        return f"unknown event type {ev.type!r}"
+    required, optional = shape
+    for name in ("account", "amount", "key", "memo", "target", "to"):
+        present = getattr(ev, name) is not None
+        if present and name not in required and name not in optional:
+            return f"field {name!r} does not belong to a {ev.type} event"
+        if not present and name in required:
+            return f"a {ev.type} event needs the field {name!r}"
+    if _TS.fullmatch(ev.ts) is None:
+        return f"timestamp {ev.ts!r} is not UTC ISO 8601 with microseconds and Z"
+    if _ID.fullmatch(ev.id) is None:
+        return f"id {ev.id!r} is not a UUID"
+    if _HEX64.fullmatch(ev.prev) is None:
+        return "prev is not a lowercase hex SHA-256"
+    for name in ("account", "to"):
+        account = getattr(ev, name)
+        if account is not None and account not in _account_ok:
+            problem = account_problem(account)
+            if problem is not None:
+                return problem
+            _account_ok.add(account)
+    if ev.amount is not None and (problem := amount_problem(ev.amount)) is not None:
+        return problem
+    if ev.memo is not None and (problem := memo_problem(ev.memo)) is not None:
+        return problem
+    if ev.key is not None and (problem := key_problem(ev.key)) is not None:
+        return problem
+    if ev.type == REVERSED and ev.account is None and ev.to is None:
+        return "a reversed event needs 'account' or 'to'"
+    return None

@@ -1,0 +1,90 @@
+"""A hand-made parser for the hot commands, so a shell loop does not pay for Typer.
+
+It understands exactly the plain forms of the everyday commands (writes, `balance`,
+`accounts`) and declines (returns None) on anything else: --help, an unknown option,
+a missing argument, `--`. Declined command lines go to the Typer app, which also owns
+every usage error. Accepted ones call the same functions in actions.py that the Typer
+commands call; the CLI test suite runs through both parsers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ledger_cli import actions
+
+_WRITE_VALUES = {"-m": "memo", "--memo": "memo", "-k": "key", "--idempotency-key": "key"}
+_WRITE_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "as_json"}
+_READ_VALUES = {"--format": "fmt"}
+_READ_FLAGS = {"--json": "as_json", "--no-cache": "no_cache"}
+
+# name -> (action, positional names, variadic, value options, flag options)
+_Spec = tuple[Callable[..., int], tuple[str, ...], bool, dict[str, str], dict[str, str]]
+_COMMANDS: dict[str, _Spec] = {
+    "deposit": (actions.deposit, ("account", "amount"), False, _WRITE_VALUES, _WRITE_FLAGS),
+    "withdraw": (actions.withdraw, ("account", "amount"), False, _WRITE_VALUES, _WRITE_FLAGS),
+    "transfer": (actions.transfer, ("source", "to", "amount"), False, _WRITE_VALUES, _WRITE_FLAGS),
+    "open": (actions.open_account, ("account",), False, _WRITE_VALUES, _WRITE_FLAGS),
+    "close": (actions.close_account, ("account",), False, _WRITE_VALUES, _WRITE_FLAGS),
+    "reverse": (actions.reverse, ("seq",), False, _WRITE_VALUES, _WRITE_FLAGS),
+    "balance": (actions.balance, ("accounts",), True, {**_READ_VALUES, "--until": "until"}, _READ_FLAGS),
+    "accounts": (actions.accounts, (), False, _READ_VALUES, _READ_FLAGS),
+}
+
+
+def _global_file(args: list[str]) -> tuple[str | None, list[str]] | None:
+    """Split off a leading -f/--file option; None if the global options are anything else."""
+    file = None
+    while args and args[0].startswith("-"):
+        head = args[0]
+        if head in ("-f", "--file") and len(args) >= 2:
+            file, args = args[1], args[2:]
+        elif head.startswith("--file="):
+            file, args = head[len("--file=") :], args[1:]
+        else:
+            return None
+    return file, args
+
+
+def parse(args: list[str]) -> tuple[Callable[..., int], tuple[Any, ...], dict[str, Any]] | None:
+    """The action and its arguments for a plain hot command line, or None to decline."""
+    split = _global_file(args)
+    if split is None or not split[1]:
+        return None
+    file, rest = split
+    spec = _COMMANDS.get(rest[0])
+    if spec is None:
+        return None
+    action, positional_names, variadic, values, flags = spec
+    positionals: list[str] = []
+    options: dict[str, Any] = {}
+    tokens = iter(rest[1:])
+    for token in tokens:
+        if token.startswith("-") and token != "-":
+            name, has_value, inline = token.partition("=")
+            if name in values:
+                value = inline if has_value else next(tokens, None)
+                if value is None:
+                    return None
+                options[values[name]] = value
+            elif name in flags and not has_value:
+                options[flags[name]] = True
+            else:
+                return None  # --help, --, unknown options, negative numbers: Typer's job
+        else:
+            positionals.append(token)
+    if variadic:
+        return action, (file, positionals), options
+    if len(positionals) != len(positional_names):
+        return None
+    return action, (file, *positionals), options
+
+
+def run_fast(args: list[str]) -> int | None:
+    """Run a hot command without Typer, or return None when it is not one."""
+    parsed = parse(args)
+    if parsed is None:
+        return None
+    action, positional, options = parsed
+    return actions.guarded(action, *positional, **options)

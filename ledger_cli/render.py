@@ -1,0 +1,189 @@
+"""Output: table (rich), tsv, csv, json and jsonl, from report data.
+
+rich is imported only inside the functions that draw a table, so a command printing
+TSV in a pipe never pays for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from ledger_cli.events import Event
+from ledger_cli.money import format_amount
+from ledger_cli.reports import AccountRow, BalanceReport
+
+FORMATS = ("table", "tsv", "csv", "json", "jsonl")
+HISTORY_COLUMNS = ("seq", "ts", "type", "account", "to", "amount", "target", "memo", "key", "id", "prev", "hash")
+
+
+def choose_format(requested: str | None, as_json: bool) -> str:
+    """--json wins; else the requested format; else table on a terminal and TSV in a pipe."""
+    if as_json:
+        return "json"
+    if requested:
+        return requested
+    return "table" if sys.stdout.isatty() else "tsv"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _print_table(title: str | None, columns: list[tuple[str, str]], rows: Iterable[list[str]], caption: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, caption=caption)
+    for name, justify in columns:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def _bound(report: BalanceReport) -> str:
+    return f"as of seq {report.seq}" + (f" ({report.ts})" if report.ts else " (empty log)")
+
+
+def _account_json(row: AccountRow) -> dict[str, Any]:
+    return {"account": row.account, "balance": format_amount(row.balance), "open": row.open}
+
+
+def balance(report: BalanceReport, fmt: str, *, replay: bool = False, bound_given: bool = False) -> None:
+    out = sys.stdout
+    if fmt in ("json", "jsonl"):
+        data: dict[str, Any] = {
+            "seq": report.seq,
+            "ts": report.ts,
+            "accounts": [_account_json(row) for row in report.rows],
+            "total": format_amount(report.total),
+        }
+        if replay:
+            data["events"] = report.seq
+            data["head"] = report.head
+        if fmt == "json":
+            out.write(_dumps(data) + "\n")
+        else:
+            out.writelines(_dumps(_account_json(row)) + "\n" for row in report.rows)
+        return
+    if fmt == "table":
+        rows = [[row.account + ("" if row.open else " (closed)"), format_amount(row.balance)] for row in report.rows]
+        rows.append(["Total", format_amount(report.total)])
+        caption = _bound(report)
+        if replay:
+            caption += f"\n{report.seq} events applied, head {report.head}"
+        _print_table(None, [("Account", "left"), ("Balance", "right")], rows, caption)
+        return
+    if fmt == "csv":
+        out.write(_csv(("account", "balance", "open"), ((r.account, format_amount(r.balance), str(r.open).lower()) for r in report.rows)))
+    else:
+        out.writelines(f"{row.account}\t{format_amount(row.balance)}\n" for row in report.rows)
+    if replay:
+        print(f"ledger: {_bound(report)}: {report.seq} events applied, head {report.head}", file=sys.stderr)
+    elif bound_given:
+        print(f"ledger: {_bound(report)}", file=sys.stderr)
+
+
+def accounts(rows: list[AccountRow], fmt: str) -> None:
+    out = sys.stdout
+    if fmt == "json":
+        out.write(_dumps({"accounts": [_account_json(row) for row in rows]}) + "\n")
+    elif fmt == "jsonl":
+        out.writelines(_dumps(_account_json(row)) + "\n" for row in rows)
+    elif fmt == "csv":
+        out.write(_csv(("account", "balance", "open"), ((r.account, format_amount(r.balance), str(r.open).lower()) for r in rows)))
+    elif fmt == "table":
+        _print_table(None, [("Account", "left"), ("Status", "left"), ("Balance", "right")],
+                     ([r.account, "open" if r.open else "closed", format_amount(r.balance)] for r in rows))  # fmt: skip
+    else:
+        out.writelines(f"{r.account}\t{'open' if r.open else 'closed'}\n" for r in rows)
+
+
+def history_record(event: Event, balance: Decimal | None) -> dict[str, Any]:
+    record = event.to_dict()
+    if balance is not None:
+        record["balance"] = format_amount(balance)
+    return record
+
+
+def history(rows: list[tuple[Event, Decimal | None]], fmt: str, with_balance: bool) -> None:
+    out = sys.stdout
+    if fmt == "json":
+        out.write(_dumps([history_record(ev, bal) for ev, bal in rows]) + "\n")
+        return
+    if fmt == "jsonl":
+        out.writelines(_dumps(history_record(ev, bal)) + "\n" for ev, bal in rows)
+        return
+    columns = list(HISTORY_COLUMNS) + (["balance"] if with_balance else [])
+
+    def cells(ev: Event, bal: Decimal | None) -> list[str]:
+        record = history_record(ev, bal)
+        return ["" if record.get(name) is None else str(record[name]) for name in columns]
+
+    if fmt == "csv":
+        out.write(_csv(columns, (cells(ev, bal) for ev, bal in rows)))
+    elif fmt == "table":
+        shown = ["seq", "ts", "type", "account", "to", "amount", "memo"] + (["balance"] if with_balance else [])
+        right = {"seq", "amount", "balance"}
+        _print_table(
+            None,
+            [(name.capitalize(), "right" if name in right else "left") for name in shown],
+            ([c for name, c in zip(columns, cells(ev, bal)) if name in shown] for ev, bal in rows),
+        )
+    else:
+        short = ["seq", "ts", "type", "account", "to", "amount", "target", "memo"] + (["balance"] if with_balance else [])
+        for ev, bal in rows:
+            record = dict(zip(columns, cells(ev, bal)))
+            out.write("\t".join(record[name] for name in short) + "\n")
+
+
+def describe(event: Event) -> str:
+    """A short sentence for what an event records."""
+    amount = event.amount
+    if event.type == "deposited":
+        return f"deposited {amount} to {event.account}"
+    if event.type == "withdrawn":
+        return f"withdrew {amount} from {event.account}"
+    if event.type == "transferred":
+        return f"transferred {amount} from {event.account} to {event.to}"
+    if event.type == "account_opened":
+        return f"opened {event.account}"
+    if event.type == "account_closed":
+        return f"closed {event.account}"
+    return f"reversed event {event.target} ({amount})"
+
+
+def recorded(event: Event, fmt: str | None, *, new: bool, quiet: bool) -> None:
+    """What a write command prints: one line, the event as JSON, or nothing."""
+    if quiet:
+        return
+    if fmt == "json":
+        sys.stdout.write(_dumps(event.to_dict()) + "\n")
+    elif new:
+        sys.stdout.write(f"recorded seq {event.seq}: {describe(event)}\n")
+    else:
+        sys.stdout.write(f"already recorded as seq {event.seq} (same idempotency key): {describe(event)}\n")
+
+
+def verified(ok: bool, events: int, head: str, problems: list[str], fmt: str) -> None:
+    if fmt in ("json", "jsonl"):
+        sys.stdout.write(_dumps({"ok": ok, "events": events, "head": head, "problems": problems}) + "\n")
+    elif ok:
+        sys.stdout.write(f"ok: {events} events, head {head}\n")
+    else:
+        for problem in problems:
+            print(f"ledger: verify failed: {problem}", file=sys.stderr)

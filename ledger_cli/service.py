@@ -1,0 +1,254 @@
+"""The application layer: read the log, fold, decide, append; queries for the reports.
+
+This is the only module that puts the domain, the store and the checkpoints together.
+The clock and the id source are injected, so tests can pin them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ledger_cli import checkpoint
+from ledger_cli.domain import Command, Reverse, Stamp, State, check, decide, evolve, reversal_matches
+from ledger_cli.errors import LogCorrupt, StoreError
+from ledger_cli.events import REVERSED, Event, EventLike, as_event, decode_line
+from ledger_cli.money import money_context
+from ledger_cli.store import CHUNK, Cursor, LogScan, Writer, open_for_reading, warn
+from ledger_cli.when import Point, utc_text
+
+
+def system_clock() -> str:
+    return utc_text(datetime.now(timezone.utc))
+
+
+def uuid7() -> str:
+    """A time-ordered UUID (version 7) from the clock and os.urandom, without importing uuid."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+@dataclass
+class Folded:
+    """The books at a point: the state, where in the file it ends, any torn tail seen."""
+
+    state: State
+    cursor: Cursor
+    torn: bytes = b""
+    keys_complete: bool = True
+    from_seq: int = 0  # the checkpoint the fold started from (0: the first line)
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    events: int
+    head: str
+    problems: list[str] = field(default_factory=list)
+    torn: int = 0
+
+
+class Ledger:
+    """One log file and the operations on it."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        use_cache: bool = True,
+        clock: Callable[[], str] = system_clock,
+        new_id: Callable[[], str] = uuid7,
+    ) -> None:
+        self.path = path
+        self.use_cache = use_cache
+        self.clock = clock
+        self.new_id = new_id
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def _fold(
+        self,
+        fd: int,
+        until: Point | None = None,
+        *,
+        need_keys: bool = False,
+        use_cache: bool | None = None,
+        on_event: Callable[[EventLike, State], None] | None = None,
+    ) -> Folded:
+        caching = self.use_cache if use_cache is None else use_cache
+        start = checkpoint.best(self.path, fd, until, need_keys=need_keys) if caching else None
+        state, cursor, keys_complete = start if start is not None else (State(), Cursor(), True)
+        from_seq = cursor.seq
+        scan = LogScan(self.path, fd, cursor)
+        position = scan.cursor
+        stopped = False
+        every = checkpoint.EVERY
+        with money_context():
+            for ev in scan:
+                if until is not None and until.after(ev.seq, ev.ts):
+                    stopped = True
+                    break
+                problem = check(state, ev)
+                if problem is not None:
+                    raise LogCorrupt(ev.seq, problem)
+                evolve(state, ev)
+                if on_event is not None:
+                    on_event(ev, state)
+                if caching and ev.seq % every == 0 and ev.seq > from_seq:
+                    checkpoint.save(self.path, state, position, head=False)
+        if stopped:
+            end = Cursor(position.line_start, state.seq, state.head, state.ts)
+            return Folded(state, end, b"", keys_complete, from_seq)
+        if caching and keys_complete and state.seq - from_seq >= checkpoint.HEAD_REFRESH:
+            checkpoint.save(self.path, state, position, head=True)
+        return Folded(state, Cursor(**vars(position)), scan.torn, keys_complete, from_seq)
+
+    def _warn_torn(self, torn: bytes) -> None:
+        """Warn of a torn tail, unless a writer holds the lock (then it is a write in flight)."""
+        if not torn:
+            return
+        try:
+            fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            finally:
+                os.close(fd)
+        warn(f"ignoring {len(torn)} bytes of an interrupted write at the end of {self.path}")
+
+    def state(self, until: Point | None = None) -> State:
+        """The books after every event up to `until` (all of them when None)."""
+        fd = open_for_reading(self.path)
+        if fd is None:
+            return State()
+        try:
+            folded = self._fold(fd, until)
+        finally:
+            os.close(fd)
+        self._warn_torn(folded.torn)
+        return folded.state
+
+    def walk(self, visit: Callable[[EventLike, State], None], until: Point | None = None) -> State:
+        """Fold from the first event, calling `visit(event, state_after)` on each."""
+        fd = open_for_reading(self.path)
+        if fd is None:
+            return State()
+        try:
+            folded = self._fold(fd, until, use_cache=False, on_event=visit)
+        finally:
+            os.close(fd)
+        self._warn_torn(folded.torn)
+        return folded.state
+
+    def verify(self) -> VerifyReport:
+        """Check the whole file from its first line; never uses a checkpoint."""
+        fd = open_for_reading(self.path)
+        if fd is None:
+            return VerifyReport(True, 0, State().head)
+        reversals: list[Event] = []
+        last = State()
+
+        def remember(ev: EventLike, state: State) -> None:
+            nonlocal last
+            last = state
+            if ev.type == REVERSED:
+                reversals.append(as_event(ev, ev.hash or ""))
+
+        try:
+            folded = self._fold(fd, use_cache=False, on_event=remember)
+            for reversal in reversals:
+                original = _event_at(self.path, fd, reversal.target or 0)
+                problem = reversal_matches(reversal, original)
+                if problem is not None:
+                    raise LogCorrupt(reversal.seq, problem)
+        except LogCorrupt as exc:
+            return VerifyReport(False, last.seq, last.head, [str(exc)])
+        finally:
+            os.close(fd)
+        return VerifyReport(True, folded.state.seq, folded.state.head, [], len(folded.torn))
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def execute(self, command: Command) -> tuple[Event, bool]:
+        """Record `command`; returns the event and whether it is new (False: idempotent retry)."""
+        with Writer(self.path) as writer:
+            folded = self._begin(writer, need_keys=command.key is not None)
+            state = folded.state
+            original = None
+            if isinstance(command, Reverse) and 1 <= command.target <= state.seq:
+                original = _event_at(self.path, writer.fd, command.target)
+            keyed = None
+            if command.key is not None and command.key in state.keys:
+                keyed = _event_at(self.path, writer.fd, state.keys[command.key])
+            stamp = Stamp(ts=self.clock(), id=self.new_id())
+            with money_context():
+                events = decide(command, state, stamp, original=original, keyed=keyed)
+            if not events:
+                assert keyed is not None
+                return keyed, False
+            last_line = writer.append(folded.cursor.offset, events)
+            self._after_append(folded, events, last_line, writer.fd)
+            return events[0], True
+
+    def _begin(self, writer: Writer, *, need_keys: bool) -> Folded:
+        """Under the lock: fold what is there and move a torn tail aside."""
+        folded = self._fold(writer.fd, need_keys=need_keys)
+        if folded.torn:
+            writer.quarantine(folded.cursor.offset, folded.torn)
+            folded.torn = b""
+        return folded
+
+    def _after_append(self, folded: Folded, events: list[Event], last_line: int, fd: int) -> None:
+        """Refresh the head checkpoint once enough events piled up since the last one."""
+        if not self.use_cache or not folded.keys_complete:
+            return
+        if events[-1].seq - folded.from_seq < checkpoint.HEAD_REFRESH:
+            return
+        state = folded.state
+        with money_context():
+            for event in events:
+                evolve(state, event)
+        end = os.fstat(fd).st_size
+        checkpoint.save(self.path, state, Cursor(end, state.seq, state.head, state.ts, last_line), head=True)
+
+
+def _event_at(path: Path, fd: int, seq: int) -> Event:
+    """The event on line `seq` (hash-checked), found by counting newlines."""
+    offset = 0
+    line = 1
+    rest = b""
+    while True:
+        chunk = os.pread(fd, CHUNK, offset)
+        if not chunk:
+            raise StoreError(f"{path}: event {seq} is missing")
+        newlines = chunk.count(b"\n")
+        if line + newlines <= seq:
+            line += newlines
+            offset += len(chunk)
+            continue
+        position = 0
+        while line < seq:
+            position = chunk.index(b"\n", position) + 1
+            line += 1
+        rest = chunk[position:]
+        end = rest.find(b"\n")
+        while end < 0:
+            more = os.pread(fd, CHUNK, offset + position + len(rest))
+            if not more:
+                raise StoreError(f"{path}: event {seq} is incomplete")
+            rest += more
+            end = rest.find(b"\n")
+        return decode_line(rest[:end], seq)
+

@@ -1,0 +1,337 @@
+"""The append-only log on disk: locating it, locking, reading with integrity checks, appending.
+
+Writers serialise on an exclusive flock(2) of `<log>.lock`; inside it they read what is
+new, decide, append every new line with one os.write on an O_APPEND descriptor, fsync,
+and only then report success. A failed write is truncated back to the size before it.
+Readers never lock: they stop at the last complete line, so they always see a prefix of
+whole, verified events. A last line without its newline is a torn write from a crash.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from ledger_cli.errors import InvalidValue, LedgerError, LockTimeout, LogCorrupt, StoreError
+from ledger_cli.events import GENESIS, EventLike, decode_line, event_problem, seal, Event
+
+APP_NAME = "ledger-cli"
+FILE_ENV = "LEDGER_CLI_FILE"
+LOCK_TIMEOUT_ENV = "LEDGER_CLI_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 30.0
+CHUNK = 1 << 20
+FAST_DECODE_BYTES = 4 << 20  # above this many bytes to read, msgspec repays its import
+
+
+def resolve_path(option: str | None) -> Path:
+    """Where the log lives: --file, then LEDGER_CLI_FILE, then the user data folder."""
+    if option:
+        return Path(option).expanduser()
+    env = os.environ.get(FILE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs  # imported only when needed: it costs several milliseconds
+
+    return platformdirs.user_data_path(APP_NAME) / "ledger.jsonl"
+
+
+def lock_timeout() -> float:
+    raw = os.environ.get(LOCK_TIMEOUT_ENV)
+    if raw is None or raw == "":
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e9:
+        raise InvalidValue(f"{LOCK_TIMEOUT_ENV} must be a number of seconds, not {raw!r}")
+    return value
+
+
+def warn(message: str) -> None:
+    print(f"ledger: warning: {message}", file=sys.stderr)
+
+
+@dataclass
+class Cursor:
+    """A point in the log: after `seq` events, ending at byte `offset`, with head `head`."""
+
+    offset: int = 0
+    seq: int = 0
+    head: str = GENESIS
+    ts: str | None = None
+    line_start: int = 0  # where the line of event `seq` starts
+
+
+_JOURNAL_HINTS = (
+    (re.compile(rb"^\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b"), "a dated plain-text journal (hledger, Ledger or Beancount)"),
+    (re.compile(rb"^\s*[;#*%|]"), "a plain-text journal or comment lines (hledger, Ledger)"),
+    (re.compile(rb"^\s*(account|include|commodity|option|P |D )"), "a plain-text accounting journal"),
+)  # fmt: skip
+
+
+def _not_a_log(path: Path, first_line: bytes) -> StoreError:
+    looks = "text that is not JSON Lines"
+    for pattern, description in _JOURNAL_HINTS:
+        if pattern.match(first_line):
+            looks = description
+            break
+    return StoreError(
+        f"{path} is not a ledger log: its first line looks like {looks}; nothing was written "
+        "(point --file or LEDGER_CLI_FILE at a ledger .jsonl log)"
+    )
+
+
+def _is_torn_fragment(tail: bytes) -> bool:
+    """Whether bytes after the last newline look like an interrupted append."""
+    stripped = tail.rstrip(b"\0")
+    return stripped == b"" or stripped.startswith(b"{") or tail.startswith(b"\0")
+
+
+class LogScan:
+    """Iterate the verified events of a log from `start`; `cursor` follows the last one.
+
+    Every line is parsed strictly, hash-checked, and checked for seq, prev and ts order.
+    The scan stops at the last complete line; bytes after it are left in `torn`.
+    """
+
+    def __init__(self, path: Path, fd: int, start: Cursor, *, decoder: Callable[[bytes, int], EventLike] | None = None) -> None:
+        self.path = path
+        self.fd = fd
+        self.cursor = Cursor(start.offset, start.seq, start.head, start.ts, start.line_start)
+        self.torn = b""
+        if decoder is None:
+            decoder = decode_line
+            size = os.fstat(fd).st_size
+            if size - start.offset > FAST_DECODE_BYTES:
+                from ledger_cli.fastcodec import decode_line as fast_decode
+
+                decoder = fast_decode  # type: ignore[assignment]
+        self._decode = decoder
+
+    def __iter__(self) -> Iterator[EventLike]:
+        cursor = self.cursor
+        decode = self._decode
+        fd = self.fd
+        offset = cursor.offset
+        seq = cursor.seq
+        head = cursor.head
+        ts = cursor.ts or ""
+        rest = b""
+        while True:
+            try:
+                chunk = os.pread(fd, CHUNK, offset + len(rest))
+            except OSError as exc:
+                raise StoreError(f"cannot read {self.path}: {exc.strerror}") from None
+            if not chunk:
+                break
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                lineno = seq + 1
+                if seq == 0 and not line.startswith(b"{"):
+                    raise _not_a_log(self.path, line)
+                ev = decode(line, lineno)
+                if ev.seq != lineno:
+                    raise LogCorrupt(lineno, f"seq is {ev.seq}, expected {lineno} (a line is missing, duplicated or moved)")
+                if ev.prev != head:
+                    raise LogCorrupt(lineno, "prev does not match the hash of the line before (the chain is broken)")
+                if ev.ts < ts:
+                    raise LogCorrupt(lineno, f"ts {ev.ts} is earlier than the line before ({ts})")
+                problem = event_problem(ev)
+                if problem is not None:
+                    raise LogCorrupt(lineno, problem)
+                seq = lineno
+                head = ev.hash  # type: ignore[assignment]
+                ts = ev.ts
+                cursor.line_start = offset
+                offset += len(line) + 1
+                cursor.offset, cursor.seq, cursor.head, cursor.ts = offset, seq, head, ts
+                yield ev
+        if rest:
+            if seq == 0 and not rest.startswith(b"{") and not _is_torn_fragment(rest):
+                raise _not_a_log(self.path, rest)
+            if not _is_torn_fragment(rest):
+                raise LogCorrupt(seq + 1, "the last line is not valid (and has no newline)")
+            self.torn = rest
+
+
+def open_for_reading(path: Path) -> int | None:
+    """A read-only descriptor on the log, or None when the log does not exist yet."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise StoreError(f"{path} is a folder, not a ledger log") from None
+    except OSError as exc:
+        raise StoreError(f"cannot open {path}: {exc.strerror}") from None
+
+
+def _mkdirs(folder: Path) -> None:
+    """Create missing folders with mode 0700 (whatever the umask), fsyncing each parent."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for created in reversed(missing):
+        try:
+            os.mkdir(created, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(created, 0o700)
+        _fsync_dir(created.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _open_private(path: Path, flags: int) -> tuple[int, bool]:
+    """Open (creating with mode 0600 if missing) and say whether it was created."""
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return os.open(path, flags | os.O_CLOEXEC), False
+    os.fchmod(fd, 0o600)
+    return fd, True
+
+
+class Writer:
+    """The write side, used as a context manager: lock, open, append with fsync, unlock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock_path = path.with_name(path.name + ".lock")
+        self.torn_path = path.with_name(path.name + ".torn")
+        self._lock_fd = -1
+        self.fd = -1
+
+    def __enter__(self) -> Writer:
+        try:
+            _mkdirs(self.path.parent)
+            self._lock_fd, _ = _open_private(self.lock_path, os.O_RDWR)
+            self._acquire(lock_timeout())
+            self.fd, created = _open_private(self.path, os.O_RDWR | os.O_APPEND)
+            if created:
+                os.fsync(self.fd)
+                _fsync_dir(self.path.parent)
+        except LedgerError:
+            self._release()
+            raise
+        except IsADirectoryError:
+            self._release()
+            raise StoreError(f"{self.path} is a folder, not a ledger log") from None
+        except OSError as exc:
+            self._release()
+            raise StoreError(f"cannot open {exc.filename or self.path} for writing: {exc.strerror}") from None
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._release()
+
+    def _acquire(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pause = 0.001
+        while True:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LockTimeout(
+                    f"{self.path} is locked by another writer (waited {timeout:g}s; "
+                    f"set {LOCK_TIMEOUT_ENV} to wait longer); nothing was written"
+                )
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 0.05)
+
+    def _release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = -1
+
+    def quarantine(self, at: int, torn: bytes) -> None:
+        """Move a torn tail aside: append it to `<log>.torn` (fsynced), then cut it off."""
+        warn(f"moved {len(torn)} bytes of an interrupted write from the end of {self.path} to {self.torn_path}")
+        try:
+            fd, _ = _open_private(self.torn_path, os.O_WRONLY | os.O_APPEND)
+            try:
+                _write_all(fd, torn if torn.endswith(b"\n") else torn + b"\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.ftruncate(self.fd, at)
+            os.fsync(self.fd)
+        except OSError as exc:
+            raise StoreError(f"cannot move the torn tail of {self.path} aside: {exc.strerror}") from None
+
+    def append(self, at: int, events: list[Event]) -> int:
+        """Seal and append `events` at byte `at` (the log's verified end) in one write, fsynced.
+
+        Returns where the last new line starts. On any failure the log is truncated back
+        to `at` and StoreError is raised.
+        """
+        lines = [seal(event) for event in events]
+        data = b"".join(lines)
+        self.append_bytes(at, data)
+        return at + len(data) - len(lines[-1])
+
+    def append_bytes(self, at: int, data: bytes | Iterator[bytes]) -> None:
+        previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
+        try:
+            size = os.fstat(self.fd).st_size
+            if size != at:
+                raise StoreError(f"{self.path} changed while it was locked; nothing was written")
+            if isinstance(data, bytes):
+                _write_all(self.fd, data, single=True)
+            else:
+                for piece in data:
+                    _write_all(self.fd, piece)
+            os.fsync(self.fd)
+        except OSError as exc:
+            self._undo(at)
+            reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
+            raise StoreError(f"could not append to {self.path}: {reason}; nothing was recorded") from None
+        except BaseException:
+            self._undo(at)
+            raise
+        finally:
+            signal.signal(signal.SIGXFSZ, previous)
+
+    def _undo(self, at: int) -> None:
+        try:
+            os.ftruncate(self.fd, at)
+            os.fsync(self.fd)
+        except OSError:
+            pass
+
+
+def _write_all(fd: int, data: bytes, *, single: bool = False) -> None:
+    """Write `data`; with `single`, a short write is an error (it is never continued)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written < len(view) and single:
+            raise OSError(errno.ENOSPC, "short write (the disk is full or the file too large)")
+        view = view[written:]

@@ -1,0 +1,71 @@
+"""Points in time for --until and --since (contract section 3).
+
+An integer N names event seq N. `YYYY-MM-DD` is the first instant of that day in local
+time (TZ); an ISO 8601 date-time with an offset or Z is that instant, without one it is
+local time. Every instant becomes the log's own UTC text form, so comparing it with a
+recorded `ts` is a plain string comparison.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from ledger_cli.errors import InvalidValue
+
+_SEQ = re.compile(r"[0-9]+")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+
+
+@dataclass(frozen=True)
+class Point:
+    """A resolved bound: either an event seq or a UTC instant in the log's ts form."""
+
+    text: str
+    seq: int | None = None
+    ts: str | None = None
+
+    def after(self, seq: int, ts: str) -> bool:
+        """Whether an event (seq, ts) lies after this point."""
+        if self.seq is not None:
+            return seq > self.seq
+        return ts > self.ts  # type: ignore[operator]
+
+    def before(self, seq: int, ts: str) -> bool:
+        """Whether an event (seq, ts) lies before this point."""
+        if self.seq is not None:
+            return seq < self.seq
+        return ts < self.ts  # type: ignore[operator]
+
+
+def utc_text(moment: datetime) -> str:
+    """The log's ts form: UTC, microseconds, Z."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_point(text: str, option: str = "--until") -> Point:
+    """Resolve the text of --until/--since, or InvalidValue (exit 2)."""
+    value = text.strip()
+    if _SEQ.fullmatch(value):
+        return Point(text, seq=int(value))
+    try:
+        if _DAY.fullmatch(value):
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day).astimezone()  # local midnight
+            return Point(text, ts=utc_text(moment))
+        if _DATETIME.fullmatch(value):
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                parsed = parsed.astimezone()  # a naive time is local time (TZ)
+            return Point(text, ts=utc_text(parsed))
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise InvalidValue(
+        f"invalid {option} {text!r}: give an event seq (12), a date (2025-01-01) or a date-time "
+        "(2025-01-01T09:30:00Z, with an offset or in local time)"
+    )
