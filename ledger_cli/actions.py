@@ -11,7 +11,6 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from ledger_cli import render
 from ledger_cli.domain import ZERO, Close, Command, Deposit, Open, Reverse, Transfer, Withdraw
@@ -23,6 +22,10 @@ from ledger_cli.service import Ledger
 from ledger_cli.store import resolve_path
 from ledger_cli.values import covers, parse_account, parse_key, parse_memo
 from ledger_cli.when import Point, parse_point
+
+TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings anyway
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def guarded(action: Callable[..., int | None], *args: Any, **kwargs: Any) -> int:

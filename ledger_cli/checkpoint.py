@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from decimal import Decimal
-from pathlib import Path
 
 from ledger_cli.domain import State
 from ledger_cli.store import Cursor
@@ -22,15 +21,15 @@ EVERY = 10_000  # a snapshot for bounded reads every this many events
 HEAD_REFRESH = 256  # rewrite the head checkpoint when a fold passed this many new events
 
 
-def folder(log: Path) -> Path:
-    return log.with_name(log.name + ".cache")
+def folder(log: str) -> str:
+    return log + ".cache"
 
 
 def _name(seq: int) -> str:
     return f"s{seq:012d}.json"
 
 
-def save(log: Path, state: State, cursor: Cursor, *, head: bool) -> None:
+def save(log: str, state: State, cursor: Cursor, *, head: bool) -> None:
     """Write a checkpoint of `state`, the books after event cursor.seq."""
     data = {
         "format": FORMAT,
@@ -46,18 +45,18 @@ def save(log: Path, state: State, cursor: Cursor, *, head: bool) -> None:
     }
     where = folder(log)
     try:
-        where.mkdir(mode=0o700, exist_ok=True)
+        os.makedirs(where, mode=0o700, exist_ok=True)
         name = "head.json" if head else _name(cursor.seq)
-        temporary = where / f".{name}.{os.getpid()}"
+        temporary = os.path.join(where, f".{name}.{os.getpid()}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(data, out, ensure_ascii=False, separators=(",", ":"))
-        os.replace(temporary, where / name)
+        os.replace(temporary, os.path.join(where, name))
     except OSError:
         pass
 
 
-def _load(path: Path, log_fd: int) -> tuple[State, Cursor, bool] | None:
+def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
     try:
         with open(path, encoding="utf-8") as source:
             data = json.load(source)
@@ -85,7 +84,7 @@ def _load(path: Path, log_fd: int) -> tuple[State, Cursor, bool] | None:
         return None
 
 
-def best(log: Path, log_fd: int, until: Point | None, *, need_keys: bool) -> tuple[State, Cursor, bool] | None:
+def best(log: str, log_fd: int, until: Point | None, *, need_keys: bool) -> tuple[State, Cursor, bool] | None:
     """The newest usable checkpoint at or before `until` (None: fold from the start).
 
     The flag says whether the state's idempotency keys are complete (only the head
@@ -93,7 +92,7 @@ def best(log: Path, log_fd: int, until: Point | None, *, need_keys: bool) -> tup
     """
     where = folder(log)
     if until is None:
-        loaded = _load(where / "head.json", log_fd)
+        loaded = _load(os.path.join(where, "head.json"), log_fd)
         if loaded is not None:
             return loaded
         if need_keys:
@@ -109,7 +108,7 @@ def best(log: Path, log_fd: int, until: Point | None, *, need_keys: bool) -> tup
             continue
         if until is not None and until.seq is not None and seq > until.seq:
             continue
-        loaded = _load(where / name, log_fd)
+        loaded = _load(os.path.join(where, name), log_fd)
         if loaded is None:
             continue
         if until is not None and until.ts is not None and (loaded[1].ts or "") > until.ts:

@@ -9,7 +9,6 @@ so the rules a writer enforces are exactly the rules `verify` audits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ledger_cli.errors import RuleViolation
@@ -30,17 +29,36 @@ from ledger_cli.money import format_amount
 ZERO = Decimal(0)
 
 
-@dataclass
 class State:
     """The books after `seq` events: balances, which accounts are open, what is reversed."""
 
-    balances: dict[str, Decimal] = field(default_factory=dict)
-    open: dict[str, bool] = field(default_factory=dict)
-    reversed_by: dict[int, int] = field(default_factory=dict)  # target seq -> reversal seq
-    keys: dict[str, int] = field(default_factory=dict)  # idempotency key -> seq
-    seq: int = 0
-    ts: str | None = None
-    head: str = GENESIS
+    __slots__ = ("balances", "open", "reversed_by", "keys", "seq", "ts", "head")
+
+    def __init__(
+        self,
+        balances: dict[str, Decimal] | None = None,
+        open: dict[str, bool] | None = None,
+        reversed_by: dict[int, int] | None = None,
+        keys: dict[str, int] | None = None,
+        seq: int = 0,
+        ts: str | None = None,
+        head: str = GENESIS,
+    ) -> None:
+        self.balances = {} if balances is None else balances
+        self.open = {} if open is None else open  # account -> still open?
+        self.reversed_by = {} if reversed_by is None else reversed_by  # target seq -> reversal seq
+        self.keys = {} if keys is None else keys  # idempotency key -> seq
+        self.seq = seq
+        self.ts = ts
+        self.head = head
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, State) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "State(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
 
     def copy(self) -> State:
         return State(
@@ -52,61 +70,107 @@ class State:
 # ---- commands --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Open:
+class _Value:
+    """A small immutable record (dataclasses would import inspect: ~5 ms of start-up)."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        names = self.__slots__
+        values = dict(zip(names, args))
+        values.update(kwargs)
+        for name in names:
+            object.__setattr__(self, name, values.get(name))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash((type(self), *(getattr(self, n) for n in self.__slots__)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
+
+
+class Open(_Value):
+    __slots__ = ("account", "memo", "key")
     account: str
-    memo: str | None = None
-    key: str | None = None
+    memo: str | None
+    key: str | None
+
+    def __init__(self, account: str, memo: str | None = None, key: str | None = None) -> None:
+        super().__init__(account, memo, key)
 
 
-@dataclass(frozen=True)
-class Deposit:
+class Close(_Value):
+    __slots__ = ("account", "memo", "key")
+    account: str
+    memo: str | None
+    key: str | None
+
+    def __init__(self, account: str, memo: str | None = None, key: str | None = None) -> None:
+        super().__init__(account, memo, key)
+
+
+class Deposit(_Value):
+    __slots__ = ("account", "amount", "memo", "key")
     account: str
     amount: Decimal
-    memo: str | None = None
-    key: str | None = None
+    memo: str | None
+    key: str | None
+
+    def __init__(self, account: str, amount: Decimal, memo: str | None = None, key: str | None = None) -> None:
+        super().__init__(account, amount, memo, key)
 
 
-@dataclass(frozen=True)
-class Withdraw:
+class Withdraw(_Value):
+    __slots__ = ("account", "amount", "memo", "key")
     account: str
     amount: Decimal
-    memo: str | None = None
-    key: str | None = None
+    memo: str | None
+    key: str | None
+
+    def __init__(self, account: str, amount: Decimal, memo: str | None = None, key: str | None = None) -> None:
+        super().__init__(account, amount, memo, key)
 
 
-@dataclass(frozen=True)
-class Transfer:
+class Transfer(_Value):
+    __slots__ = ("source", "to", "amount", "memo", "key")
     source: str
     to: str
     amount: Decimal
-    memo: str | None = None
-    key: str | None = None
+    memo: str | None
+    key: str | None
+
+    def __init__(self, source: str, to: str, amount: Decimal, memo: str | None = None, key: str | None = None) -> None:
+        super().__init__(source, to, amount, memo, key)
 
 
-@dataclass(frozen=True)
-class Close:
-    account: str
-    memo: str | None = None
-    key: str | None = None
-
-
-@dataclass(frozen=True)
-class Reverse:
+class Reverse(_Value):
+    __slots__ = ("target", "memo", "key")
     target: int
-    memo: str | None = None
-    key: str | None = None
+    memo: str | None
+    key: str | None
+
+    def __init__(self, target: int, memo: str | None = None, key: str | None = None) -> None:
+        super().__init__(target, memo, key)
 
 
 Command = Open | Deposit | Withdraw | Transfer | Close | Reverse
 
 
-@dataclass(frozen=True)
-class Stamp:
+class Stamp(_Value):
     """What decide() may not make up itself: the clock's reading and a fresh id."""
 
+    __slots__ = ("ts", "id")
     ts: str
     id: str
+
+    def __init__(self, ts: str, id: str) -> None:
+        super().__init__(ts, id)
 
 
 # ---- rules ---------------------------------------------------------------------------------

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import re
 from hashlib import sha256
-from typing import Any, Protocol
+
+TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings anyway
+if TYPE_CHECKING:
+    from typing import Any
 
 from ledger_cli.errors import LogCorrupt
 from ledger_cli.money import amount_problem
@@ -53,22 +56,27 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-class EventLike(Protocol):
-    """What the fold reads of an event; both the stdlib and the msgspec decoders provide it."""
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    account: str | None
-    amount: str | None
-    id: str
-    key: str | None
-    memo: str | None
-    prev: str
-    seq: int
-    target: int | None
-    to: str | None
-    ts: str
-    type: str
-    v: int
-    hash: str | None
+    class EventLike(Protocol):
+        """What the fold reads of an event; both the stdlib and the msgspec decoders provide it."""
+
+        account: str | None
+        amount: str | None
+        id: str
+        key: str | None
+        memo: str | None
+        prev: str
+        seq: int
+        target: int | None
+        to: str | None
+        ts: str
+        type: str
+        v: int
+        hash: str | None
+else:
+    EventLike = object
 
 
 class Event:

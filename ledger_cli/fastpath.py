@@ -10,9 +10,12 @@ commands call; the CLI test suite runs through both parsers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from ledger_cli import actions
+
+TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings anyway
+if TYPE_CHECKING:
+    from typing import Any
 
 _WRITE_VALUES = {"-m": "memo", "--memo": "memo", "-k": "key", "--idempotency-key": "key"}
 _WRITE_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "as_json"}
@@ -20,8 +23,7 @@ _READ_VALUES = {"--format": "fmt"}
 _READ_FLAGS = {"--json": "as_json", "--no-cache": "no_cache"}
 
 # name -> (action, positional names, variadic, value options, flag options)
-_Spec = tuple[Callable[..., int], tuple[str, ...], bool, dict[str, str], dict[str, str]]
-_COMMANDS: dict[str, _Spec] = {
+_COMMANDS: dict[str, tuple[Callable[..., int], tuple[str, ...], bool, dict[str, str], dict[str, str]]] = {
     "deposit": (actions.deposit, ("account", "amount"), False, _WRITE_VALUES, _WRITE_FLAGS),
     "withdraw": (actions.withdraw, ("account", "amount"), False, _WRITE_VALUES, _WRITE_FLAGS),
     "transfer": (actions.transfer, ("source", "to", "amount"), False, _WRITE_VALUES, _WRITE_FLAGS),

@@ -6,17 +6,18 @@ TSV in a pipe never pays for it.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
 from ledger_cli.events import Event
 from ledger_cli.money import format_amount
 from ledger_cli.reports import AccountRow, BalanceReport
+
+TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings anyway
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMATS = ("table", "tsv", "csv", "json", "jsonl")
 HISTORY_COLUMNS = ("seq", "ts", "type", "account", "to", "amount", "target", "memo", "key", "id", "prev", "hash")
@@ -36,6 +37,9 @@ def _dumps(value: Any) -> str:
 
 
 def _csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    import csv
+    import io
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)

@@ -6,32 +6,37 @@ in render.py and I/O in the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
-from ledger_cli.domain import ZERO, State
+from ledger_cli.domain import ZERO, State, _Value
 from ledger_cli.errors import RuleViolation
 from ledger_cli.events import DEPOSITED, REVERSED, TRANSFERRED, WITHDRAWN, EventLike
 from ledger_cli.money import money_context
 from ledger_cli.values import covers
 
 
-@dataclass(frozen=True)
-class AccountRow:
+class AccountRow(_Value):
+    __slots__ = ("account", "balance", "open")
     account: str
     balance: Decimal
     open: bool
 
+    def __init__(self, account: str, balance: Decimal, open: bool) -> None:
+        super().__init__(account, balance, open)
 
-@dataclass(frozen=True)
-class BalanceReport:
+
+class BalanceReport(_Value):
     """Balances at a point: `seq`/`ts`/`head` name the last event applied (0/None for none)."""
 
+    __slots__ = ("seq", "ts", "head", "rows", "total")
     seq: int
     ts: str | None
     head: str
     rows: list[AccountRow]
     total: Decimal
+
+    def __init__(self, seq: int, ts: str | None, head: str, rows: list[AccountRow], total: Decimal) -> None:
+        super().__init__(seq, ts, head, rows, total)
 
 
 def matching(state: State, names: list[str]) -> list[str]:

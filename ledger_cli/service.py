@@ -10,9 +10,6 @@ import fcntl
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 
 from ledger_cli import checkpoint
 from ledger_cli.domain import Command, Reverse, Stamp, State, check, decide, evolve, reversal_matches
@@ -20,11 +17,18 @@ from ledger_cli.errors import LogCorrupt, StoreError
 from ledger_cli.events import REVERSED, Event, EventLike, as_event, decode_line
 from ledger_cli.money import money_context
 from ledger_cli.store import CHUNK, Cursor, LogScan, Writer, open_for_reading, warn
-from ledger_cli.when import Point, utc_text
+from ledger_cli.when import Point
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from os import PathLike
 
 
 def system_clock() -> str:
-    return utc_text(datetime.now(timezone.utc))
+    """Now, in the log's ts form (UTC, microseconds, Z), without importing datetime."""
+    now = time.time_ns() // 1000
+    seconds, micros = divmod(now, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
 
 
 def uuid7() -> str:
@@ -36,24 +40,30 @@ def uuid7() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-@dataclass
 class Folded:
     """The books at a point: the state, where in the file it ends, any torn tail seen."""
 
-    state: State
-    cursor: Cursor
-    torn: bytes = b""
-    keys_complete: bool = True
-    from_seq: int = 0  # the checkpoint the fold started from (0: the first line)
+    __slots__ = ("state", "cursor", "torn", "keys_complete", "from_seq")
+
+    def __init__(self, state: State, cursor: Cursor, torn: bytes, keys_complete: bool, from_seq: int) -> None:
+        self.state = state
+        self.cursor = cursor
+        self.torn = torn
+        self.keys_complete = keys_complete
+        self.from_seq = from_seq  # the checkpoint the fold started from (0: the first line)
 
 
-@dataclass
 class VerifyReport:
-    ok: bool
-    events: int
-    head: str
-    problems: list[str] = field(default_factory=list)
-    torn: int = 0
+    """What `verify` found: ok, how many events were good, the head hash, the problems."""
+
+    __slots__ = ("ok", "events", "head", "problems", "torn")
+
+    def __init__(self, ok: bool, events: int, head: str, problems: list[str] | None = None, torn: int = 0) -> None:
+        self.ok = ok
+        self.events = events
+        self.head = head
+        self.problems = problems or []
+        self.torn = torn
 
 
 class Ledger:
@@ -61,13 +71,13 @@ class Ledger:
 
     def __init__(
         self,
-        path: Path,
+        path: str | PathLike[str],
         *,
         use_cache: bool = True,
         clock: Callable[[], str] = system_clock,
         new_id: Callable[[], str] = uuid7,
     ) -> None:
-        self.path = path
+        self.path = os.path.abspath(os.fspath(path))
         self.use_cache = use_cache
         self.clock = clock
         self.new_id = new_id
@@ -109,14 +119,14 @@ class Ledger:
             return Folded(state, end, b"", keys_complete, from_seq)
         if caching and keys_complete and state.seq - from_seq >= checkpoint.HEAD_REFRESH:
             checkpoint.save(self.path, state, position, head=True)
-        return Folded(state, Cursor(**vars(position)), scan.torn, keys_complete, from_seq)
+        return Folded(state, position.copy(), scan.torn, keys_complete, from_seq)
 
     def _warn_torn(self, torn: bytes) -> None:
         """Warn of a torn tail, unless a writer holds the lock (then it is a write in flight)."""
         if not torn:
             return
         try:
-            fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.path + ".lock", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             fd = -1
         if fd >= 0:
@@ -224,7 +234,7 @@ class Ledger:
         checkpoint.save(self.path, state, Cursor(end, state.seq, state.head, state.ts, last_line), head=True)
 
 
-def _event_at(path: Path, fd: int, seq: int) -> Event:
+def _event_at(path: str, fd: int, seq: int) -> Event:
     """The event on line `seq` (hash-checked), found by counting newlines."""
     offset = 0
     line = 1

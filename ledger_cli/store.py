@@ -17,12 +17,10 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 
 from ledger_cli.errors import InvalidValue, LedgerError, LockTimeout, LogCorrupt, StoreError
-from ledger_cli.events import GENESIS, EventLike, decode_line, event_problem, seal, Event
+from ledger_cli.events import GENESIS, Event, EventLike, decode_line, event_problem, seal
 
 APP_NAME = "ledger-cli"
 FILE_ENV = "LEDGER_CLI_FILE"
@@ -32,16 +30,19 @@ CHUNK = 1 << 20
 FAST_DECODE_BYTES = 4 << 20  # above this many bytes to read, msgspec repays its import
 
 
-def resolve_path(option: str | None) -> Path:
-    """Where the log lives: --file, then LEDGER_CLI_FILE, then the user data folder."""
+def resolve_path(option: str | None) -> str:
+    """Where the log lives: --file, then LEDGER_CLI_FILE, then the user data folder.
+
+    Paths are plain strings: pathlib costs several milliseconds of start-up.
+    """
     if option:
-        return Path(option).expanduser()
+        return os.path.expanduser(option)
     env = os.environ.get(FILE_ENV)
     if env:
-        return Path(env).expanduser()
-    import platformdirs  # imported only when needed: it costs several milliseconds
+        return os.path.expanduser(env)
+    import platformdirs  # imported only when needed
 
-    return platformdirs.user_data_path(APP_NAME) / "ledger.jsonl"
+    return os.path.join(platformdirs.user_data_dir(APP_NAME), "ledger.jsonl")
 
 
 def lock_timeout() -> float:
@@ -61,15 +62,20 @@ def warn(message: str) -> None:
     print(f"ledger: warning: {message}", file=sys.stderr)
 
 
-@dataclass
 class Cursor:
     """A point in the log: after `seq` events, ending at byte `offset`, with head `head`."""
 
-    offset: int = 0
-    seq: int = 0
-    head: str = GENESIS
-    ts: str | None = None
-    line_start: int = 0  # where the line of event `seq` starts
+    __slots__ = ("offset", "seq", "head", "ts", "line_start")
+
+    def __init__(self, offset: int = 0, seq: int = 0, head: str = GENESIS, ts: str | None = None, line_start: int = 0) -> None:
+        self.offset = offset
+        self.seq = seq
+        self.head = head
+        self.ts = ts
+        self.line_start = line_start  # where the line of event `seq` starts
+
+    def copy(self) -> Cursor:
+        return Cursor(self.offset, self.seq, self.head, self.ts, self.line_start)
 
 
 _JOURNAL_HINTS = (
@@ -79,7 +85,7 @@ _JOURNAL_HINTS = (
 )  # fmt: skip
 
 
-def _not_a_log(path: Path, first_line: bytes) -> StoreError:
+def _not_a_log(path: str, first_line: bytes) -> StoreError:
     looks = "text that is not JSON Lines"
     for pattern, description in _JOURNAL_HINTS:
         if pattern.match(first_line):
@@ -104,10 +110,10 @@ class LogScan:
     The scan stops at the last complete line; bytes after it are left in `torn`.
     """
 
-    def __init__(self, path: Path, fd: int, start: Cursor, *, decoder: Callable[[bytes, int], EventLike] | None = None) -> None:
+    def __init__(self, path: str, fd: int, start: Cursor, *, decoder: Callable[[bytes, int], EventLike] | None = None) -> None:
         self.path = path
         self.fd = fd
-        self.cursor = Cursor(start.offset, start.seq, start.head, start.ts, start.line_start)
+        self.cursor = start.copy()
         self.torn = b""
         if decoder is None:
             decoder = decode_line
@@ -165,7 +171,7 @@ class LogScan:
             self.torn = rest
 
 
-def open_for_reading(path: Path) -> int | None:
+def open_for_reading(path: str) -> int | None:
     """A read-only descriptor on the log, or None when the log does not exist yet."""
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -177,24 +183,25 @@ def open_for_reading(path: Path) -> int | None:
         raise StoreError(f"cannot open {path}: {exc.strerror}") from None
 
 
-def _mkdirs(folder: Path) -> None:
+def _mkdirs(folder: str) -> None:
     """Create missing folders with mode 0700 (whatever the umask), fsyncing each parent."""
-    missing: list[Path] = []
-    while not folder.exists():
+    missing: list[str] = []
+    while not os.path.exists(folder):
         missing.append(folder)
-        if folder.parent == folder:
+        parent = os.path.dirname(folder)
+        if parent == folder:
             break
-        folder = folder.parent
+        folder = parent
     for created in reversed(missing):
         try:
             os.mkdir(created, 0o700)
         except FileExistsError:
             continue
         os.chmod(created, 0o700)
-        _fsync_dir(created.parent)
+        _fsync_dir(os.path.dirname(created))
 
 
-def _fsync_dir(folder: Path) -> None:
+def _fsync_dir(folder: str) -> None:
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -202,7 +209,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _open_private(path: Path, flags: int) -> tuple[int, bool]:
+def _open_private(path: str, flags: int) -> tuple[int, bool]:
     """Open (creating with mode 0600 if missing) and say whether it was created."""
     try:
         fd = os.open(path, flags | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -215,22 +222,22 @@ def _open_private(path: Path, flags: int) -> tuple[int, bool]:
 class Writer:
     """The write side, used as a context manager: lock, open, append with fsync, unlock."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lock_path = path.with_name(path.name + ".lock")
-        self.torn_path = path.with_name(path.name + ".torn")
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        self.lock_path = self.path + ".lock"
+        self.torn_path = self.path + ".torn"
         self._lock_fd = -1
         self.fd = -1
 
     def __enter__(self) -> Writer:
         try:
-            _mkdirs(self.path.parent)
+            _mkdirs(os.path.dirname(self.path))
             self._lock_fd, _ = _open_private(self.lock_path, os.O_RDWR)
             self._acquire(lock_timeout())
             self.fd, created = _open_private(self.path, os.O_RDWR | os.O_APPEND)
             if created:
                 os.fsync(self.fd)
-                _fsync_dir(self.path.parent)
+                _fsync_dir(os.path.dirname(self.path))
         except LedgerError:
             self._release()
             raise

@@ -9,10 +9,13 @@ recorded `ts` is a plain string comparison.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
 
+from ledger_cli.domain import _Value
 from ledger_cli.errors import InvalidValue
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
 
 _SEQ = re.compile(r"[0-9]+")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -22,13 +25,16 @@ _DATETIME = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(_Value):
     """A resolved bound: either an event seq or a UTC instant in the log's ts form."""
 
+    __slots__ = ("text", "seq", "ts")
     text: str
-    seq: int | None = None
-    ts: str | None = None
+    seq: int | None
+    ts: str | None
+
+    def __init__(self, text: str, seq: int | None = None, ts: str | None = None) -> None:
+        super().__init__(text, seq, ts)
 
     def after(self, seq: int, ts: str) -> bool:
         """Whether an event (seq, ts) lies after this point."""
@@ -45,11 +51,15 @@ class Point:
 
 def utc_text(moment: datetime) -> str:
     """The log's ts form: UTC, microseconds, Z."""
+    from datetime import timezone
+
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_point(text: str, option: str = "--until") -> Point:
     """Resolve the text of --until/--since, or InvalidValue (exit 2)."""
+    from datetime import date, datetime  # only a bounded read pays for it
+
     value = text.strip()
     if _SEQ.fullmatch(value):
         return Point(text, seq=int(value))
