@@ -85,12 +85,16 @@ def close_account(file: str | None, account: str, memo: str | None = None, key: 
     return record(file, Close(parse_account(account), parse_memo(memo), parse_key(key)), **out)
 
 
-def deposit(file: str | None, account: str, amount: str, memo: str | None = None, key: str | None = None, **out: bool) -> int:
+def deposit(
+    file: str | None, account: str, amount: str, memo: str | None = None, key: str | None = None, **out: bool
+) -> int:
     command = Deposit(parse_account(account), parse_amount(amount), parse_memo(memo), parse_key(key))
     return record(file, command, **out)
 
 
-def withdraw(file: str | None, account: str, amount: str, memo: str | None = None, key: str | None = None, **out: bool) -> int:
+def withdraw(
+    file: str | None, account: str, amount: str, memo: str | None = None, key: str | None = None, **out: bool
+) -> int:
     command = Withdraw(parse_account(account), parse_amount(amount), parse_memo(memo), parse_key(key))
     return record(file, command, **out)
 
@@ -133,7 +137,9 @@ def balance(
     return 0
 
 
-def replay(file: str | None, until: str | None = None, fmt: str | None = None, as_json: bool = False, no_cache: bool = False) -> int:
+def replay(
+    file: str | None, until: str | None = None, fmt: str | None = None, as_json: bool = False, no_cache: bool = False
+) -> int:
     return balance(file, [], until, fmt, as_json, no_cache, replay=True)
 
 

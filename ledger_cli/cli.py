@@ -24,7 +24,9 @@ app = typer.Typer(
 Memo = Annotated[Optional[str], typer.Option("--memo", "-m", help="Free text recorded with the event.")]
 Key = Annotated[
     Optional[str],
-    typer.Option("--idempotency-key", "-k", help="Record at most once: a retry with the same key and payload records nothing."),
+    typer.Option(
+        "--idempotency-key", "-k", help="Record at most once: a retry with the same key and payload records nothing."
+    ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json).")]
@@ -34,7 +36,10 @@ Format = Annotated[
 ]
 Until = Annotated[
     Optional[str],
-    typer.Option("--until", help="Up to and including this point: an event seq, a date (its first instant, local time) or a date-time."),
+    typer.Option(
+        "--until",
+        help="Up to and including this point: an event seq, a date (its first instant, local time) or a date-time.",
+    ),
 ]
 Since = Annotated[Optional[str], typer.Option("--since", help="From this point on (same forms as --until).")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Ignore checkpoints; fold the log from its first line.")]
@@ -72,14 +77,22 @@ def main(
 
 
 @app.command("open")
-def open_(ctx: typer.Context, account: str, memo: Memo = None, key: Key = None, quiet: Quiet = False, as_json: JsonOut = False) -> None:
+def open_(
+    ctx: typer.Context, account: str, memo: Memo = None, key: Key = None, quiet: Quiet = False, as_json: JsonOut = False
+) -> None:
     """Open ACCOUNT (again, if it was closed)."""
     _run(actions.open_account, _file(ctx), account, memo, key, quiet=quiet, as_json=as_json)
 
 
 @app.command()
 def deposit(
-    ctx: typer.Context, account: str, amount: str, memo: Memo = None, key: Key = None, quiet: Quiet = False, as_json: JsonOut = False
+    ctx: typer.Context,
+    account: str,
+    amount: str,
+    memo: Memo = None,
+    key: Key = None,
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
 ) -> None:
     """Deposit AMOUNT into ACCOUNT (opening it if it never existed)."""
     _run(actions.deposit, _file(ctx), account, amount, memo, key, quiet=quiet, as_json=as_json)
@@ -87,7 +100,13 @@ def deposit(
 
 @app.command()
 def withdraw(
-    ctx: typer.Context, account: str, amount: str, memo: Memo = None, key: Key = None, quiet: Quiet = False, as_json: JsonOut = False
+    ctx: typer.Context,
+    account: str,
+    amount: str,
+    memo: Memo = None,
+    key: Key = None,
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
 ) -> None:
     """Withdraw AMOUNT from ACCOUNT; refused if the balance is short."""
     _run(actions.withdraw, _file(ctx), account, amount, memo, key, quiet=quiet, as_json=as_json)
@@ -109,7 +128,9 @@ def transfer(
 
 
 @app.command()
-def close(ctx: typer.Context, account: str, memo: Memo = None, key: Key = None, quiet: Quiet = False, as_json: JsonOut = False) -> None:
+def close(
+    ctx: typer.Context, account: str, memo: Memo = None, key: Key = None, quiet: Quiet = False, as_json: JsonOut = False
+) -> None:
     """Close ACCOUNT; only an account at zero can be closed."""
     _run(actions.close_account, _file(ctx), account, memo, key, quiet=quiet, as_json=as_json)
 
@@ -130,7 +151,10 @@ def reverse(
 @app.command()
 def balance(
     ctx: typer.Context,
-    accounts: Annotated[Optional[list[str]], typer.Argument(metavar="[ACCOUNT]...", help="Accounts to show (each with its sub-accounts).")] = None,
+    accounts: Annotated[
+        Optional[list[str]],
+        typer.Argument(metavar="[ACCOUNT]...", help="Accounts to show (each with its sub-accounts)."),
+    ] = None,
     until: Until = None,
     fmt: Format = None,
     as_json: JsonOut = False,
@@ -143,7 +167,9 @@ def balance(
 @app.command()
 def history(
     ctx: typer.Context,
-    account: Annotated[Optional[str], typer.Argument(help="Only events of this account (and sub-accounts), with its running balance.")] = None,
+    account: Annotated[
+        Optional[str], typer.Argument(help="Only events of this account (and sub-accounts), with its running balance.")
+    ] = None,
     since: Since = None,
     until: Until = None,
     last: Annotated[Optional[int], typer.Option("--last", min=0, help="Only the last N of the events shown.")] = None,
@@ -156,7 +182,9 @@ def history(
 
 
 @app.command()
-def replay(ctx: typer.Context, until: Until = None, fmt: Format = None, as_json: JsonOut = False, no_cache: NoCache = False) -> None:
+def replay(
+    ctx: typer.Context, until: Until = None, fmt: Format = None, as_json: JsonOut = False, no_cache: NoCache = False
+) -> None:
     """The whole state rebuilt up to --until, with the seq and hash of the last event applied."""
     _run(actions.replay, _file(ctx), until, fmt, as_json, no_cache)
 

@@ -211,7 +211,9 @@ def check(state: State, ev: EventLike) -> str | None:
         if ev.account == ev.to:
             return f"cannot transfer from {ev.account} to itself"
         return _source_problem(
-            state, ev.account, Decimal(ev.amount)  # type: ignore[arg-type]
+            state,
+            ev.account,
+            Decimal(ev.amount),  # type: ignore[arg-type]
         ) or _destination_problem(state, ev.to)  # type: ignore[arg-type]
     if kind == OPENED:
         return f"account {ev.account} is already open" if state.open.get(ev.account) else None  # type: ignore[arg-type]

@@ -12,13 +12,14 @@ import json
 import re
 from hashlib import sha256
 
+from ledger_cli.errors import LogCorrupt
+from ledger_cli.money import amount_problem
+from ledger_cli.values import account_problem, key_problem, memo_problem
+
 TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings anyway
 if TYPE_CHECKING:
     from typing import Any
 
-from ledger_cli.errors import LogCorrupt
-from ledger_cli.money import amount_problem
-from ledger_cli.values import account_problem, key_problem, memo_problem
 
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
@@ -155,7 +156,7 @@ def seal(event: Event) -> bytes:
 def split_line(line: bytes, lineno: int) -> tuple[bytes, str]:
     """A line (without its newline) cut into the canonical body and the hash it claims."""
     if len(line) <= _SUFFIX_LEN or line[-_SUFFIX_LEN:-66] != _HASH_MARK or line[-2:] != b'"}':
-        raise LogCorrupt(lineno, "not a ledger event: no trailing \"hash\" field")
+        raise LogCorrupt(lineno, 'not a ledger event: no trailing "hash" field')
     return line[:-_SUFFIX_LEN] + b"}", line[-66:-2].decode("ascii", "replace")
 
 

@@ -47,7 +47,9 @@ def _csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
     return buffer.getvalue()
 
 
-def _print_table(title: str | None, columns: list[tuple[str, str]], rows: Iterable[list[str]], caption: str | None = None) -> None:
+def _print_table(
+    title: str | None, columns: list[tuple[str, str]], rows: Iterable[list[str]], caption: str | None = None
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -93,7 +95,12 @@ def balance(report: BalanceReport, fmt: str, *, replay: bool = False, bound_give
         _print_table(None, [("Account", "left"), ("Balance", "right")], rows, caption)
         return
     if fmt == "csv":
-        out.write(_csv(("account", "balance", "open"), ((r.account, format_amount(r.balance), str(r.open).lower()) for r in report.rows)))
+        out.write(
+            _csv(
+                ("account", "balance", "open"),
+                ((r.account, format_amount(r.balance), str(r.open).lower()) for r in report.rows),
+            )
+        )
     else:
         out.writelines(f"{row.account}\t{format_amount(row.balance)}\n" for row in report.rows)
     if replay:
@@ -109,7 +116,12 @@ def accounts(rows: list[AccountRow], fmt: str) -> None:
     elif fmt == "jsonl":
         out.writelines(_dumps(_account_json(row)) + "\n" for row in rows)
     elif fmt == "csv":
-        out.write(_csv(("account", "balance", "open"), ((r.account, format_amount(r.balance), str(r.open).lower()) for r in rows)))
+        out.write(
+            _csv(
+                ("account", "balance", "open"),
+                ((r.account, format_amount(r.balance), str(r.open).lower()) for r in rows),
+            )
+        )
     elif fmt == "table":
         _print_table(None, [("Account", "left"), ("Status", "left"), ("Balance", "right")],
                      ([r.account, "open" if r.open else "closed", format_amount(r.balance)] for r in rows))  # fmt: skip
@@ -149,7 +161,9 @@ def history(rows: list[tuple[Event, Decimal | None]], fmt: str, with_balance: bo
             ([c for name, c in zip(columns, cells(ev, bal)) if name in shown] for ev, bal in rows),
         )
     else:
-        short = ["seq", "ts", "type", "account", "to", "amount", "target", "memo"] + (["balance"] if with_balance else [])
+        short = ["seq", "ts", "type", "account", "to", "amount", "target", "memo"] + (
+            ["balance"] if with_balance else []
+        )
         for ev, bal in rows:
             record = dict(zip(columns, cells(ev, bal)))
             out.write("\t".join(record[name] for name in short) + "\n")

@@ -261,4 +261,3 @@ def _event_at(path: str, fd: int, seq: int) -> Event:
             rest += more
             end = rest.find(b"\n")
         return decode_line(rest[:end], seq)
-

@@ -67,7 +67,9 @@ class Cursor:
 
     __slots__ = ("offset", "seq", "head", "ts", "line_start")
 
-    def __init__(self, offset: int = 0, seq: int = 0, head: str = GENESIS, ts: str | None = None, line_start: int = 0) -> None:
+    def __init__(
+        self, offset: int = 0, seq: int = 0, head: str = GENESIS, ts: str | None = None, line_start: int = 0
+    ) -> None:
         self.offset = offset
         self.seq = seq
         self.head = head
@@ -110,7 +112,9 @@ class LogScan:
     The scan stops at the last complete line; bytes after it are left in `torn`.
     """
 
-    def __init__(self, path: str, fd: int, start: Cursor, *, decoder: Callable[[bytes, int], EventLike] | None = None) -> None:
+    def __init__(
+        self, path: str, fd: int, start: Cursor, *, decoder: Callable[[bytes, int], EventLike] | None = None
+    ) -> None:
         self.path = path
         self.fd = fd
         self.cursor = start.copy()
@@ -148,7 +152,9 @@ class LogScan:
                     raise _not_a_log(self.path, line)
                 ev = decode(line, lineno)
                 if ev.seq != lineno:
-                    raise LogCorrupt(lineno, f"seq is {ev.seq}, expected {lineno} (a line is missing, duplicated or moved)")
+                    raise LogCorrupt(
+                        lineno, f"seq is {ev.seq}, expected {lineno} (a line is missing, duplicated or moved)"
+                    )
                 if ev.prev != head:
                     raise LogCorrupt(lineno, "prev does not match the hash of the line before (the chain is broken)")
                 if ev.ts < ts:
