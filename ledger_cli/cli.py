@@ -199,3 +199,18 @@ def accounts_(ctx: typer.Context, fmt: Format = None, as_json: JsonOut = False, 
 def verify(ctx: typer.Context, fmt: Format = None, as_json: JsonOut = False) -> None:
     """Check the whole log: JSON, fields, seq, ts order, hash chain and every ledger rule."""
     _run(actions.verify, _file(ctx), fmt, as_json)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    source: Annotated[
+        Optional[str], typer.Argument(metavar="[FILE|-]", help="JSON Lines or CSV records; - or nothing reads stdin.")
+    ] = None,
+    fmt: Annotated[
+        Optional[str], typer.Option("--format", help="jsonl or csv (default: csv for *.csv, else jsonl).")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Append a batch of commands all-or-nothing: open, deposit, withdraw, transfer, close."""
+    _run(actions.import_batch, _file(ctx), source, fmt, quiet=quiet)

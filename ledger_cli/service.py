@@ -9,12 +9,12 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from ledger_cli import checkpoint
 from ledger_cli.domain import Command, Reverse, Stamp, State, check, decide, evolve, reversal_matches
-from ledger_cli.errors import LogCorrupt, StoreError
-from ledger_cli.events import REVERSED, Event, EventLike, as_event, decode_line
+from ledger_cli.errors import LogCorrupt, RuleViolation, StoreError
+from ledger_cli.events import REVERSED, Event, EventLike, as_event, decode_line, seal
 from ledger_cli.money import money_context
 from ledger_cli.store import CHUNK, Cursor, LogScan, Writer, open_for_reading, warn
 from ledger_cli.when import Point
@@ -22,6 +22,7 @@ from ledger_cli.when import Point
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from os import PathLike
+    from typing import IO
 
 
 def system_clock() -> str:
@@ -212,6 +213,48 @@ class Ledger:
             self._after_append(folded, events, last_line, writer.fd)
             return events[0], True
 
+    def import_commands(self, commands: Iterable[tuple[int, Command]]) -> tuple[int, int, int]:
+        """Append a batch all-or-nothing under one lock and one fsync.
+
+        Each command is decided against the state the previous ones left; the first
+        refusal raises RuleViolation naming its line and nothing is written. Returns
+        (events recorded, records skipped as idempotent retries, first new seq).
+        """
+        with Writer(self.path) as writer:
+            folded = self._begin(writer, need_keys=True)
+            state = folded.state
+            start = state.seq + 1
+            ts = self.clock()
+            new_id = self.new_id
+            batch_keys: dict[str, Event] = {}
+            skipped = 0
+            spool = _Spool()
+            with money_context():
+                for number, command in commands:
+                    keyed = None
+                    if command.key is not None and command.key in state.keys:
+                        keyed = batch_keys.get(command.key) or _event_at(self.path, writer.fd, state.keys[command.key])
+                    try:
+                        events = decide(command, state, Stamp(ts, new_id()), keyed=keyed)
+                    except RuleViolation as exc:
+                        raise RuleViolation(f"line {number}: {exc}; nothing was imported") from None
+                    if not events:
+                        skipped += 1
+                    for event in events:
+                        spool.write(seal(event))
+                        evolve(state, event)
+                        if event.key is not None:
+                            batch_keys[event.key] = event
+            if state.seq >= start:
+                writer.append_bytes(folded.cursor.offset, spool.chunks())
+                folded.torn = b""
+                if self.use_cache and folded.keys_complete:
+                    end = os.fstat(writer.fd).st_size
+                    last = end - spool.last_length
+                    checkpoint.save(self.path, state, Cursor(end, state.seq, state.head, state.ts, last), head=True)
+            spool.close()
+            return state.seq - start + 1, skipped, start
+
     def _begin(self, writer: Writer, *, need_keys: bool) -> Folded:
         """Under the lock: fold what is there and move a torn tail aside."""
         folded = self._fold(writer.fd, need_keys=need_keys)
@@ -232,6 +275,44 @@ class Ledger:
                 evolve(state, event)
         end = os.fstat(fd).st_size
         checkpoint.save(self.path, state, Cursor(end, state.seq, state.head, state.ts, last_line), head=True)
+
+
+class _Spool:
+    """Sealed lines of a batch: in memory up to a limit, then in an unlinked temporary file."""
+
+    LIMIT = 16 << 20
+
+    def __init__(self) -> None:
+        self._memory: list[bytes] = []
+        self._size = 0
+        self._file: IO[bytes] | None = None
+        self.last_length = 0
+
+    def write(self, line: bytes) -> None:
+        self.last_length = len(line)
+        if self._file is not None:
+            self._file.write(line)
+            return
+        self._memory.append(line)
+        self._size += len(line)
+        if self._size > self.LIMIT:
+            import tempfile
+
+            self._file = tempfile.TemporaryFile()
+            self._file.write(b"".join(self._memory))
+            self._memory = []
+
+    def chunks(self) -> Iterator[bytes]:
+        if self._file is None:
+            yield b"".join(self._memory)
+            return
+        self._file.seek(0)
+        while chunk := self._file.read(CHUNK * 8):
+            yield chunk
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def _event_at(path: str, fd: int, seq: int) -> Event:
