@@ -372,6 +372,15 @@ def test_verify_json_gives_ok_events_head_problems(book: Runner) -> None:
     assert data == {"ok": True, "events": 8, "head": log_events(book)[-1]["hash"], "problems": []}
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_verify_prints_every_format(book: Runner, fmt: str) -> None:
+    out = ok(book, "verify", "--format", fmt)
+    head = log_events(book)[-1]["hash"]
+    assert head in out.stdout
+    if fmt in ("json", "jsonl"):
+        assert json.loads(out.stdout) == {"ok": True, "events": 8, "head": head, "problems": []}
+
+
 def _tamper(ledger: Runner, line: int, old: str, new: str) -> None:
     lines = ledger.log.read_text(encoding="utf-8").splitlines(keepends=True)
     assert old in lines[line - 1]

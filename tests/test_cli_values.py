@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -49,6 +50,21 @@ def refused_with_2(ledger: Runner, *args: str) -> Outcome:
     return out
 
 
+_SEEDS: dict[tuple[Command, ...], bytes] = {}
+
+
+def seed(ledger: Runner, *commands: Command) -> None:
+    """Start the test's log with `commands` recorded (built once, then copied: fsync is slow)."""
+    if commands not in _SEEDS:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "ledger.jsonl"
+            for command in commands:
+                Ledger(path, use_cache=False).execute(command)
+            _SEEDS[commands] = path.read_bytes()
+    ledger.log.parent.mkdir(parents=True, exist_ok=True)
+    ledger.log.write_bytes(_SEEDS[commands])
+
+
 def balance_of(ledger: Runner, account: str) -> Decimal:
     data = json.loads(ok(ledger, "balance", account, "--json").stdout)
     rows = {row["account"]: D(row["balance"]) for row in data["accounts"]}
@@ -73,7 +89,7 @@ def _amount_commands(amount: str) -> dict[str, list[str]]:
 @pytest.mark.parametrize("amount", REJECTED_AMOUNTS + MORE_REJECTED, ids=repr)
 @pytest.mark.parametrize("command", ["deposit", "withdraw", "transfer"])
 def test_rejected_amount_exits_2_and_leaves_the_log_unchanged(ledger: Runner, command: str, amount: str) -> None:
-    ok(ledger, "deposit", "acct1", "100", "-q")
+    seed(ledger, Deposit("acct1", D(100)))
     refused_with_2(ledger, *_amount_commands(amount)[command])
 
 
@@ -192,7 +208,7 @@ INVALID_ACCOUNTS = {
 
 @pytest.mark.parametrize("name", list(INVALID_ACCOUNTS.values()), ids=list(INVALID_ACCOUNTS))
 def test_invalid_account_names_exit_2_and_write_nothing(ledger: Runner, name: str) -> None:
-    ok(ledger, "deposit", "acct1", "10", "-q")
+    seed(ledger, Deposit("acct1", D(10)))
     refused_with_2(ledger, "deposit", name, "1")
     refused_with_2(ledger, "transfer", "acct1", name, "1")
     refused_with_2(ledger, "open", name)
@@ -200,7 +216,7 @@ def test_invalid_account_names_exit_2_and_write_nothing(ledger: Runner, name: st
 
 @pytest.mark.parametrize("name", ["a b", "a\u200bb", "a::b"], ids=["space", "zero width", "empty segment"])
 def test_invalid_account_name_in_a_read_exits_2(ledger: Runner, name: str) -> None:
-    ok(ledger, "deposit", "acct1", "10", "-q")
+    seed(ledger, Deposit("acct1", D(10)))
     assert_usage_error(ledger("balance", name))
     assert_usage_error(ledger("history", name))
 
@@ -222,7 +238,7 @@ def test_memo_of_1000_characters_is_kept_whole(ledger: Runner) -> None:
 )  # fmt: skip
 @pytest.mark.parametrize("command", ["deposit", "open"])
 def test_bad_memo_exits_2_and_writes_nothing(ledger: Runner, memo: str, command: str) -> None:
-    ok(ledger, "deposit", "a", "1", "-q")
+    seed(ledger, Deposit("a", D(1)))
     args = ["deposit", "a", "1"] if command == "deposit" else ["open", "b"]
     refused_with_2(ledger, *args, "-m", memo)
     refused_with_2(ledger, *args, "--memo", memo)
@@ -245,7 +261,7 @@ def test_key_of_200_printable_characters_is_accepted(ledger: Runner) -> None:
     ids=["empty", "201", "newline", "tab", "escape", "nul"],
 )  # fmt: skip
 def test_bad_key_exits_2_and_writes_nothing(ledger: Runner, key: str) -> None:
-    ok(ledger, "deposit", "a", "1", "-q")
+    seed(ledger, Deposit("a", D(1)))
     refused_with_2(ledger, "deposit", "a", "1", "-k", key)
     refused_with_2(ledger, "withdraw", "a", "1", "--idempotency-key", key)
 
@@ -272,7 +288,7 @@ def local_tz() -> Iterator[Callable[[str], None]]:
 
 def write_log(path: Path, entries: list[tuple[str, Command]]) -> None:
     for ts, command in entries:
-        Ledger(path, clock=lambda ts=ts: ts).execute(command)
+        Ledger(path, clock=lambda ts=ts: ts, use_cache=False).execute(command)
 
 
 # Tokyo is UTC+9 (JST-9) and New York in winter UTC-5 (EST5): 2025-01-01 starts at
@@ -289,9 +305,17 @@ BALANCE_AFTER = {0: D(0), 1: D(1), 2: D(3), 3: D(7), 4: D(6), 5: D("5.5"), 6: D(
 TOTAL_AFTER = {0: D(0), 1: D(1), 2: D(3), 3: D(7), 4: D(6), 5: D(6), 6: D(14)}
 
 
+@pytest.fixture(scope="module")
+def timed_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("timed") / "ledger.jsonl"
+    write_log(path, TIMED)
+    return path.read_bytes()
+
+
 @pytest.fixture
-def timed_log(ledger: Runner) -> Runner:
-    write_log(ledger.log, TIMED)
+def timed_log(ledger: Runner, timed_bytes: bytes) -> Runner:
+    ledger.log.parent.mkdir(parents=True, exist_ok=True)
+    ledger.log.write_bytes(timed_bytes)
     return ledger
 
 

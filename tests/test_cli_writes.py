@@ -11,11 +11,14 @@ import fcntl
 import json
 import os
 import re
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from ledger_cli.domain import Command, Deposit, Open
+from ledger_cli.service import Ledger
 from tests.conftest import Outcome, Runner
 
 D = Decimal
@@ -117,9 +120,23 @@ WRITES = [
 ]
 
 
+_SEEDS: dict[tuple[Command, ...], bytes] = {}
+
+
+def seed(ledger: Runner, *commands: Command) -> None:
+    """Start the test's log with `commands` recorded (built once, then copied: fsync is slow)."""
+    if commands not in _SEEDS:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "ledger.jsonl"
+            for command in commands:
+                Ledger(path, use_cache=False).execute(command)
+            _SEEDS[commands] = path.read_bytes()
+    ledger.log.parent.mkdir(parents=True, exist_ok=True)
+    ledger.log.write_bytes(_SEEDS[commands])
+
+
 def _prepare(ledger: Runner) -> None:
-    ok(ledger, "deposit", "acct1", "20", "-q")  # seq 1
-    ok(ledger, "open", "empty", "-q")  # seq 2
+    seed(ledger, Deposit("acct1", D(20)), Open("empty"))  # seq 1 and 2
 
 
 @pytest.mark.parametrize(("name", "args"), WRITES, ids=[w[0] for w in WRITES])
@@ -322,7 +339,7 @@ def test_reverse_refuses_a_seq_not_in_the_log(ledger: Runner) -> None:
 
 @pytest.mark.parametrize("seq", ["0", "abc", "1.5", "", "١"])
 def test_reverse_refuses_a_seq_that_is_not_a_positive_integer_with_2(ledger: Runner, seq: str) -> None:
-    ok(ledger, "deposit", "a", "10")
+    seed(ledger, Deposit("a", D(10)))
     refused(ledger, 2, "reverse", seq)
 
 
@@ -363,7 +380,7 @@ def test_key_retry_of_a_transfer_succeeds_even_when_funds_moved_since(ledger: Ru
     ids=["amount", "account", "memo", "command", "open"],
 )
 def test_key_reused_with_another_payload_is_refused_with_1(ledger: Runner, retry: list[str]) -> None:
-    ok(ledger, "deposit", "acct1", "50", "-k", "pay-1")
+    seed(ledger, Deposit("acct1", D(50), None, "pay-1"))
     refused(ledger, 1, *retry, needles=("pay-1",))
 
 
@@ -451,3 +468,24 @@ def test_refused_writes_leave_a_missing_log_uncreated(ledger: Runner) -> None:
     refused(ledger, 1, "reverse", "1")
     refused(ledger, 2, "deposit", "a b", "1")
     assert not ledger.log.exists()
+
+
+# ---- both parsers read a command line the same way ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["-m", "X"], ["-mX"], ["-m=X"], ["--memo=X"], ["--memo", "=X"], ["-k", "abc"], ["-kabc"], ["-k=abc"],
+     ["--idempotency-key=abc"], ["-m", "X", "-k=abc"]],
+    ids=lambda o: " ".join(o),
+)  # fmt: skip
+def test_typer_and_fast_path_record_the_same_memo_and_key(tmp_path: Path, options: list[str]) -> None:
+    """A command line means one thing: the fast path must parse options exactly as Click does."""
+    recorded = {}
+    for via in ("typer", "fast"):
+        runner = Runner(via, tmp_path / via / "ledger.jsonl")
+        out = runner("-f", str(runner.log), "deposit", "acct1", "5", *options)
+        assert out.code == 0, out.stderr
+        event = json.loads(runner.lines()[0])
+        recorded[via] = (event.get("memo"), event.get("key"))
+    assert recorded["fast"] == recorded["typer"]
