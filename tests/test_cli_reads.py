@@ -328,6 +328,21 @@ def test_replay_tsv_says_the_resolved_bound_and_head_on_stderr(book: Runner) -> 
     assert BOOK[3][0] in out.stderr
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_balance_until_says_the_resolved_bound_in_every_format(book: Runner, fmt: str) -> None:
+    out = ok(book, "balance", "--until", "2025-01-13T12:00:00Z", "--format", fmt)
+    said = "".join((out.stdout + out.stderr).split())  # a table may wrap its caption
+    assert BOOK[3][0] in said, (out.stdout, out.stderr)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_replay_says_the_seq_and_head_hash_in_every_format(book: Runner, fmt: str) -> None:
+    out = ok(book, "replay", "--until", "4", "--format", fmt)
+    said = "".join((out.stdout + out.stderr).split())
+    assert log_events(book)[3]["hash"] in said, (out.stdout, out.stderr)
+    assert BOOK[3][0] in said
+
+
 # ---- accounts ------------------------------------------------------------------------------------
 
 
