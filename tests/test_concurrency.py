@@ -19,26 +19,45 @@ import pytest
 
 from tests.conftest import run_installed
 from tests.helpers_log import (
+    GENESIS,
     assert_chain,
     balances,
     env_for,
     events,
     lock_is_held,
     ok,
+    seal,
     spawn,
     verify_json,
     wait_until,
 )
 
 WORKERS = 8
-DEPOSITS_EACH = 32  # 256 in all: enough for a head checkpoint (refreshed every 256 events) to be written
+DEPOSITS_EACH = 25
+SEEDED = 60  # events already there: with the 200 new ones, folds pass the head-checkpoint refresh (256)
 
 
 def _amount(worker: int, i: int) -> str:
     return f"{worker + 1}.{i:02d}"  # distinct cents, so a lost or doubled deposit changes the total
 
 
+def _seed(log: Path) -> dict[str, Decimal]:
+    """SEEDED deposits written straight into the log, sealed per contract section 2."""
+    prev, data, amounts = GENESIS, b"", {}
+    for seq in range(1, SEEDED + 1):
+        fields = {"v": 1, "seq": seq, "id": f"00000000-0000-7000-8000-{seq:012d}", "type": "deposited",
+                  "ts": f"2025-01-01T00:00:{seq:02d}.000000Z", "prev": prev, "account": "acct0",
+                  "amount": f"0.{seq:03d}", "memo": f"seed-{seq}"}  # fmt: skip
+        line = seal(fields)
+        prev, data = json.loads(line)["hash"], data + line
+        amounts[fields["memo"]] = Decimal(fields["amount"])
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_bytes(data)
+    return amounts
+
+
 def test_eight_processes_depositing_at_once_lose_no_acknowledged_deposit_and_keep_seq_gapless(log: Path) -> None:
+    seeded = _seed(log)
     acknowledged: dict[str, Decimal] = {}
     failures: list[tuple[str, int, str]] = []
     reads: list[tuple[int, str]] = []
@@ -73,10 +92,10 @@ def test_eight_processes_depositing_at_once_lose_no_acknowledged_deposit_and_kee
     assert len(acknowledged) == WORKERS * DEPOSITS_EACH
     rows = events(log)
     assert_chain(rows)
-    assert {row["memo"]: Decimal(row["amount"]) for row in rows} == acknowledged
-    assert len(rows) == len(acknowledged)
-    assert sum(balances(log).values()) == sum(acknowledged.values())
-    assert verify_json(log)["events"] == len(acknowledged)
+    assert {row["memo"]: Decimal(row["amount"]) for row in rows} == {**seeded, **acknowledged}
+    assert len(rows) == SEEDED + len(acknowledged)
+    assert sum(balances(log).values()) == sum(seeded.values()) + sum(acknowledged.values())
+    assert verify_json(log)["events"] == len(rows)
 
     # Each concurrent read was the exact books after some prefix of the final log.
     totals_after = [Decimal(0)]
