@@ -4,6 +4,12 @@ A checkpoint is a cache beside the log (`<log>.cache/`), never a source of truth
 used only while the log still holds event N, with the recorded hash, ending at the
 recorded offset; anything else makes it ignored (and rebuilt). `verify` and --no-cache
 never read it. Failures to write one are silent: a read-only folder just means no cache.
+
+A checkpoint lets a read skip the lines before it, so an edit there would go unseen. The
+seal closes that gap: after every append (and after every full verified fold) the
+`seal.json` records the log's inode, size, mtime and ctime. Checkpoints are trusted only
+while the log's stat still matches the seal, i.e. nobody but a ledger writer touched the
+file since it was last verified; otherwise every line is folded and verified again.
 """
 
 from __future__ import annotations
@@ -30,14 +36,15 @@ def _name(seq: int) -> str:
 
 
 def save(log: str, state: State, cursor: Cursor, *, head: bool) -> None:
-    """Write a checkpoint of `state`, the books after event cursor.seq."""
+    """Write a checkpoint of `state`, the books after event state.seq, whose line starts at
+    cursor.line_start and ends at cursor.offset."""
     data = {
         "format": FORMAT,
-        "seq": cursor.seq,
+        "seq": state.seq,
         "offset": cursor.offset,
         "line_start": cursor.line_start,
-        "hash": cursor.head,
-        "ts": cursor.ts,
+        "hash": state.head,
+        "ts": state.ts,
         "balances": {account: str(balance) for account, balance in state.balances.items()},
         "open": state.open,
         "reversed_by": {str(target): by for target, by in state.reversed_by.items()},
@@ -46,7 +53,7 @@ def save(log: str, state: State, cursor: Cursor, *, head: bool) -> None:
     where = folder(log)
     try:
         os.makedirs(where, mode=0o700, exist_ok=True)
-        name = "head.json" if head else _name(cursor.seq)
+        name = "head.json" if head else _name(state.seq)
         temporary = os.path.join(where, f".{name}.{os.getpid()}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -54,6 +61,41 @@ def save(log: str, state: State, cursor: Cursor, *, head: bool) -> None:
         os.replace(temporary, os.path.join(where, name))
     except OSError:
         pass
+
+
+def _stat_key(log_fd: int) -> list[int]:
+    st = os.fstat(log_fd)
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def sealed(log: str, log_fd: int) -> bool:
+    """Whether the log is exactly as a ledger writer (or a full verified fold) left it."""
+    try:
+        with open(os.path.join(folder(log), "seal.json"), encoding="utf-8") as source:
+            return bool(json.load(source) == _stat_key(log_fd))
+    except (OSError, ValueError):
+        return False
+
+
+def seal(log: str, log_fd: int, before: list[int] | None = None) -> None:
+    """Record the log's stat as verified; with `before`, only if the log did not change since."""
+    key = _stat_key(log_fd)
+    if before is not None and key != before:
+        return
+    where = folder(log)
+    try:
+        os.makedirs(where, mode=0o700, exist_ok=True)
+        temporary = os.path.join(where, f".seal.{os.getpid()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(key, out)
+        os.replace(temporary, os.path.join(where, "seal.json"))
+    except OSError:
+        pass
+
+
+def stat_key(log_fd: int) -> list[int]:
+    return _stat_key(log_fd)
 
 
 def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
@@ -91,6 +133,8 @@ def best(log: str, log_fd: int, until: Point | None, *, need_keys: bool) -> tupl
     checkpoint keeps them); `need_keys` refuses a checkpoint without them.
     """
     where = folder(log)
+    if not sealed(log, log_fd):
+        return None
     if until is None:
         loaded = _load(os.path.join(where, "head.json"), log_fd)
         if loaded is not None:

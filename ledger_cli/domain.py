@@ -326,6 +326,80 @@ def evolve(state: State, ev: EventLike) -> State:
     return state
 
 
+def apply_block(state: State, events: list[EventLike]) -> tuple[int, str] | None:
+    """check() then evolve() every event in order, in one tight loop (the fold's hot path).
+
+    Deposits, withdrawals and transfers are applied inline; everything else, and every
+    refusal (for its message), goes through check() and evolve(), so the rules stay in
+    one place. Returns (index, problem) of the first event that breaks a rule; the state
+    then holds everything before it.
+    """
+    balances = state.balances
+    opened = state.open
+    keys = state.keys
+    decimals: dict[str, Decimal] = {}
+    previous = None
+    for index, ev in enumerate(events):
+        kind = ev.type
+        amount_text = ev.amount
+        if kind == DEPOSITED:
+            account = ev.account
+            is_open = opened.get(account)  # type: ignore[arg-type]
+            if is_open is False:
+                return _refusal(state, previous, index, ev)
+            amount = decimals.get(amount_text)  # type: ignore[arg-type]
+            if amount is None:
+                amount = decimals[amount_text] = Decimal(amount_text)  # type: ignore[arg-type,index]
+            if is_open is None:
+                opened[account] = True  # type: ignore[index]
+                balances[account] = amount  # type: ignore[index]
+            else:
+                balances[account] += amount  # type: ignore[index]
+        elif kind == WITHDRAWN or kind == TRANSFERRED:
+            account = ev.account
+            amount = decimals.get(amount_text)  # type: ignore[arg-type]
+            if amount is None:
+                amount = decimals[amount_text] = Decimal(amount_text)  # type: ignore[arg-type,index]
+            if opened.get(account) is not True or balances[account] < amount:  # type: ignore[arg-type,index]
+                return _refusal(state, previous, index, ev)
+            if kind == TRANSFERRED:
+                to = ev.to
+                to_open = opened.get(to)  # type: ignore[arg-type]
+                if to_open is False or to == account:
+                    return _refusal(state, previous, index, ev)
+                balances[account] -= amount  # type: ignore[index]
+                if to_open is None:
+                    opened[to] = True  # type: ignore[index]
+                    balances[to] = amount  # type: ignore[index]
+                else:
+                    balances[to] += amount  # type: ignore[index]
+            else:
+                balances[account] -= amount  # type: ignore[index]
+        else:
+            _settle(state, previous)
+            problem = check(state, ev)
+            if problem is not None:
+                return index, problem
+            evolve(state, ev)
+            previous = ev
+            continue
+        if ev.key is not None:
+            keys[ev.key] = ev.seq
+        previous = ev
+    _settle(state, previous)
+    return None
+
+
+def _settle(state: State, last: EventLike | None) -> None:
+    if last is not None:
+        state.seq, state.ts, state.head = last.seq, last.ts, last.hash  # type: ignore[assignment]
+
+
+def _refusal(state: State, previous: EventLike | None, index: int, ev: EventLike) -> tuple[int, str]:
+    _settle(state, previous)
+    return index, check(state, ev) or "refused"
+
+
 # ---- decide --------------------------------------------------------------------------------
 
 

@@ -52,9 +52,10 @@ EVENT_TYPES = frozenset(_SHAPES)
 
 _HASH_MARK = b',"hash":"'
 _SUFFIX_LEN = len(_HASH_MARK) + 64 + 2  # ,"hash":"<64 hex>"}
-_TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+TS_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
+ID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+TS_FORMAT = re.compile(TS_PATTERN)
+ID_FORMAT = re.compile(ID_PATTERN)
 
 
 if TYPE_CHECKING:
@@ -182,22 +183,36 @@ def decode_line(line: bytes, lineno: int) -> Event:
     missing = _ALWAYS - fields.keys()
     if missing:
         raise LogCorrupt(lineno, f"missing field {sorted(missing)[0]!r}")
-    if canonical(fields) != body:
+    try:
+        canonical_body = canonical(fields)
+    except UnicodeEncodeError:  # a lone surrogate, from an escape or from bad UTF-8
+        raise LogCorrupt(lineno, "a string holds an invalid Unicode surrogate") from None
+    if canonical_body != body:
         raise LogCorrupt(lineno, "not in canonical form (duplicate keys, spacing or escapes changed)")
     if sha256(body).hexdigest() != digest:
         raise LogCorrupt(lineno, "hash does not match the event's content (edited?)")
     return Event(**fields, hash=digest)
 
 
-_account_ok: set[str] = set()
+_account_ok: set[str] = set()  # account names already validated (a log has few distinct ones)
+_amount_ok: set[str] = set()  # likewise for amount texts, bounded below
+
+# (type, has account, has amount, has to, has target) for every well-formed event.
+GOOD_SHAPES = frozenset(
+    [(OPENED, True, False, False, False), (CLOSED, True, False, False, False)]
+    + [(kind, True, True, False, False) for kind in (DEPOSITED, WITHDRAWN)]
+    + [(TRANSFERRED, True, True, True, False)]
+    + [(REVERSED, account, True, to, True) for account, to in ((True, True), (True, False), (False, True))]
+)
 
 
-def event_problem(ev: EventLike) -> str | None:
-    """Why a decoded event breaks the log format's value rules, or None."""
-    if ev.v != SCHEMA_VERSION:
-        if isinstance(ev.v, int) and ev.v > SCHEMA_VERSION:
-            return f"schema version {ev.v} is newer than this ledger knows (v{SCHEMA_VERSION}); upgrade ledger"
-        return f"unknown schema version {ev.v!r}"
+def valid_texts() -> tuple[set[str], set[str]]:
+    """The account names and amount texts already found valid (value_problem adds to them)."""
+    return _account_ok, _amount_ok
+
+
+def _shape_problem(ev: EventLike) -> str:
+    """The message for an event whose set of fields is wrong for its type."""
     shape = _SHAPES.get(ev.type)
     if shape is None:
         return f"unknown event type {ev.type!r}"
@@ -208,25 +223,49 @@ def event_problem(ev: EventLike) -> str | None:
             return f"field {name!r} does not belong to a {ev.type} event"
         if not present and name in required:
             return f"a {ev.type} event needs the field {name!r}"
-    if _TS.fullmatch(ev.ts) is None:
+    return "a reversed event needs 'account' or 'to'"
+
+
+def event_problem(ev: EventLike) -> str | None:
+    """Why a decoded event breaks the log format's rules, or None (formats and values)."""
+    if TS_FORMAT.fullmatch(ev.ts) is None:
         return f"timestamp {ev.ts!r} is not UTC ISO 8601 with microseconds and Z"
-    if _ID.fullmatch(ev.id) is None:
+    if ID_FORMAT.fullmatch(ev.id) is None:
         return f"id {ev.id!r} is not a UUID"
-    if _HEX64.fullmatch(ev.prev) is None:
-        return "prev is not a lowercase hex SHA-256"
-    for name in ("account", "to"):
-        account = getattr(ev, name)
-        if account is not None and account not in _account_ok:
-            problem = account_problem(account)
-            if problem is not None:
-                return problem
-            _account_ok.add(account)
-    if ev.amount is not None and (problem := amount_problem(ev.amount)) is not None:
-        return problem
+    return value_problem(ev)
+
+
+def value_problem(ev: EventLike) -> str | None:
+    """Why an event's version, fields, accounts, amount, memo or key are not valid, or None.
+
+    This runs on every line of every read, so the common case is a few set lookups;
+    `prev` needs no format check because the reader compares it for equality with the
+    previous line's verified hash (or the all-zero genesis value). The formats of `ts`
+    and `id` are checked by event_problem() or, in bulk, by the msgspec decoder.
+    """
+    if ev.v != SCHEMA_VERSION:
+        if isinstance(ev.v, int) and ev.v > SCHEMA_VERSION:
+            return f"schema version {ev.v} is newer than this ledger knows (v{SCHEMA_VERSION}); upgrade ledger"
+        return f"unknown schema version {ev.v!r}"
+    account, amount, to = ev.account, ev.amount, ev.to
+    if (ev.type, account is not None, amount is not None, to is not None, ev.target is not None) not in GOOD_SHAPES:
+        return _shape_problem(ev)
+    if account is not None and account not in _account_ok:
+        if (problem := account_problem(account)) is not None:
+            return problem
+        _account_ok.add(account)
+    if to is not None and to not in _account_ok:
+        if (problem := account_problem(to)) is not None:
+            return problem
+        _account_ok.add(to)
+    if amount is not None and amount not in _amount_ok:
+        if (problem := amount_problem(amount)) is not None:
+            return problem
+        if len(_amount_ok) > 100_000:
+            _amount_ok.clear()
+        _amount_ok.add(amount)
     if ev.memo is not None and (problem := memo_problem(ev.memo)) is not None:
         return problem
     if ev.key is not None and (problem := key_problem(ev.key)) is not None:
         return problem
-    if ev.type == REVERSED and ev.account is None and ev.to is None:
-        return "a reversed event needs 'account' or 'to'"
     return None

@@ -9,10 +9,11 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 
 from ledger_cli import checkpoint
-from ledger_cli.domain import Command, Reverse, Stamp, State, check, decide, evolve, reversal_matches
+from ledger_cli.domain import Command, Reverse, Stamp, State, apply_block, check, decide, evolve, reversal_matches
 from ledger_cli.errors import LogCorrupt, RuleViolation, StoreError
 from ledger_cli.events import REVERSED, Event, EventLike, as_event, decode_line, seal
 from ledger_cli.money import money_context
@@ -95,32 +96,41 @@ class Ledger:
         on_event: Callable[[EventLike, State], None] | None = None,
     ) -> Folded:
         caching = self.use_cache if use_cache is None else use_cache
+        stat_before = checkpoint.stat_key(fd) if caching else None
         start = checkpoint.best(self.path, fd, until, need_keys=need_keys) if caching else None
         state, cursor, keys_complete = start if start is not None else (State(), Cursor(), True)
         from_seq = cursor.seq
         scan = LogScan(self.path, fd, cursor)
-        position = scan.cursor
-        stopped = False
         every = checkpoint.EVERY
+        saved = from_seq
         with money_context():
-            for ev in scan:
-                if until is not None and until.after(ev.seq, ev.ts):
-                    stopped = True
-                    break
-                problem = check(state, ev)
-                if problem is not None:
-                    raise LogCorrupt(ev.seq, problem)
-                evolve(state, ev)
-                if on_event is not None:
-                    on_event(ev, state)
-                if caching and ev.seq % every == 0 and ev.seq > from_seq:
-                    checkpoint.save(self.path, state, position, head=False)
-        if stopped:
-            end = Cursor(position.line_start, state.seq, state.head, state.ts)
-            return Folded(state, end, b"", keys_complete, from_seq)
+            for start, events, lines in scan.blocks():
+                count = len(events) if until is None else _within(events, until)
+                applied = events if count == len(events) else events[:count]
+                if on_event is None:
+                    failed = apply_block(state, applied)
+                    if failed is not None:
+                        raise LogCorrupt(applied[failed[0]].seq, failed[1])
+                else:
+                    for ev in applied:
+                        problem = check(state, ev)
+                        if problem is not None:
+                            raise LogCorrupt(ev.seq, problem)
+                        evolve(state, ev)
+                        on_event(ev, state)
+                if count < len(events):  # the bound lies inside this block
+                    end = _end_of(start, lines, count, state)
+                    if caching and count and state.seq // every > saved // every:
+                        checkpoint.save(self.path, state, end, head=False)
+                    return Folded(state, end, b"", keys_complete, from_seq)
+                if caching and state.seq // every > saved // every:
+                    checkpoint.save(self.path, state, scan.cursor, head=False)
+                    saved = state.seq
         if caching and keys_complete and state.seq - from_seq >= checkpoint.HEAD_REFRESH:
-            checkpoint.save(self.path, state, position, head=True)
-        return Folded(state, position.copy(), scan.torn, keys_complete, from_seq)
+            checkpoint.save(self.path, state, scan.cursor, head=True)
+        if caching and start is None and not scan.torn:
+            checkpoint.seal(self.path, fd, stat_before)  # every line was verified just now
+        return Folded(state, scan.cursor.copy(), scan.torn, keys_complete, from_seq)
 
     def _warn_torn(self, torn: bytes) -> None:
         """Warn of a torn tail, unless a writer holds the lock (then it is a write in flight)."""
@@ -211,6 +221,8 @@ class Ledger:
                 return keyed, False
             last_line = writer.append(folded.cursor.offset, events)
             self._after_append(folded, events, last_line, writer.fd)
+            if self.use_cache:
+                checkpoint.seal(self.path, writer.fd)
             return events[0], True
 
     def import_commands(self, commands: Iterable[tuple[int, Command]]) -> tuple[int, int, int]:
@@ -248,6 +260,8 @@ class Ledger:
             if state.seq >= start:
                 writer.append_bytes(folded.cursor.offset, spool.chunks())
                 folded.torn = b""
+                if self.use_cache:
+                    checkpoint.seal(self.path, writer.fd)
                 if self.use_cache and folded.keys_complete:
                     end = os.fstat(writer.fd).st_size
                     last = end - spool.last_length
@@ -313,6 +327,24 @@ class _Spool:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def _within(events: list[EventLike], until: Point) -> int:
+    """How many of `events` (in log order) lie at or before `until`."""
+    if until.seq is not None:
+        return max(0, min(len(events), until.seq - events[0].seq + 1))
+    return bisect_right(events, until.ts, key=_ts)  # ts never decreases along the log
+
+
+def _ts(ev: EventLike) -> str:
+    return ev.ts
+
+
+def _end_of(start: int, lines: list[bytes], count: int, state: State) -> Cursor:
+    """The cursor after the first `count` lines of a block that starts at byte `start`."""
+    end = start + sum(len(line) + 1 for line in lines[:count])
+    line_start = end - len(lines[count - 1]) - 1 if count else end
+    return Cursor(end, state.seq, state.head, state.ts, line_start)
 
 
 def _event_at(path: str, fd: int, seq: int) -> Event:

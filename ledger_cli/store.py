@@ -16,7 +16,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import TracebackType
 
 from ledger_cli.errors import InvalidValue, LedgerError, LockTimeout, LogCorrupt, StoreError
@@ -112,25 +112,26 @@ class LogScan:
     The scan stops at the last complete line; bytes after it are left in `torn`.
     """
 
-    def __init__(
-        self, path: str, fd: int, start: Cursor, *, decoder: Callable[[bytes, int], EventLike] | None = None
-    ) -> None:
+    def __init__(self, path: str, fd: int, start: Cursor, *, bulk: bool | None = None) -> None:
         self.path = path
         self.fd = fd
         self.cursor = start.copy()
         self.torn = b""
-        if decoder is None:
-            decoder = decode_line
-            size = os.fstat(fd).st_size
-            if size - start.offset > FAST_DECODE_BYTES:
-                from ledger_cli.fastcodec import decode_line as fast_decode
+        if bulk is None:  # msgspec repays its import only on a long read
+            bulk = os.fstat(fd).st_size - start.offset > FAST_DECODE_BYTES
+        self.bulk = bulk
 
-                decoder = fast_decode  # type: ignore[assignment]
-        self._decode = decoder
+    def blocks(self) -> Iterator[tuple[int, list[EventLike], list[bytes]]]:
+        """The verified events block by block, as (offset of the first line, events, lines).
 
-    def __iter__(self) -> Iterator[EventLike]:
+        After the scan, `cursor` holds the end of the last whole line and `torn` any
+        bytes after it. Verification of a block is all or nothing on the bulk path; on
+        the line-by-line path the good lines before a bad one are yielded first.
+        """
         cursor = self.cursor
-        decode = self._decode
+        verify_block = None
+        if self.bulk:
+            from ledger_cli.fastcodec import verify_block
         fd = self.fd
         offset = cursor.offset
         seq = cursor.seq
@@ -144,37 +145,63 @@ class LogScan:
                 raise StoreError(f"cannot read {self.path}: {exc.strerror}") from None
             if not chunk:
                 break
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            for line in lines:
-                lineno = seq + 1
-                if seq == 0 and not line.startswith(b"{"):
-                    raise _not_a_log(self.path, line)
-                ev = decode(line, lineno)
-                if ev.seq != lineno:
-                    raise LogCorrupt(
-                        lineno, f"seq is {ev.seq}, expected {lineno} (a line is missing, duplicated or moved)"
-                    )
-                if ev.prev != head:
-                    raise LogCorrupt(lineno, "prev does not match the hash of the line before (the chain is broken)")
-                if ev.ts < ts:
-                    raise LogCorrupt(lineno, f"ts {ev.ts} is earlier than the line before ({ts})")
-                problem = event_problem(ev)
-                if problem is not None:
-                    raise LogCorrupt(lineno, problem)
-                seq = lineno
-                head = ev.hash  # type: ignore[assignment]
-                ts = ev.ts
-                cursor.line_start = offset
-                offset += len(line) + 1
+            block = rest + chunk
+            cut = block.rfind(b"\n") + 1
+            rest = block[cut:]
+            if not cut:
+                continue
+            if seq == 0 and not block.startswith(b"{"):
+                raise _not_a_log(self.path, block[: block.find(b"\n")])
+            verified = verify_block(block[:cut], seq, head, ts) if verify_block is not None else None
+            if verified is None:
+                events: list[EventLike] = []
+                lines: list[bytes] = []
+                try:
+                    for ev, line in _check_lines(block[:cut], seq, head, ts):
+                        events.append(ev)
+                        lines.append(line)
+                except LogCorrupt:
+                    if events:
+                        yield offset, events, lines
+                    raise
+            else:
+                events, lines = verified  # type: ignore[assignment]
+            start = offset
+            offset += cut
+            if events:
+                last = events[-1]
+                seq, head, ts = last.seq, last.hash, last.ts  # type: ignore[assignment]
                 cursor.offset, cursor.seq, cursor.head, cursor.ts = offset, seq, head, ts
-                yield ev
+                cursor.line_start = offset - len(lines[len(events) - 1]) - 1
+            yield start, events, lines
         if rest:
             if seq == 0 and not rest.startswith(b"{") and not _is_torn_fragment(rest):
                 raise _not_a_log(self.path, rest)
             if not _is_torn_fragment(rest):
                 raise LogCorrupt(seq + 1, "the last line is not valid (and has no newline)")
             self.torn = rest
+
+
+def _check_lines(block: bytes, seq: int, head: str, ts: str) -> Iterator[tuple[EventLike, bytes]]:
+    """Verify whole lines one by one with the standard library, yielding each good one;
+    LogCorrupt names the first bad one."""
+    lines = block.split(b"\n")
+    lines.pop()  # the block ends with a newline
+    for line in lines:
+        seq += 1
+        ev = decode_line(line, seq)
+        if ev.seq != seq:
+            raise LogCorrupt(seq, f"seq is {ev.seq}, expected {seq} (a line is missing, duplicated or moved)")
+        if ev.prev != head:
+            raise LogCorrupt(seq, "prev does not match the hash of the line before (the chain is broken)")
+        if ev.ts < ts:
+            raise LogCorrupt(seq, f"ts {ev.ts} is earlier than the line before ({ts})")
+        problem = event_problem(ev)
+        if problem is not None:
+            raise LogCorrupt(seq, problem)
+        head = ev.hash  # type: ignore[assignment]
+        ts = ev.ts
+        yield ev, line
 
 
 def open_for_reading(path: str) -> int | None:

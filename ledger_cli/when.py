@@ -53,14 +53,15 @@ def utc_text(moment: datetime) -> str:
     """The log's ts form: UTC, microseconds, Z."""
     from datetime import timezone
 
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(timezone.utc)
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.%fZ")  # %Y is not zero-padded below 1000
 
 
 def parse_point(text: str, option: str = "--until") -> Point:
     """Resolve the text of --until/--since, or InvalidValue (exit 2)."""
     from datetime import date, datetime  # only a bounded read pays for it
 
-    value = text.strip()
+    value = text
     if _SEQ.fullmatch(value):
         return Point(text, seq=int(value))
     try:
