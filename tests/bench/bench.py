@@ -1,0 +1,724 @@
+"""Benchmark for issue 4: start-up, cold replay, memory, checkpoints, import, and Ledger 3 beside us.
+
+Run with the project's venv python (it drives the `ledger` script next to sys.executable):
+
+    python tests/bench/bench.py [--quick] [--sizes 0,100000,1000000] [--profile]
+
+Logs of each size are generated in-process (ledger_cli.events.seal, valid hash chain) and
+cached under tests/bench/out/ (git-ignored) together with an equivalent Ledger 3 journal and
+an import file. Every figure is the median of several runs, measured side by side in one run
+(interleaved round-robin, so drifting load from other processes hits both sides alike).
+Peak RSS comes from os.wait4 (ru_maxrss, KiB on Linux). The table goes to stdout and to
+tests/bench/out/results.md. Nothing here asserts: it is run by hand, not by pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+WORK = OUT / "work"
+GENERATOR_VERSION = 1  # bump when the generated logs change, so caches are rebuilt
+SEED = 20240101
+N_ACCOUNTS = 1000
+GROUPS = ("assets:bank", "assets:cash", "expenses:food", "expenses:rent", "income:salary", "savings")
+PYTHON = Path(sys.executable)
+LEDGER = PYTHON.parent / "ledger"
+LEDGER3 = Path("/usr/bin/ledger")
+MIB = 1024  # ru_maxrss is in KiB
+
+
+# ---- building the inputs --------------------------------------------------------------------
+
+
+def account_names(n: int) -> list[str]:
+    return [f"{GROUPS[i % len(GROUPS)]}:a{i:04d}" for i in range(n)]
+
+
+def fmt_cents(cents: int) -> str:
+    whole, frac = divmod(cents, 100)
+    return str(whole) if frac == 0 else f"{whole}.{frac:02d}"
+
+
+def plan(size: int, seed: int):
+    """Yield (kind, account, to, cents, memo, key) commands that never break a ledger rule.
+
+    Half the accounts are opened explicitly first; the others are opened by their first
+    deposit or incoming transfer. Then 40% deposits, 25% withdrawals, 35% transfers, with
+    withdrawals and transfers never more than the source holds. ~10% carry a memo (some
+    non-ASCII), 1% an idempotency key.
+    """
+    rng = random.Random(seed)
+    n_acc = max(2, min(N_ACCOUNTS, size // 10))
+    names = account_names(n_acc)
+    balance = dict.fromkeys(names, 0)
+    known: list[str] = []
+    n_open = min(n_acc // 2, size)
+    for i in range(n_open):
+        known.append(names[i])
+        yield "open", names[i], None, 0, None, None
+    known_set = set(known)
+    for i in range(size - n_open):
+        r = rng.random()
+        memo = None
+        if r < 0.10:
+            memo = f"invoice {rng.randrange(100000)}" if r < 0.08 else f"café № {rng.randrange(1000)}"
+        key = f"bench-{i}" if rng.random() < 0.01 else None
+        pick = rng.random()
+        source = rng.choice(known) if known else None
+        if pick >= 0.40 and source is not None and balance[source] > 0:
+            cents = rng.randint(1, min(balance[source], 50_000))
+            balance[source] -= cents
+            if pick < 0.65:
+                yield "withdraw", source, None, cents, memo, key
+                continue
+            to = rng.choice(names)
+            if to == source:
+                to = names[(names.index(source) + 1) % n_acc]
+            if to not in known_set:
+                known_set.add(to)
+                known.append(to)
+            balance[to] += cents
+            yield "transfer", source, to, cents, memo, key
+            continue
+        account = rng.choice(names)
+        if account not in known_set:
+            known_set.add(account)
+            known.append(account)
+        cents = rng.randint(100, 100_000)
+        balance[account] += cents
+        yield "deposit", account, None, cents, memo, key
+
+
+EVENT_TYPE = {"open": "account_opened", "deposit": "deposited", "withdraw": "withdrawn", "transfer": "transferred"}
+
+
+def log_paths(size: int) -> tuple[Path, Path, Path]:
+    stem = OUT / f"log-{size}-g{GENERATOR_VERSION}"
+    return stem.with_suffix(".jsonl"), stem.with_suffix(".meta.json"), stem.with_suffix(".journal")
+
+
+def build_log(size: int) -> dict:
+    """Write (or reuse) the log of `size` events, its Ledger 3 journal and a metadata file."""
+    log, meta_path, journal = log_paths(size)
+    if log.exists() and meta_path.exists() and journal.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("events") == size and log.stat().st_size == meta.get("bytes"):
+            return meta
+    from ledger_cli.events import GENESIS, Event, seal
+
+    started = time.perf_counter()
+    OUT.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(SEED ^ size)
+    epoch = dt.datetime(2024, 1, 1)
+    micros = 0
+    prev = GENESIS
+    balances: dict[str, int] = {}
+    mid_seq = max(1, size // 2)
+    mid_ts = None
+    tmp_log, tmp_journal = Path(f"{log}.tmp"), Path(f"{journal}.tmp")
+    with (
+        open(tmp_log, "wb", buffering=1 << 20) as out,
+        open(tmp_journal, "w", encoding="utf-8", buffering=1 << 20) as jr,
+    ):
+        jr.write("; generated by tests/bench/bench.py: the same money movements as " + log.name + "\n")
+        for seq, (kind, account, to, cents, memo, key) in enumerate(plan(size, SEED + size), start=1):
+            micros += rng.randrange(0, 60_000_000)  # 0 sometimes: equal ts is allowed
+            when = epoch + dt.timedelta(microseconds=micros)
+            ts = when.isoformat(timespec="microseconds") + "Z"
+            amount = fmt_cents(cents) if cents else None
+            ev = Event(
+                type=EVENT_TYPE[kind], seq=seq, id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                ts=ts, prev=prev, account=account, to=to, amount=amount, memo=memo, key=key,
+            )  # fmt: skip
+            out.write(seal(ev))
+            prev = ev.hash
+            if seq == mid_seq:
+                mid_ts = ts
+            day = when.strftime("%Y-%m-%d") if seq == 1 or kind != "open" else ""
+            if kind == "open":
+                balances.setdefault(account, 0)
+                continue
+            payee = f"{kind}{' | ' + memo if memo else ''}"
+            if kind == "deposit":
+                jr.write(f"{day} * {payee}\n    {account}  {amount}\n    equity:deposits\n\n")
+                balances[account] = balances.get(account, 0) + cents
+            elif kind == "withdraw":
+                jr.write(f"{day} * {payee}\n    {account}  -{amount}\n    equity:withdrawals\n\n")
+                balances[account] -= cents
+            else:
+                jr.write(f"{day} * {payee}\n    {to}  {amount}\n    {account}\n\n")
+                balances[account] -= cents
+                balances[to] = balances.get(to, 0) + cents
+    os.replace(tmp_log, log)
+    os.replace(tmp_journal, journal)
+    ranked = sorted(balances, key=balances.__getitem__, reverse=True)
+    meta = {
+        "events": size,
+        "bytes": log.stat().st_size,
+        "head": prev,
+        "mid_seq": mid_seq,
+        "mid_ts": mid_ts,
+        "rich": ranked[0] if ranked else None,
+        "other": ranked[1] if len(ranked) > 1 else None,
+        "accounts": len(balances),
+        "build_seconds": round(time.perf_counter() - started, 1),
+    }
+    meta_path.write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def build_import_file(size: int) -> Path:
+    """A JSONL batch of `size` commands (contract §4 `ledger import`), valid on an empty log."""
+    path = OUT / f"import-{size}-g{GENERATOR_VERSION}.jsonl"
+    if path.exists():
+        return path
+    tmp = Path(f"{path}.tmp")
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    with open(tmp, "w", encoding="utf-8", buffering=1 << 20) as out:
+        for kind, account, to, cents, memo, key in plan(size, SEED + size + 1):
+            record: dict[str, str] = {"type": kind, "account": account}
+            if to is not None:
+                record["to"] = to
+            if cents:
+                record["amount"] = fmt_cents(cents)
+            if memo is not None:
+                record["memo"] = memo
+            if key is not None:
+                record["key"] = key
+            out.write(dumps(record) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+# ---- running commands ----------------------------------------------------------------------
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEDGER_CLI_", "LEDGER_"))}
+    env.update(NO_COLOR="1", TZ="UTC", LC_ALL="C.UTF-8")
+    return env
+
+
+ENV = child_env()
+
+
+@dataclass
+class Run:
+    seconds: float
+    rss_kib: int
+    rc: int
+    stderr: str
+    cpu: float = 0.0  # user + system seconds of the child: less sensitive to other load than wall time
+
+
+# Peak RSS: Linux carries the high-water mark of the pre-exec address space into the exec'd
+# program's ru_maxrss (fork and vfork alike), so a child spawned by this big process would
+# report at least this process's RSS. Commands are therefore spawned by a tiny runner
+# (`python -I -S`, about 8 MiB, less than any Python command it measures); its own floor
+# is reported as the `/bin/true` line of the detailed table.
+RUNNER = r"""
+import os, sys, time
+env = dict(os.environ)
+devnull = os.open(os.devnull, os.O_RDWR)
+for line in sys.stdin.buffer:
+    parts = line.rstrip(b"\n").split(b"\0")
+    err = os.open(parts[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    acts = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, err, 2)]
+    started = time.perf_counter_ns()
+    try:
+        pid = os.posix_spawn(parts[1], parts[1:], env, file_actions=acts)
+        _, status, usage = os.wait4(pid, 0)
+        elapsed = time.perf_counter_ns() - started
+        cpu = round((usage.ru_utime + usage.ru_stime) * 1e9)
+        reply = f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} {cpu}"
+    except OSError as exc:
+        os.write(err, str(exc).encode())
+        reply = "0 0 127 0"
+    os.close(err)
+    sys.stdout.write(reply + "\n")
+    sys.stdout.flush()
+"""
+_runner: subprocess.Popen[bytes] | None = None
+
+
+def run_once(argv: Sequence[str | Path]) -> Run:
+    """One run of argv (stdin and stdout /dev/null): wall time around spawn..wait4, peak RSS."""
+    global _runner
+    if _runner is None:
+        _runner = subprocess.Popen(
+            [PYTHON, "-I", "-S", "-c", RUNNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=ENV
+        )
+    assert _runner.stdin is not None and _runner.stdout is not None
+    err_path = WORK / "stderr.txt"
+    _runner.stdin.write(b"\0".join(os.fsencode(a) for a in (err_path, *argv)) + b"\n")
+    _runner.stdin.flush()
+    reply = _runner.stdout.readline().split()
+    if len(reply) != 4:
+        raise RuntimeError("the measuring runner died")
+    elapsed_ns, rss_kib, rc, cpu_ns = (int(x) for x in reply)
+    tail = err_path.read_bytes()[-400:].decode("utf-8", "replace").strip()
+    return Run(elapsed_ns / 1e9, rss_kib, rc, tail, cpu_ns / 1e9)
+
+
+@dataclass
+class Stat:
+    label: str
+    runs: list[Run] = field(default_factory=list)
+    events: int | None = None  # for events/s
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.runs) and all(r.rc == 0 for r in self.runs)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(r.cpu for r in self.runs)
+
+    @property
+    def best(self) -> float:
+        return min(r.seconds for r in self.runs)
+
+    @property
+    def rss_mib(self) -> float:
+        return max(r.rss_kib for r in self.runs) / MIB
+
+    @property
+    def rate(self) -> float | None:
+        return self.events / self.median if self.events and self.ok else None
+
+    def failure(self) -> str:
+        bad = next((r for r in self.runs if r.rc != 0), None)
+        return f"exit {bad.rc}: {bad.stderr[-200:]}" if bad else ""
+
+
+ALL: list[Stat] = []  # every measurement, for the detailed table
+
+
+def interleaved(
+    commands: dict[str, Sequence[str | Path]],
+    runs: int,
+    *,
+    warmup: int = 1,
+    before: Callable[[str], None] | None = None,
+    events: dict[str, int] | None = None,
+) -> dict[str, Stat]:
+    """Run each command `runs` times round-robin (after `warmup` untimed rounds)."""
+    stats = {label: Stat(label, events=(events or {}).get(label)) for label in commands}
+    for round_ in range(warmup + runs):
+        for label, argv in commands.items():
+            if before is not None:
+                before(label)
+            result = run_once(argv)
+            if round_ >= warmup:
+                stats[label].runs.append(result)
+            elif result.rc != 0:  # a failing warm-up: record it so the table says so
+                stats[label].runs.append(result)
+    ALL.extend(stats.values())
+    return stats
+
+
+def ledger(log: Path, *args: str | Path) -> list[str | Path]:
+    return [LEDGER, "-f", log, *args]
+
+
+def fresh(log: Path) -> None:
+    """Remove a log and everything derived from it (lock, cache, torn tail)."""
+    for extra in ("", ".lock", ".torn"):
+        Path(str(log) + extra).unlink(missing_ok=True)
+    shutil.rmtree(str(log) + ".cache", ignore_errors=True)
+
+
+# ---- the report ----------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def per_s(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate / 1000:,.0f}k ev/s"
+
+
+def human(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else (f"{n // 1000}k" if n >= 1000 else str(n))
+
+
+class Table:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str, str, str]] = []
+
+    def add(self, figure: str, ours: str, ref: str = "—", ratio: str = "—", target: str = "—", met: bool | None = None):
+        self.rows.append((figure, ours, ref, ratio, target, "n/a" if met is None else ("yes" if met else "**no**")))
+
+    def ratio_row(self, figure: str, ours: Stat, ref: Stat, limit: float, target: str) -> None:
+        if not ours.ok or not ref.ok:
+            self.add(figure, "failed: " + (ours.failure() or ref.failure()), "", "", target, False)
+            return
+        r = ours.median / ref.median
+        self.add(figure, ms(ours.median), f"{ms(ref.median)} ({ref.label})", f"{r:.2f}×", target, r <= limit)
+
+    def markdown(self) -> str:
+        head = ("figure", "ours (median)", "reference", "ratio", "target", "met?")
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+
+def details() -> str:
+    lines = ["| command | runs | median | min | median CPU | peak RSS | exit |", "|---|---|---|---|---|---|---|"]
+    for s in ALL:
+        if not s.runs:
+            continue
+        rcs = ",".join(sorted({str(r.rc) for r in s.runs}))
+        cells = (s.label, str(len(s.runs)), ms(s.median), ms(s.best), ms(s.cpu), f"{s.rss_mib:.1f} MiB", rcs)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    mem = "?"
+    try:
+        line = next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal"))
+        kib = int(line.split()[1])
+        mem = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return (
+        f"nproc {affinity} · CPU {model} · RAM {mem} · Python {platform.python_version()} "
+        f"({PYTHON}) · {platform.system()} {platform.release()}"
+    )
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+# ---- the benchmark -------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs and sizes 0,100000 (about a minute)")
+    parser.add_argument("--sizes", help="comma-separated log sizes (default 0,100000,1000000; --quick: 0,100000)")
+    parser.add_argument("--runs", type=int, help="runs of each short command (default 10, at least 10 counts)")
+    parser.add_argument("--profile", action="store_true", help="also write -X importtime and cProfile reports to out/")
+    parser.add_argument("--no-ledger3", action="store_true", help="skip Ledger 3 even when it is installed")
+    args = parser.parse_args(argv)
+    if not LEDGER.exists():
+        print(f"no ledger script at {LEDGER}: run this with the project's venv python", file=sys.stderr)
+        return 2
+    wanted = args.sizes or ("0,100000" if args.quick else "0,100000,1000000")
+    sizes = sorted({int(s.replace("_", "")) for s in wanted.split(",")})
+    big_sizes = [s for s in sizes if s > 0]
+    short_runs = args.runs or 10
+    long_runs = 3 if not args.quick else 2
+    started = time.time()
+    load_before = loadavg()
+    OUT.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    table = Table()
+
+    def say(message: str) -> None:
+        print(f"[{time.time() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    metas: dict[int, dict] = {}
+    for size in big_sizes:
+        say(f"building the {human(size)} log (cached under {OUT.name}/)")
+        metas[size] = build_log(size)
+        say(f"  {metas[size]['bytes'] / 2**20:.0f} MiB, {metas[size]['accounts']} accounts")
+
+    # The generated logs must pass `ledger verify`; check one (the 100k one if asked for).
+    if big_sizes:
+        check = 100_000 if 100_000 in big_sizes else big_sizes[0]
+        result = subprocess.run(
+            [LEDGER, "-f", log_paths(check)[0], "verify", "--json"], capture_output=True, text=True, env=ENV
+        )
+        report = json.loads(result.stdout) if result.returncode == 0 and result.stdout.strip() else {}
+        if not (report.get("ok") and report.get("events") == check and report.get("head") == metas[check]["head"]):
+            rc = result.returncode
+            why = "does not verify" if rc in (0, 3) else f"made `ledger verify` fail (exit {rc})"
+            print(f"the generated {human(check)} log {why}:\n{result.stdout}{result.stderr[-2000:]}", file=sys.stderr)
+            return 1
+        say(f"the {human(check)} log verifies (head {report['head'][:12]}…)")
+
+    # 1. start-up on an empty log, beside `python -c pass` of the same venv.
+    say("start-up: python -c pass, deposit and balance on an empty log")
+    empty = WORK / "empty.jsonl"
+    small = WORK / "small.jsonl"
+    fresh(small)
+    start = interleaved(
+        {
+            "python -c pass": [PYTHON, "-c", "pass"],
+            "deposit, empty log": ledger(small, "deposit", "bench:small", "100"),
+            "balance, empty log": ledger(empty, "balance"),
+        },
+        short_runs,
+    )
+    base = start["python -c pass"]
+    interleaved({"/bin/true (RSS floor of the runner)": ["/bin/true"]}, 3, warmup=0)
+    table.add("`python -c pass` (same venv)", ms(base.median), "", "1×", "reference")
+    table.ratio_row("`deposit` on an empty log", start["deposit, empty log"], base, 5, "≤ 5× (aim 3×)")
+    table.ratio_row("`balance` on an empty log", start["balance, empty log"], base, 5, "≤ 5× (aim 3×)")
+
+    # 2. cold full replay, and memory, at every size.
+    cold: dict[int, dict[str, Stat]] = {}
+    for size in big_sizes:
+        log = log_paths(size)[0]
+        say(f"cold full replay of {human(size)} events: replay --no-cache, balance --no-cache, verify")
+        probe = run_once(ledger(log, "replay", "--no-cache"))
+        runs = short_runs if probe.seconds < (1.0 if args.quick else 3.0) else long_runs
+        cold[size] = interleaved(
+            {
+                f"replay --no-cache, {human(size)}": ledger(log, "replay", "--no-cache"),
+                f"balance --no-cache, {human(size)}": ledger(log, "balance", "--no-cache"),
+                f"verify, {human(size)}": ledger(log, "verify"),
+            },
+            runs,
+            warmup=0,
+            events={
+                f"replay --no-cache, {human(size)}": size,
+                f"balance --no-cache, {human(size)}": size,
+                f"verify, {human(size)}": size,
+            },
+        )
+        for name in ("replay --no-cache", "verify"):
+            s = cold[size][f"{name}, {human(size)}"]
+            target = "≥ 500k/s (aim 800k)"
+            if not s.ok:
+                table.add(f"cold `{name}`, {human(size)} events", "failed: " + s.failure(), "", "", target, False)
+            else:
+                cpu_rate = size / s.cpu if s.cpu else None
+                table.add(
+                    f"cold `{name}`, {human(size)} events",
+                    f"{per_s(s.rate)} ({ms(s.median)}; by CPU time {per_s(cpu_rate)})", "", "", target,
+                    s.rate is not None and s.rate >= 500_000,
+                )  # fmt: skip
+
+    # 3. Ledger 3 side by side.
+    ledger3 = None
+    if not args.no_ledger3 and LEDGER3.exists():
+        version = subprocess.run([LEDGER3, "--version"], capture_output=True, text=True).stdout
+        ledger3 = version.splitlines()[0] if version.startswith("Ledger 3") else None
+    for size in big_sizes:
+        if ledger3 is None or (size > 100_000 and args.quick):
+            continue
+        journal = log_paths(size)[2]
+        say(f"Ledger 3 `bal` over the {human(size)} journal")
+        theirs_runs = 3 if size <= 100_000 else (2 if not args.quick else 1)
+        theirs = interleaved({f"Ledger 3 bal, {human(size)}": [LEDGER3, "-f", journal, "bal"]}, theirs_runs, warmup=0)[
+            f"Ledger 3 bal, {human(size)}"
+        ]
+        ours = cold[size][f"balance --no-cache, {human(size)}"]
+        figure = f"cold `balance --no-cache` vs Ledger 3 `bal`, {human(size)}"
+        if not theirs.ok or not ours.ok:
+            table.add(figure, ours.failure() or ms(ours.median), theirs.failure() or ms(theirs.median), "", "", False)
+        else:
+            ratio = ours.median / theirs.median
+            target = "ours/theirs ≤ 0.25 (4× faster)" if size == 100_000 else "—"
+            table.add(
+                figure, ms(ours.median), f"{ms(theirs.median)} (Ledger 3)", f"{ratio:.2f}×", target,
+                (ratio <= 0.25) if size == 100_000 else None,
+            )  # fmt: skip
+            table.add(
+                f"peak RSS, cold `balance` vs Ledger 3 `bal`, {human(size)}", f"{ours.rss_mib:.1f} MiB",
+                f"{theirs.rss_mib:.1f} MiB (Ledger 3)", f"{ours.rss_mib / theirs.rss_mib:.2f}×", "≤ 50 MiB (ours)",
+                ours.rss_mib <= 50,
+            )  # fmt: skip
+    if ledger3 is None:
+        table.add("Ledger 3 `bal`", "n/a", "Ledger 3 not installed at /usr/bin/ledger", "", "ours ≥ 4× faster on 100k")
+
+    # 4. checkpoints: everyday commands on the biggest log vs an empty one.
+    if big_sizes:
+        size = big_sizes[-1]
+        meta = metas[size]
+        say(f"checkpoints: copying the {human(size)} log, then one `balance` to build them")
+        work = WORK / f"ckpt-{size}.jsonl"
+        fresh(work)
+        shutil.copyfile(log_paths(size)[0], work)
+        label = f"first balance (builds checkpoints), {human(size)}"
+        first_stat = interleaved({label: ledger(work, "balance")}, 1, warmup=0)[label]
+        cache = Path(str(work) + ".cache")
+        n_ckpt = len(list(cache.iterdir())) if cache.is_dir() else 0
+        table.add(
+            f"first `balance`, {human(size)}, building checkpoints", ms(first_stat.median) if first_stat.ok
+            else "failed: " + first_stat.failure(), "", "", f"({n_ckpt} files in <log>.cache/)", None,
+        )  # fmt: skip
+        say("checkpoints: reads on the big log vs the empty log")
+        mid, mid_ts = str(meta["mid_seq"]), meta["mid_ts"]
+        reads = interleaved(
+            {
+                f"balance, {human(size)}": ledger(work, "balance"),
+                "balance, empty log (again)": ledger(empty, "balance"),
+                f"replay --until {mid}, {human(size)}": ledger(work, "replay", "--until", mid),
+                f"replay --until {mid}, empty log": ledger(empty, "replay", "--until", mid),
+                f"balance --until {mid_ts}, {human(size)}": ledger(work, "balance", "--until", mid_ts),
+                f"balance --until {mid_ts}, empty log": ledger(empty, "balance", "--until", mid_ts),
+            },
+            short_runs,
+        )
+        target = "≤ 1.5×"
+        table.ratio_row(
+            f"`balance`, {human(size)} (checkpointed)", reads[f"balance, {human(size)}"],
+            reads["balance, empty log (again)"], 1.5, target,
+        )  # fmt: skip
+        table.ratio_row(
+            f"`replay --until {mid}` (mid-log), {human(size)}", reads[f"replay --until {mid}, {human(size)}"],
+            reads[f"replay --until {mid}, empty log"], 1.5, target,
+        )  # fmt: skip
+        table.ratio_row(
+            f"`balance --until {mid_ts}` (mid-log), {human(size)}", reads[f"balance --until {mid_ts}, {human(size)}"],
+            reads[f"balance --until {mid_ts}, empty log"], 1.5, target,
+        )  # fmt: skip
+        say("checkpoints: writes on (a copy of) the big log vs a small log; each run appends one event")
+        rich, other = meta["rich"], meta["other"]
+        fresh(small)
+        writes = interleaved(
+            {
+                f"deposit, {human(size)}": ledger(work, "deposit", rich, "1.00"),
+                "deposit, small log": ledger(small, "deposit", "bench:small", "100"),
+                f"withdraw, {human(size)}": ledger(work, "withdraw", rich, "0.01"),
+                "withdraw, small log": ledger(small, "withdraw", "bench:small", "0.01"),
+                f"transfer, {human(size)}": ledger(work, "transfer", rich, other, "0.01"),
+                "transfer, small log": ledger(small, "transfer", "bench:small", "bench:other", "0.01"),
+            },
+            short_runs,
+        )
+        for name in ("deposit", "withdraw", "transfer"):
+            ours, ref = writes[f"{name}, {human(size)}"], writes[f"{name}, small log"]
+            table.ratio_row(f"`{name}`, {human(size)} (checkpointed)", ours, ref, 1.5, target)
+
+    # 5. import.
+    probe = subprocess.run([LEDGER, "import", "--help"], capture_output=True, text=True, env=ENV)
+    n_import = big_sizes[-1] if big_sizes else 0
+    figure = f"`import` of {human(n_import)} JSONL records into an empty log"
+    if probe.returncode != 0:
+        table.add(figure, "n/a", "`ledger import --help` failed: no import command yet", "", "≥ 100k ev/s")
+    elif n_import:
+        say(f"import of {human(n_import)} records into an empty log")
+        batch = build_import_file(n_import)
+        target_log = WORK / "imported.jsonl"
+        label = f"import, {human(n_import)}"
+        imp = interleaved(
+            {label: ledger(target_log, "import", batch, "--format", "jsonl")},
+            1 if args.quick else 2,
+            warmup=0,
+            before=lambda _label: fresh(target_log),
+            events={label: n_import},
+        )[label]
+        written = 0
+        if target_log.exists():
+            with open(target_log, "rb") as f:
+                written = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        if not imp.ok:
+            table.add(figure, "failed: " + imp.failure(), "", "", "≥ 100k ev/s", False)
+        else:
+            note = "" if written == n_import else f"; **{written} lines written, expected {n_import}**"
+            table.add(
+                figure, f"{per_s(imp.rate)} ({ms(imp.median)}, {imp.rss_mib:.0f} MiB){note}", "", "", "≥ 100k ev/s",
+                imp.rate is not None and imp.rate >= 100_000 and written == n_import,
+            )  # fmt: skip
+
+    # 6. peak RSS of every command we ran, per size.
+    for size in big_sizes:
+        tag = f", {human(size)}"
+        ours = [s for s in ALL if s.label.endswith(tag) and not s.label.startswith("Ledger 3") and s.runs]
+        if ours:
+            worst = max(ours, key=lambda s: s.rss_mib)
+            table.add(
+                f"peak RSS, any command, {human(size)} events", f"{worst.rss_mib:.1f} MiB ({worst.label})", "", "",
+                "≤ 50 MiB", worst.rss_mib <= 50,
+            )  # fmt: skip
+    small_stats = [s for s in ALL if ("empty log" in s.label or "small log" in s.label) and s.runs]
+    if small_stats:
+        worst = max(small_stats, key=lambda s: s.rss_mib)
+        table.add(
+            "peak RSS, any command, empty or small log", f"{worst.rss_mib:.1f} MiB ({worst.label})", "", "",
+            "≤ 50 MiB", worst.rss_mib <= 50,
+        )  # fmt: skip
+
+    if args.profile:
+        profile(big_sizes, empty, say)
+
+    stamp = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    header = (
+        f"Measured {stamp} by `tests/bench/bench.py{' --quick' if args.quick else ''}` "
+        f"(sizes {','.join(map(str, sizes))}; {short_runs} runs of each short command, interleaved)\n\n"
+        f"Machine: {machine()}\n\n"
+        f"Load average before/after: {load_before} / {loadavg()} (other processes share the CPU; "
+        f"ratios are measured side by side in one run to cancel most of that)\n"
+    )
+    every = f"<details><summary>Every measurement</summary>\n\n{details()}\n\n</details>\n"
+    text = f"{header}\n{table.markdown()}\n\n{every}"
+    (OUT / "results.md").write_text(text)
+    print(text)
+    say(f"done in {time.time() - started:.0f} s; table written to {OUT / 'results.md'}")
+    return 0
+
+
+def profile(big_sizes: list[int], empty: Path, say: Callable[[str], None]) -> None:
+    """-X importtime of `balance` on an empty log, and a cProfile of a cold replay."""
+    say("profile: -X importtime of balance on an empty log")
+    argv = [PYTHON, "-X", "importtime", "-m", "ledger_cli", "-f", empty, "balance"]
+    result = subprocess.run(argv, capture_output=True, text=True, env=ENV)
+    rows = []
+    for line in result.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line and "self" not in line:
+            self_us, cum_us, name = (p.strip() for p in line[len("import time:") :].split("|"))
+            rows.append((int(cum_us), int(self_us), name))
+    total = sum(r[1] for r in rows)
+    text = [f"-X importtime, `ledger balance` on an empty log: {len(rows)} modules, {total / 1000:.1f} ms self in all"]
+    text += ["cumulative_ms  self_ms  module"]
+    text += [f"{c / 1000:12.1f} {s / 1000:8.1f}  {n}" for c, s, n in sorted(rows, reverse=True)[:25]]
+    (OUT / "importtime.txt").write_text("\n".join(text) + "\n")
+    if big_sizes:
+        size = 100_000 if 100_000 in big_sizes else big_sizes[0]
+        say(f"profile: cProfile of replay --no-cache on the {human(size)} log")
+        prof = OUT / f"replay-{size}.prof"
+        log = log_paths(size)[0]
+        argv = [PYTHON, "-m", "cProfile", "-o", prof, "-m", "ledger_cli", "-f", log, "replay", "--no-cache"]
+        subprocess.run(argv, stdout=subprocess.DEVNULL, env=ENV, check=False)
+        import io
+        import pstats
+
+        buf = io.StringIO()
+        stats = pstats.Stats(str(prof), stream=buf)
+        stats.sort_stats("tottime").print_stats(20)
+        (OUT / f"replay-{size}-profile.txt").write_text(buf.getvalue())
+    say(f"profile reports written to {OUT}/importtime.txt and replay-*-profile.txt")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
