@@ -48,17 +48,23 @@ def _csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
 
 
 def _print_table(
-    title: str | None, columns: list[tuple[str, str]], rows: Iterable[list[str]], caption: str | None = None
+    columns: list[tuple[str, str]], rows: Iterable[list[str]], footer: str | None = None, *, keep: Iterable[str] = ()
 ) -> None:
+    """Draw a rich table. Cells are plain Text: an account named `a:bank:b` must not turn
+    into an emoji, nor `[x]` into markup. `keep` names columns that must not wrap."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, caption=caption)
+    unwrapped = set(keep)
+    table = Table()
     for name, justify in columns:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=name in unwrapped)  # type: ignore[arg-type]
     for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+        table.add_row(*(Text(cell) for cell in row))
+    Console(emoji=False, markup=False, highlight=False).print(table)
+    if footer:
+        sys.stdout.write(footer + "\n")
 
 
 def _bound(report: BalanceReport) -> str:
@@ -89,10 +95,10 @@ def balance(report: BalanceReport, fmt: str, *, replay: bool = False, bound_give
     if fmt == "table":
         rows = [[row.account + ("" if row.open else " (closed)"), format_amount(row.balance)] for row in report.rows]
         rows.append(["Total", format_amount(report.total)])
-        caption = _bound(report)
+        footer = _bound(report)
         if replay:
-            caption += f"\n{report.seq} events applied, head {report.head}"
-        _print_table(None, [("Account", "left"), ("Balance", "right")], rows, caption)
+            footer += f": {report.seq} events applied, head {report.head}"
+        _print_table([("Account", "left"), ("Balance", "right")], rows, footer, keep=("Balance",))
         return
     if fmt == "csv":
         out.write(
@@ -123,7 +129,7 @@ def accounts(rows: list[AccountRow], fmt: str) -> None:
             )
         )
     elif fmt == "table":
-        _print_table(None, [("Account", "left"), ("Status", "left"), ("Balance", "right")],
+        _print_table([("Account", "left"), ("Status", "left"), ("Balance", "right")],
                      ([r.account, "open" if r.open else "closed", format_amount(r.balance)] for r in rows))  # fmt: skip
     else:
         out.writelines(f"{r.account}\t{'open' if r.open else 'closed'}\n" for r in rows)
@@ -156,9 +162,9 @@ def history(rows: list[tuple[Event, Decimal | None]], fmt: str, with_balance: bo
         shown = ["seq", "ts", "type", "account", "to", "amount", "memo"] + (["balance"] if with_balance else [])
         right = {"seq", "amount", "balance"}
         _print_table(
-            None,
             [(name.capitalize(), "right" if name in right else "left") for name in shown],
             ([c for name, c in zip(columns, cells(ev, bal)) if name in shown] for ev, bal in rows),
+            keep=("Seq", "Ts", "Amount", "Balance"),
         )
     else:
         short = ["seq", "ts", "type", "account", "to", "amount", "target", "memo"] + (
