@@ -45,6 +45,11 @@ Since = Annotated[Optional[str], typer.Option("--since", help="From this point o
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Ignore checkpoints; fold the log from its first line.")]
 
 
+# "-5" must reach the amount parser ("invalid amount '-5'", exit 2) rather than be read as an
+# unknown option; a real unknown option then shows up as an unexpected extra argument (exit 2).
+_AMOUNTS = {"ignore_unknown_options": True}
+
+
 def _file(ctx: typer.Context) -> Optional[str]:
     return ctx.obj.get("file") if ctx.obj else None
 
@@ -84,7 +89,7 @@ def open_(
     _run(actions.open_account, _file(ctx), account, memo, key, quiet=quiet, as_json=as_json)
 
 
-@app.command()
+@app.command(context_settings=_AMOUNTS)
 def deposit(
     ctx: typer.Context,
     account: str,
@@ -98,7 +103,7 @@ def deposit(
     _run(actions.deposit, _file(ctx), account, amount, memo, key, quiet=quiet, as_json=as_json)
 
 
-@app.command()
+@app.command(context_settings=_AMOUNTS)
 def withdraw(
     ctx: typer.Context,
     account: str,
@@ -112,7 +117,7 @@ def withdraw(
     _run(actions.withdraw, _file(ctx), account, amount, memo, key, quiet=quiet, as_json=as_json)
 
 
-@app.command()
+@app.command(context_settings=_AMOUNTS)
 def transfer(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(metavar="FROM")],

@@ -64,7 +64,8 @@ def parse(args: list[str]) -> tuple[Callable[..., int], tuple[Any, ...], dict[st
     tokens = iter(rest[1:])
     for token in tokens:
         if token.startswith("-") and token != "-":
-            name, has_value, inline = token.partition("=")
+            # Click splits `--long=value`; for a short option `-m=X` the value is `=X`.
+            name, has_value, inline = token.partition("=") if token.startswith("--") else (token, "", "")
             if name in values:
                 value = inline if has_value else next(tokens, None)
                 if value is None:

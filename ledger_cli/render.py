@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 FORMATS = ("table", "tsv", "csv", "json", "jsonl")
-HISTORY_COLUMNS = ("seq", "ts", "type", "account", "to", "amount", "target", "memo", "key", "id", "prev", "hash")
+HISTORY_COLUMNS = ("v", "seq", "ts", "type", "account", "to", "amount", "target", "memo", "key", "id", "prev", "hash")
 
 
 def choose_format(requested: str | None, as_json: bool) -> str:
@@ -48,16 +48,22 @@ def _csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
 
 
 def _print_table(
-    columns: list[tuple[str, str]], rows: Iterable[list[str]], footer: str | None = None, *, keep: Iterable[str] = ()
+    columns: list[tuple[str, str]],
+    rows: Iterable[list[str]],
+    footer: str | None = None,
+    *,
+    keep: Iterable[str] = (),
+    compact: bool = False,
 ) -> None:
     """Draw a rich table. Cells are plain Text: an account named `a:bank:b` must not turn
     into an emoji, nor `[x]` into markup. `keep` names columns that must not wrap."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     unwrapped = set(keep)
-    table = Table()
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True) if compact else Table()
     for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=name in unwrapped)  # type: ignore[arg-type]
     for row in rows:
@@ -89,10 +95,9 @@ def balance(report: BalanceReport, fmt: str, *, replay: bool = False, bound_give
             data["head"] = report.head
         if fmt == "json":
             out.write(_dumps(data) + "\n")
-        else:
-            out.writelines(_dumps(_account_json(row)) + "\n" for row in report.rows)
-        return
-    if fmt == "table":
+            return
+        out.writelines(_dumps(_account_json(row)) + "\n" for row in report.rows)
+    elif fmt == "table":
         rows = [[row.account + ("" if row.open else " (closed)"), format_amount(row.balance)] for row in report.rows]
         rows.append(["Total", format_amount(report.total)])
         footer = _bound(report)
@@ -100,7 +105,7 @@ def balance(report: BalanceReport, fmt: str, *, replay: bool = False, bound_give
             footer += f": {report.seq} events applied, head {report.head}"
         _print_table([("Account", "left"), ("Balance", "right")], rows, footer, keep=("Balance",))
         return
-    if fmt == "csv":
+    elif fmt == "csv":
         out.write(
             _csv(
                 ("account", "balance", "open"),
@@ -159,12 +164,13 @@ def history(rows: list[tuple[Event, Decimal | None]], fmt: str, with_balance: bo
     if fmt == "csv":
         out.write(_csv(columns, (cells(ev, bal) for ev, bal in rows)))
     elif fmt == "table":
-        shown = ["seq", "ts", "type", "account", "to", "amount", "memo"] + (["balance"] if with_balance else [])
-        right = {"seq", "amount", "balance"}
+        titles = ["Seq", "Time (UTC)", "Event", "Account", "Amount"] + (["Balance"] if with_balance else []) + ["Memo"]
+        right = {"Seq", "Amount", "Balance"}
         _print_table(
-            [(name.capitalize(), "right" if name in right else "left") for name in shown],
-            ([c for name, c in zip(columns, cells(ev, bal)) if name in shown] for ev, bal in rows),
-            keep=("Seq", "Ts", "Amount", "Balance"),
+            [(title, "right" if title in right else "left") for title in titles],
+            (_history_cells(ev, bal) for ev, bal in rows),
+            keep=("Seq", "Time (UTC)", "Event", "Account", "Amount", "Balance"),
+            compact=True,
         )
     else:
         short = ["seq", "ts", "type", "account", "to", "amount", "target", "memo"] + (
@@ -173,6 +179,27 @@ def history(rows: list[tuple[Event, Decimal | None]], fmt: str, with_balance: bo
         for ev, bal in rows:
             record = dict(zip(columns, cells(ev, bal)))
             out.write("\t".join(record[name] for name in short) + "\n")
+
+
+_SHORT_TYPES = {
+    "account_opened": "open",
+    "deposited": "deposit",
+    "withdrawn": "withdraw",
+    "transferred": "transfer",
+    "account_closed": "close",
+    "reversed": "reverse",
+}
+
+
+def _history_cells(ev: Event, balance: Decimal | None) -> list[str]:
+    """A compact history row for a terminal: the time to the second, `from → to` in one cell."""
+    kind = _SHORT_TYPES.get(ev.type, ev.type) + (f" {ev.target}" if ev.target is not None else "")
+    if ev.account and ev.to:
+        where = f"{ev.account} → {ev.to}"
+    else:
+        where = ev.account or f"→ {ev.to}"
+    cells = [str(ev.seq), ev.ts[:16].replace("T", " "), kind, where, ev.amount or ""]
+    return cells + ([format_amount(balance)] if balance is not None else []) + [ev.memo or ""]
 
 
 def describe(event: Event) -> str:

@@ -194,7 +194,7 @@ class Ledger:
                 problem = reversal_matches(reversal, original)
                 if problem is not None:
                     raise LogCorrupt(reversal.seq, problem)
-        except LogCorrupt as exc:
+        except (LogCorrupt, StoreError) as exc:  # StoreError: not a ledger log, unreadable
             return VerifyReport(False, last.seq, last.head, [str(exc)])
         finally:
             os.close(fd)
@@ -271,6 +271,8 @@ class Ledger:
 
     def _begin(self, writer: Writer, *, need_keys: bool) -> Folded:
         """Under the lock: fold what is there and move a torn tail aside."""
+        if writer.fd < 0:  # no log yet
+            return Folded(State(), Cursor(), b"", True, 0)
         folded = self._fold(writer.fd, need_keys=need_keys)
         if folded.torn:
             writer.quarantine(folded.cursor.offset, folded.torn)

@@ -267,10 +267,10 @@ class Writer:
             _mkdirs(os.path.dirname(self.path))
             self._lock_fd, _ = _open_private(self.lock_path, os.O_RDWR)
             self._acquire(lock_timeout())
-            self.fd, created = _open_private(self.path, os.O_RDWR | os.O_APPEND)
-            if created:
-                os.fsync(self.fd)
-                _fsync_dir(os.path.dirname(self.path))
+            try:  # a missing log is created by the first append, not before: a refusal leaves no file
+                self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+            except FileNotFoundError:
+                self.fd = -1
         except LedgerError:
             self._release()
             raise
@@ -340,6 +340,11 @@ class Writer:
     def append_bytes(self, at: int, data: bytes | Iterator[bytes]) -> None:
         previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
         try:
+            if self.fd < 0:
+                self.fd, created = _open_private(self.path, os.O_RDWR | os.O_APPEND)
+                if created:
+                    os.fsync(self.fd)
+                    _fsync_dir(os.path.dirname(self.path))
             size = os.fstat(self.fd).st_size
             if size != at:
                 raise StoreError(f"{self.path} changed while it was locked; nothing was written")
@@ -373,5 +378,5 @@ def _write_all(fd: int, data: bytes, *, single: bool = False) -> None:
     while view:
         written = os.write(fd, view)
         if written < len(view) and single:
-            raise OSError(errno.ENOSPC, "short write (the disk is full or the file too large)")
+            raise OSError(errno.EIO, "the write was cut short (the disk is full or the file size limit reached)")
         view = view[written:]

@@ -140,11 +140,13 @@ def test_default_format_on_a_terminal_is_a_table(terminal_env: dict[str, str]) -
 
 
 def test_no_color_removes_colour_from_tables_and_messages(terminal_env: dict[str, str]) -> None:
-    # Control: on a terminal without NO_COLOR, a usage error is coloured...
-    code, output = run_on_terminal(["deposit", "acct1", "--bogus"], terminal_env)
-    assert code == 2 and colour_codes(output)
+    # Control: on a terminal without NO_COLOR, the help is coloured...
+    code, output = run_on_terminal(["--help"], terminal_env)
+    assert code == 0 and colour_codes(output)
     no_color = {**terminal_env, "NO_COLOR": "1"}
-    # ...and with NO_COLOR it is not, nor is any table.
+    # ...and with NO_COLOR it is not, nor is an error message, nor any table.
+    code, output = run_on_terminal(["--help"], no_color)
+    assert code == 0 and colour_codes(output) == []
     code, output = run_on_terminal(["deposit", "acct1", "--bogus"], no_color)
     assert code == 2 and colour_codes(output) == []
     for args in (["balance"], ["balance", "--format", "table"], ["accounts", "--format", "table"],
