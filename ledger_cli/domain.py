@@ -70,17 +70,18 @@ class State:
 # ---- commands --------------------------------------------------------------------------
 
 
+_set = object.__setattr__
+
+
 class _Value:
     """A small immutable record (dataclasses would import inspect: ~5 ms of start-up)."""
 
     __slots__: tuple[str, ...] = ()
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        names = self.__slots__
-        values = dict(zip(names, args))
-        values.update(kwargs)
-        for name in names:
-            object.__setattr__(self, name, values.get(name))
+    def __init__(self, *values: object) -> None:
+        """Subclasses pass every field positionally, in __slots__ order."""
+        for name, value in zip(self.__slots__, values):
+            _set(self, name, value)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")

@@ -23,6 +23,7 @@ from ledger_cli.events import (
     ID_PATTERN,
     SCHEMA_VERSION,
     TS_PATTERN,
+    Event,
     split_line,
     valid_texts,
     value_problem,
@@ -62,6 +63,17 @@ _decode_lines = msgspec.json.Decoder(_LineEvent).decode_lines
 _encoder = msgspec.json.Encoder()
 _encode = _encoder.encode
 _encode_lines = _encoder.encode_lines
+
+
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
+
+
+def seal(event: Event) -> bytes:
+    """events.seal(), several times faster: the same bytes for every valid event (sorted keys,
+    no whitespace, UTF-8 kept; valid values hold no control characters to escape)."""
+    body = _encode_sorted(event.body())
+    event.hash = digest = sha256(body).hexdigest()
+    return body[:-1] + b',"hash":"' + digest.encode() + b'"}\n'
 
 
 def decode_line(line: bytes, lineno: int) -> FastEvent:

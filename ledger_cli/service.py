@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from ledger_cli import checkpoint
 from ledger_cli.domain import Command, Reverse, Stamp, State, apply_block, check, decide, evolve, reversal_matches
 from ledger_cli.errors import LogCorrupt, RuleViolation, StoreError
-from ledger_cli.events import REVERSED, Event, EventLike, as_event, decode_line, seal
+from ledger_cli.events import REVERSED, Event, EventLike, as_event, decode_line
 from ledger_cli.money import money_context
 from ledger_cli.store import CHUNK, Cursor, LogScan, Writer, open_for_reading, warn
 from ledger_cli.when import Point
@@ -33,9 +33,20 @@ def system_clock() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
 
 
+_random = bytearray()
+
+
 def uuid7() -> str:
-    """A time-ordered UUID (version 7) from the clock and os.urandom, without importing uuid."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    """A time-ordered UUID (version 7) from the clock and os.urandom, without importing uuid.
+
+    Random bytes are drawn from os.urandom 4 KiB at a time: a batch import needs one id per
+    event, and one system call per id would cost more than the rest of the id.
+    """
+    if len(_random) < 10:
+        _random.extend(os.urandom(4096))
+    entropy = int.from_bytes(_random[:10], "big")
+    del _random[:10]
+    value = (time.time_ns() // 1_000_000) << 80 | entropy
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
     text = f"{value:032x}"
@@ -104,7 +115,7 @@ class Ledger:
         every = checkpoint.EVERY
         saved = from_seq
         with money_context():
-            for start, events, lines in scan.blocks():
+            for offset, events, lines in scan.blocks():
                 count = len(events) if until is None else _within(events, until)
                 applied = events if count == len(events) else events[:count]
                 if on_event is None:
@@ -119,7 +130,7 @@ class Ledger:
                         evolve(state, ev)
                         on_event(ev, state)
                 if count < len(events):  # the bound lies inside this block
-                    end = _end_of(start, lines, count, state)
+                    end = _end_of(offset, lines, count, state)
                     if caching and count and state.seq // every > saved // every:
                         checkpoint.save(self.path, state, end, head=False)
                     return Folded(state, end, b"", keys_complete, from_seq)
@@ -241,6 +252,8 @@ class Ledger:
             batch_keys: dict[str, Event] = {}
             skipped = 0
             spool = _Spool()
+            from ledger_cli.fastcodec import seal as seal_line  # a batch repays msgspec's import
+
             with money_context():
                 for number, command in commands:
                     keyed = None
@@ -253,7 +266,7 @@ class Ledger:
                     if not events:
                         skipped += 1
                     for event in events:
-                        spool.write(seal(event))
+                        spool.write(seal_line(event))
                         evolve(state, event)
                         if event.key is not None:
                             batch_keys[event.key] = event
@@ -296,7 +309,7 @@ class Ledger:
 class _Spool:
     """Sealed lines of a batch: in memory up to a limit, then in an unlinked temporary file."""
 
-    LIMIT = 16 << 20
+    LIMIT = 4 << 20
 
     def __init__(self) -> None:
         self._memory: list[bytes] = []
