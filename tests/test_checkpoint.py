@@ -125,8 +125,9 @@ def to_commands(rows: list[dict[str, str]]) -> Iterator[tuple[int, Command]]:
     return batch.commands(batch.jsonl_records(lines))
 
 
-def build(path: Path, rows: list[dict[str, str]], *, per_batch: int, use_cache: bool = True,
-          clock: Clock | None = None) -> Ledger:
+def build(
+    path: Path, rows: list[dict[str, str]], *, per_batch: int, use_cache: bool = True, clock: Clock | None = None
+) -> Ledger:
     """Import `rows` in batches of `per_batch` (one ts per batch)."""
     ledger = Ledger(path, use_cache=use_cache, clock=clock or Clock(), new_id=Ids())
     for at in range(0, len(rows), per_batch):
@@ -253,10 +254,25 @@ def test_in_place_edit_before_checkpoints_is_caught_by_every_command(
     after = os.stat(log)
     assert (after.st_ino, after.st_size) == (before.st_ino, before.st_size)
 
-    reads = [["balance"], ["balance", "--until", "450"], ["balance", "--until", "700"], ["replay", "--until", "300"],
-             ["replay", "--until", middle_ts], ["accounts"], ["history", "acct"], ["balance", "acct"]]
-    writes = [["deposit", "acct", "1"], ["deposit", "acct", "1", "-k", "fresh-key"], ["withdraw", "acct", "1"],
-              ["transfer", "acct", "savings", "1"], ["open", "brand-new"], ["close", "travel"], ["reverse", "1"]]
+    reads = [
+        ["balance"],
+        ["balance", "--until", "450"],
+        ["balance", "--until", "700"],
+        ["replay", "--until", "300"],
+        ["replay", "--until", middle_ts],
+        ["accounts"],
+        ["history", "acct"],
+        ["balance", "acct"],
+    ]
+    writes = [
+        ["deposit", "acct", "1"],
+        ["deposit", "acct", "1", "-k", "fresh-key"],
+        ["withdraw", "acct", "1"],
+        ["transfer", "acct", "savings", "1"],
+        ["open", "brand-new"],
+        ["close", "travel"],
+        ["reverse", "1"],
+    ]
     for args in [*reads, *writes, ["balance"]]:  # the last read: no failed command sealed the edit
         outcome = ledger(*args)
         assert outcome.code == 3, (args, outcome)
@@ -279,7 +295,7 @@ def test_in_place_edit_before_checkpoints_is_caught_by_every_command(
 # ---- stale or broken checkpoints are ignored ----------------------------------------------
 
 
-def test_checkpoints_of_a_rewritten_log_are_ignored(log: Path, small_blocks: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_checkpoints_of_a_rewritten_log_are_ignored(log: Path, small_blocks: None) -> None:
     """The log is cut back and rewritten differently by ledger writers: the seal then matches
     the new file, so only the line check (offset + hash) keeps the old checkpoints out."""
     rows = records(900, seed=4)
@@ -350,6 +366,28 @@ def test_garbage_checkpoint_files_are_ignored(log: Path, small_blocks: None, gar
     assert view(Ledger(log).state()) == view(reference.state())
 
 
+BODIES = [("seq", 299), ("seq", "300"), ("seq", None), ("ts", 5), ("open", [])]
+
+
+@pytest.mark.parametrize(("field", "value"), BODIES, ids=[f"{f}={v!r}" for f, v in BODIES])
+def test_checkpoint_whose_body_disagrees_with_its_line_is_ignored(log: Path, field: str, value: object) -> None:
+    """The line at the recorded offset still ends with the recorded hash, but the body is
+    damaged: it must not be trusted, and above all no write may append a bad line after it."""
+    build(log, records(300, seed=11), per_batch=300)
+    path = cache(log) / "head.json"
+    data = json.loads(path.read_text())
+    assert data["seq"] == 300 and seal_matches(log)
+    data[field] = value
+    path.write_text(json.dumps(data))
+    assert view(Ledger(log).state()) == view(Ledger(log, use_cache=False).state())
+    path.write_text(json.dumps(data))
+    event, new = Ledger(log).execute(Deposit("acct", Decimal(1)))
+    assert new and event.seq == 301
+    report = Ledger(log).verify()
+    assert report.ok, report.problems
+    assert report.events == 301
+
+
 # ---- bounded reads use periodic snapshots -------------------------------------------------
 
 
@@ -409,6 +447,8 @@ def test_writes_after_checkpoints_and_idempotency_keys_recorded_before_them(
     build(log, records(600, seed=8, first=first), per_batch=600)
     head = json.loads((cache(log) / "head.json").read_text())
     assert head["seq"] == 600
+    Ledger(log).state(Point("600", seq=600))  # a bounded read writes the periodic snapshots
+    assert snapshots(log)
     seen = Seen(monkeypatch)
     ledger = Ledger(log, clock=Clock(datetime(2026, 1, 1, tzinfo=timezone.utc)), new_id=Ids(3))
 
