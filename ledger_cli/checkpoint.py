@@ -17,8 +17,11 @@ from __future__ import annotations
 import json
 import os
 from decimal import Decimal
+from hashlib import sha256
 
 from ledger_cli.domain import State
+from ledger_cli.errors import LedgerError
+from ledger_cli.events import decode_line
 from ledger_cli.store import Cursor
 from ledger_cli.when import Point
 
@@ -50,6 +53,7 @@ def save(log: str, state: State, cursor: Cursor, *, head: bool) -> None:
         "reversed_by": {str(target): by for target, by in state.reversed_by.items()},
         "keys": state.keys if head else None,
     }
+    data["digest"] = _digest(data)
     where = folder(log)
     try:
         os.makedirs(where, mode=0o700, exist_ok=True)
@@ -98,31 +102,60 @@ def stat_key(log_fd: int) -> list[int]:
     return _stat_key(log_fd)
 
 
+def _digest(data: dict[str, object]) -> str:
+    """A checksum of a checkpoint's content: damage to the cache file makes it ignored."""
+    body = {name: value for name, value in data.items() if name != "digest"}
+    return sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _is_map(value: object, keys: type, values: type) -> bool:
+    return isinstance(value, dict) and all(type(k) is keys and type(v) is values for k, v in value.items())
+
+
 def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
+    """A checkpoint whose content is intact and whose event is still in the log, or None."""
     try:
         with open(path, encoding="utf-8") as source:
             data = json.load(source)
-        if data.get("format") != FORMAT:
+        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("digest") != _digest(data):
             return None
-        offset, start, digest = data["offset"], data["line_start"], data["hash"]
+        seq, offset, start, digest, ts = data["seq"], data["offset"], data["line_start"], data["hash"], data["ts"]
+        keys = data["keys"]
+        if not (
+            all(type(n) is int for n in (seq, offset, start))
+            and 0 <= start < offset
+            and seq >= 1
+            and type(digest) is str
+            and type(ts) is str
+            and _is_map(data["balances"], str, str)
+            and _is_map(data["open"], str, bool)
+            and data["open"].keys() == data["balances"].keys()
+            and _is_map(data["reversed_by"], str, int)
+            and (keys is None or _is_map(keys, str, int))
+        ):
+            return None
         line = os.pread(log_fd, offset - start, start)
-        # The line must still be there, whole, with the same hash: `..."hash":"<digest>"}\n`.
-        if len(line) != offset - start or line[-67:] != f'{digest}"}}\n'.encode() or b"\n" in line[:-1]:
+        if len(line) != offset - start or not line.endswith(b"\n") or b"\n" in line[:-1]:
             return None
         if start > 0 and os.pread(log_fd, 1, start - 1) != b"\n":
             return None
-        keys = data["keys"]
+        event = decode_line(line[:-1], seq)  # the event itself must agree with the checkpoint
+        if (event.seq, event.ts, event.hash) != (seq, ts, digest):
+            return None
+        balances = {account: Decimal(balance) for account, balance in data["balances"].items()}
+        if not all(balance.is_finite() for balance in balances.values()):
+            return None
         state = State(
-            balances={account: Decimal(balance) for account, balance in data["balances"].items()},
+            balances=balances,
             open=data["open"],
             reversed_by={int(target): by for target, by in data["reversed_by"].items()},
             keys=keys if keys is not None else {},
-            seq=data["seq"],
-            ts=data["ts"],
+            seq=seq,
+            ts=ts,
             head=digest,
         )
-        return state, Cursor(offset, data["seq"], digest, data["ts"], start), keys is not None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError):
+        return state, Cursor(offset, seq, digest, ts, start), keys is not None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError, LedgerError):
         return None
 
 
@@ -137,7 +170,7 @@ def best(log: str, log_fd: int, until: Point | None, *, need_keys: bool) -> tupl
         return None
     if until is None:
         loaded = _load(os.path.join(where, "head.json"), log_fd)
-        if loaded is not None:
+        if loaded is not None and (loaded[2] or not need_keys):
             return loaded
         if need_keys:
             return None

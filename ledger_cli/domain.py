@@ -327,6 +327,9 @@ def evolve(state: State, ev: EventLike) -> State:
     return state
 
 
+_DECIMALS: dict[str, Decimal] = {}  # amount text -> value: logs repeat amounts a lot
+
+
 def apply_block(state: State, events: list[EventLike]) -> tuple[int, str] | None:
     """check() then evolve() every event in order, in one tight loop (the fold's hot path).
 
@@ -338,7 +341,9 @@ def apply_block(state: State, events: list[EventLike]) -> tuple[int, str] | None
     balances = state.balances
     opened = state.open
     keys = state.keys
-    decimals: dict[str, Decimal] = {}
+    decimals = _DECIMALS
+    if len(decimals) > 50_000:
+        decimals.clear()
     previous = None
     for index, ev in enumerate(events):
         kind = ev.type

@@ -17,6 +17,7 @@ from hashlib import sha256
 
 import msgspec
 
+from ledger_cli.domain import State
 from ledger_cli.errors import LogCorrupt
 from ledger_cli.events import (
     GOOD_SHAPES,
@@ -28,6 +29,8 @@ from ledger_cli.events import (
     valid_texts,
     value_problem,
 )
+from ledger_cli.money import amount_problem
+from ledger_cli.values import account_problem
 
 
 class FastEvent(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
@@ -95,6 +98,106 @@ def decode_line(line: bytes, lineno: int) -> FastEvent:
     return ev
 
 
+def decode_block(block: bytes) -> tuple[list[FastEvent], list[bytes]] | None:
+    """Decode a block that another process is verifying (see Helper); None if it cannot."""
+    try:
+        events = _decode_lines(block)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    lines = block.split(b"\n")
+    if len(events) != len(lines) - 1:
+        return None
+    return events, lines  # type: ignore[return-value]
+
+
+class Helper:
+    """Verify the byte range [start, end) of a log in a forked process, on the other core.
+
+    The child checks the range exactly as verify_block does, starting from what its first
+    line claims (seq, prev, ts), and reports those claims and the range's last seq and hash
+    through a pipe. The parent, which decodes and folds the same range meanwhile, accepts
+    the range only if the child found nothing wrong and the claims join its own chain; if
+    not, it verifies the range itself, line by line, which names the first bad line.
+    """
+
+    def __init__(self, fd: int, start: int, end: int) -> None:
+        import os
+
+        self.start, self.end = start, end
+        self.snapshot: State | None = None  # the parent's state when its fold reached `start`
+        self.last: tuple[int, str] = (0, "")  # the last seq and hash the parent folded in the range
+        read, write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: verify, report, leave without running any cleanup
+            try:
+                os.close(read)
+                os.write(write, _encoder.encode(_verify_range(fd, start, end)))
+            finally:
+                os._exit(0)
+        os.close(write)
+        self._read = read
+
+    def verdict(self) -> list[object] | None:
+        """[first seq, first prev, first ts, last seq, last hash], or None if anything is off."""
+        import os
+
+        try:
+            data = b""
+            while chunk := os.read(self._read, 65536):
+                data += chunk
+            os.waitpid(self.pid, 0)
+        finally:
+            os.close(self._read)
+        try:
+            result = msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            return None
+        return result if isinstance(result, list) else None
+
+    def joins(self, seq: int, head: str, ts: str | None, last_seq: int, last_head: str) -> bool:
+        """Whether the child verified the range, the range follows (seq, head, ts), and it
+        ends at (last_seq, last_head) as the parent's fold of it did."""
+        verdict = self.verdict()
+        if verdict is None:
+            return False
+        first_seq, first_prev, first_ts, end_seq, end_head = verdict
+        return (first_seq, first_prev, end_seq, end_head) == (seq + 1, head, last_seq, last_head) and (
+            ts is None or str(first_ts) >= ts
+        )
+
+
+def _verify_range(fd: int, start: int, end: int) -> list[object] | None:
+    import os
+
+    from ledger_cli.store import CHUNK
+
+    first = os.pread(fd, min(65536, end - start), start)
+    try:
+        claim = _decode_lines(first[: first.index(b"\n") + 1])[0]
+    except (ValueError, IndexError, msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    seq, head, ts = claim.seq - 1, claim.prev, claim.ts
+    offset, rest = start, b""
+    while offset + len(rest) < end:
+        chunk = os.pread(fd, min(CHUNK, end - offset - len(rest)), offset + len(rest))
+        if not chunk:
+            return None
+        block = rest + chunk
+        cut = block.rfind(b"\n") + 1
+        rest = block[cut:]
+        if not cut:
+            continue
+        verified = verify_block(block[:cut], seq, head, ts)
+        if verified is None:
+            return None
+        last = verified[0][-1]
+        seq, head, ts = last.seq, last.hash, last.ts  # type: ignore[assignment]
+        offset += cut
+    if rest:
+        return None
+    return [claim.seq, claim.prev, claim.ts, seq, head]
+
+
 def verify_block(block: bytes, seq: int, head: str, ts: str) -> tuple[list[FastEvent], list[bytes]] | None:
     """The events and lines of `block` (whole lines, each ending in a newline) that follow
     event `seq` with hash `head` and timestamp `ts`, all verified; None if anything is off."""
@@ -126,11 +229,19 @@ def verify_block(block: bytes, seq: int, head: str, ts: str) -> tuple[list[FastE
     if not shapes <= GOOD_SHAPES:
         return None
     accounts, amounts = valid_texts()
-    fresh = (
-        ({ev.account for ev in events} | {ev.to for ev in events}) - accounts - {None},
-        {ev.amount for ev in events} - amounts - {None},
-    )
-    if fresh[0] or fresh[1] or any(ev.memo is not None or ev.key is not None for ev in events):
-        if any(value_problem(ev) is not None for ev in events):
+    fresh_accounts = ({ev.account for ev in events} | {ev.to for ev in events}) - accounts - {None}
+    fresh_amounts = {ev.amount for ev in events} - amounts - {None}
+    for account in fresh_accounts:  # a name or amount is checked once, then remembered
+        if account_problem(account) is not None:
+            return None
+        accounts.add(account)
+    for amount in fresh_amounts:
+        if amount_problem(amount) is not None:
+            return None
+        if len(amounts) > 100_000:
+            amounts.clear()
+        amounts.add(amount)
+    for ev in events:
+        if (ev.memo is not None or ev.key is not None) and value_problem(ev) is not None:
             return None
     return events, lines  # type: ignore[return-value]

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from os import PathLike
     from typing import IO
 
+    from ledger_cli.fastcodec import Helper
+
 
 def system_clock() -> str:
     """Now, in the log's ts form (UTC, microseconds, Z), without importing datetime."""
@@ -105,17 +107,74 @@ class Ledger:
         need_keys: bool = False,
         use_cache: bool | None = None,
         on_event: Callable[[EventLike, State], None] | None = None,
+        on_block: Callable[[list[EventLike]], None] | None = None,
+        state: State | None = None,
     ) -> Folded:
+        """Fold the log into `state` (a new State, or the newest usable checkpoint's).
+
+        `on_event` sees every event with the state after it (slow path, for history);
+        `on_block` sees every block of applied events. Long reads fork a helper that
+        verifies the far part of the file on the other core while this process folds.
+        """
         caching = self.use_cache if use_cache is None else use_cache
         stat_before = checkpoint.stat_key(fd) if caching else None
         start = checkpoint.best(self.path, fd, until, need_keys=need_keys) if caching else None
-        state, cursor, keys_complete = start if start is not None else (State(), Cursor(), True)
+        if start is not None:
+            state, cursor, keys_complete = start
+        else:
+            state, cursor, keys_complete = (state or State()), Cursor(), True
         from_seq = cursor.seq
-        scan = LogScan(self.path, fd, cursor)
+        helper = _start_helper(fd, cursor) if on_event is None else None
+        scan = LogScan(self.path, fd, cursor, trusted=(helper.start, helper.end) if helper else None)
+        pending: LogCorrupt | None = None
+        try:
+            folded = self._consume(scan, state, until, on_event, on_block, helper, caching, from_seq)
+        except LogCorrupt as exc:
+            if helper is None or helper.snapshot is None:
+                if helper is not None:
+                    helper.verdict()  # reap the child
+                raise
+            folded, pending = None, exc  # decided below: a rule broken in the helper's range, or bad data
+        if helper is not None and helper.snapshot is not None:
+            snapshot, last = helper.snapshot, helper.last
+            if helper.joins(snapshot.seq, snapshot.head, snapshot.ts, *last):
+                if pending is not None:  # the data was sound: the rule error stands
+                    raise pending
+            else:  # the helper's range is not sound: verify it here, which names the bad line
+                state = snapshot
+                rescan = LogScan(self.path, fd, Cursor(helper.start, state.seq, state.head, state.ts), bulk=True)
+                folded = self._consume(rescan, state, until, on_event, on_block, None, caching, from_seq)
+                scan = rescan
+        elif helper is not None:
+            helper.verdict()  # the fold stopped before the helper's range; reap the child
+        assert folded is not None
+        if folded.torn == b"" and folded.cursor.offset != scan.cursor.offset:
+            return Folded(folded.state, folded.cursor, b"", keys_complete, from_seq)  # stopped at a bound
+        state = folded.state
+        if caching and keys_complete and state.seq - from_seq >= checkpoint.HEAD_REFRESH:
+            checkpoint.save(self.path, state, scan.cursor, head=True)
+        if caching and start is None and not scan.torn:
+            checkpoint.seal(self.path, fd, stat_before)  # every line was verified just now
+        return Folded(state, scan.cursor.copy(), scan.torn, keys_complete, from_seq)
+
+    def _consume(
+        self,
+        scan: LogScan,
+        state: State,
+        until: Point | None,
+        on_event: Callable[[EventLike, State], None] | None,
+        on_block: Callable[[list[EventLike]], None] | None,
+        helper: Helper | None,
+        caching: bool,
+        from_seq: int,
+    ) -> Folded:
+        """Apply the scan's blocks to `state`, up to `until`; LogCorrupt on a broken rule."""
         every = checkpoint.EVERY
         saved = from_seq
         with money_context():
             for offset, events, lines in scan.blocks():
+                if helper is not None and helper.snapshot is None and offset >= helper.start:
+                    helper.snapshot = state.copy()
                 count = len(events) if until is None else _within(events, until)
                 applied = events if count == len(events) else events[:count]
                 if on_event is None:
@@ -129,19 +188,19 @@ class Ledger:
                             raise LogCorrupt(ev.seq, problem)
                         evolve(state, ev)
                         on_event(ev, state)
+                if on_block is not None:
+                    on_block(applied)
+                if helper is not None and helper.snapshot is not None and events and offset < helper.end:
+                    helper.last = (events[-1].seq, events[-1].hash or "")
                 if count < len(events):  # the bound lies inside this block
                     end = _end_of(offset, lines, count, state)
                     if caching and count and state.seq // every > saved // every:
                         checkpoint.save(self.path, state, end, head=False)
-                    return Folded(state, end, b"", keys_complete, from_seq)
+                    return Folded(state, end, b"", True, from_seq)
                 if caching and state.seq // every > saved // every:
                     checkpoint.save(self.path, state, scan.cursor, head=False)
                     saved = state.seq
-        if caching and keys_complete and state.seq - from_seq >= checkpoint.HEAD_REFRESH:
-            checkpoint.save(self.path, state, scan.cursor, head=True)
-        if caching and start is None and not scan.torn:
-            checkpoint.seal(self.path, fd, stat_before)  # every line was verified just now
-        return Folded(state, scan.cursor.copy(), scan.torn, keys_complete, from_seq)
+        return Folded(state, scan.cursor.copy(), scan.torn, True, from_seq)
 
     def _warn_torn(self, torn: bytes) -> None:
         """Warn of a torn tail, unless a writer holds the lock (then it is a write in flight)."""
@@ -190,23 +249,23 @@ class Ledger:
         if fd is None:
             return VerifyReport(True, 0, State().head)
         reversals: list[Event] = []
-        last = State()
 
-        def remember(ev: EventLike, state: State) -> None:
-            nonlocal last
-            last = state
-            if ev.type == REVERSED:
-                reversals.append(as_event(ev, ev.hash or ""))
+        def remember(events: list[EventLike]) -> None:
+            reversals.extend(as_event(ev, ev.hash or "") for ev in events if ev.type == REVERSED)
 
         try:
-            folded = self._fold(fd, use_cache=False, on_event=remember)
+            folded = self._fold(fd, use_cache=False, on_block=remember)
             for reversal in reversals:
                 original = _event_at(self.path, fd, reversal.target or 0)
                 problem = reversal_matches(reversal, original)
                 if problem is not None:
                     raise LogCorrupt(reversal.seq, problem)
-        except (LogCorrupt, StoreError) as exc:  # StoreError: not a ledger log, unreadable
-            return VerifyReport(False, last.seq, last.head, [str(exc)])
+        except LogCorrupt as exc:  # every line before the bad one is good
+            good = exc.line - 1
+            head = _event_at(self.path, fd, good).hash or "" if good else State().head
+            return VerifyReport(False, good, head, [str(exc)])
+        except StoreError as exc:  # not a ledger log, unreadable
+            return VerifyReport(False, 0, State().head, [str(exc)])
         finally:
             os.close(fd)
         return VerifyReport(True, folded.state.seq, folded.state.head, [], len(folded.torn))
@@ -342,6 +401,33 @@ class _Spool:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+PARALLEL_BYTES = 24 << 20  # below this, forking a helper costs more than it saves
+HELPER_SHARE = 0.72  # the far share of the file the helper verifies (it does no folding)
+
+
+def _start_helper(fd: int, cursor: Cursor) -> Helper | None:
+    """Fork a helper for the far part of a long read, or None for a short one."""
+    size = os.fstat(fd).st_size
+    if size - cursor.offset < PARALLEL_BYTES or not hasattr(os, "fork"):
+        return None
+    from ledger_cli.fastcodec import Helper
+
+    split = cursor.offset + int((size - cursor.offset) * (1 - HELPER_SHARE))
+    start = _next_line(fd, split)
+    tail = os.pread(fd, 65536, max(0, size - 65536))
+    end = size - len(tail) + tail.rfind(b"\n") + 1  # the end of the last whole line
+    if start is None or not cursor.offset < start < end:
+        return None
+    return Helper(fd, start, end)
+
+
+def _next_line(fd: int, offset: int) -> int | None:
+    """The offset of the first line that starts after `offset`."""
+    data = os.pread(fd, 65536, offset)
+    found = data.find(b"\n")
+    return None if found < 0 else offset + found + 1
 
 
 def _within(events: list[EventLike], until: Point) -> int:
