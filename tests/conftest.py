@@ -69,14 +69,16 @@ def ledger(request: pytest.FixtureRequest, log: Path) -> Runner:
     return Runner(request.param, log)
 
 
-def run_installed(args: Sequence[str], log: Path, *, env: dict[str, str] | None = None, timeout: float = 60,
-                  input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_installed(
+    args: Sequence[str], log: Path, *, env: dict[str, str] | None = None, timeout: float = 60, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the installed console script `ledger` as a separate process."""
     environment = {k: v for k, v in os.environ.items() if k not in ("LEDGER_FILE",)}
     environment["LEDGER_CLI_FILE"] = str(log)
     environment.update(env or {})
-    return subprocess.run([str(BIN / "ledger"), *args], env=environment, capture_output=True, text=True,
-                          timeout=timeout, input=input)
+    return subprocess.run(
+        [str(BIN / "ledger"), *args], env=environment, capture_output=True, text=True, timeout=timeout, input=input
+    )
 
 
 @pytest.fixture

@@ -213,9 +213,7 @@ def test_history_of_a_leaf_account_runs_its_own_balance(book: Runner) -> None:
 def test_history_jsonl_filtered_by_type_like_jq_select(book: Runner) -> None:
     out = ok(book, "history", "assets", "--format", "jsonl")
     withdrawn = [r for r in map(json.loads, out.stdout.splitlines()) if r["type"] == "withdrawn"]
-    assert [(r["seq"], r["account"], D(r["amount"]), r["key"]) for r in withdrawn] == [
-        (8, "assets:cash", D(5), "w-1")
-    ]
+    assert [(r["seq"], r["account"], D(r["amount"]), r["key"]) for r in withdrawn] == [(8, "assets:cash", D(5), "w-1")]
 
 
 def test_history_tsv_has_no_header_and_starts_with_the_seq(book: Runner) -> None:

@@ -251,9 +251,28 @@ def test_the_sample_event_itself_is_accepted_by_both() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(event_bodies(), st.sampled_from(["memo", "account", "key"]),
-       st.sampled_from(["\\ud800", "\\udfff", "\\udbff\\udfff", "\\ud83d\\ude00", "\\ude00\\ud83d",
-                        "\\u0000", "\\u00e9", "\\u00E9", "\\\\", '\\"', "\\n", "\\u000a", "\\t", "\\/"]))
+@given(
+    event_bodies(),
+    st.sampled_from(["memo", "account", "key"]),
+    st.sampled_from(
+        [
+            "\\ud800",
+            "\\udfff",
+            "\\udbff\\udfff",
+            "\\ud83d\\ude00",
+            "\\ude00\\ud83d",
+            "\\u0000",
+            "\\u00e9",
+            "\\u00E9",
+            "\\\\",
+            '\\"',
+            "\\n",
+            "\\u000a",
+            "\\t",
+            "\\/",
+        ]
+    ),
+)
 def test_decoders_agree_on_escapes_in_text_fields(body: dict[str, Any], name: str, escape: str) -> None:
     body = dict(body)
     body[name] = "x"
@@ -329,8 +348,10 @@ def _valid(parse: Any, text: str) -> bool:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.text(min_size=1, max_size=20).filter(lambda t: _valid(parse_account, t)),
-       st.text(min_size=1, max_size=40).filter(lambda t: _valid(parse_memo, t)))
+@given(
+    st.text(min_size=1, max_size=20).filter(lambda t: _valid(parse_account, t)),
+    st.text(min_size=1, max_size=40).filter(lambda t: _valid(parse_memo, t)),
+)
 def test_third_party_verifier_accepts_any_valid_names_and_memos(account: str, memo: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "ledger.jsonl"
@@ -342,8 +363,13 @@ def test_third_party_verifier_accepts_any_valid_names_and_memos(account: str, me
 
 
 def test_third_party_verifier_accepts_a_log_written_through_the_cli(ledger: Runner) -> None:
-    for args in (("open", "naïve"), ("deposit", "naïve", "12.30", "-m", "première ☕"),
-                 ("transfer", "naïve", "日本", "2.30", "-k", "k-1"), ("withdraw", "日本", "1"), ("reverse", "4")):
+    for args in (
+        ("open", "naïve"),
+        ("deposit", "naïve", "12.30", "-m", "première ☕"),
+        ("transfer", "naïve", "日本", "2.30", "-k", "k-1"),
+        ("withdraw", "日本", "1"),
+        ("reverse", "4"),
+    ):
         result = ledger(*args)
         assert result.code == 0, (args, result.stderr)
     assert third_party_verify(ledger.log) is None

@@ -66,8 +66,10 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_event_and_the_log_takes_
     assert killed, f"no writer was killed (seed {seed}): the test proved nothing"
 
     landed = {row["memo"] for row in events(log)} & set(killed)  # killed after the write, before the report
-    print(f"kill -9 loop: seed {seed}, {len(acknowledged) - 1} acknowledged, {len(killed)} killed, "
-          f"{len(landed)} of those recorded")
+    print(
+        f"kill -9 loop: seed {seed}, {len(acknowledged) - 1} acknowledged, {len(killed)} killed, "
+        f"{len(landed)} of those recorded"
+    )
 
     # Retrying every killed command with its key records each at most once, whatever the kill hit.
     for name, amount in killed.items():
@@ -109,7 +111,7 @@ def _assert_torn_tail_is_survivable(ledger: Runner, prefix: bytes, tail: bytes, 
     assert _torn(log).read_bytes() in (tail, tail + b"\n"), len(fragment)  # the bytes, kept aside
     data = log.read_bytes()
     assert data.startswith(prefix)  # nothing acknowledged is lost
-    lines = data[len(prefix):].split(b"\n")
+    lines = data[len(prefix) :].split(b"\n")
     assert lines[1:] == [b""] and json.loads(lines[0])["seq"] == 4
     report = Ledger(log, use_cache=False).verify()
     assert report.ok and report.events == 4, (len(fragment), report.problems)
@@ -197,5 +199,6 @@ def test_write_refused_part_way_by_file_size_limit_exits_3_and_leaves_the_log_un
 
 
 def _run_limited(log: Path, args: list[str], limit: Callable[[], None]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([LEDGER, *args], env=env_for(log), capture_output=True, text=True, timeout=60,
-                          preexec_fn=limit)
+    return subprocess.run(
+        [LEDGER, *args], env=env_for(log), capture_output=True, text=True, timeout=60, preexec_fn=limit
+    )

@@ -234,8 +234,10 @@ def draw_command(draw: st.DrawFn, model: Model) -> Command:
 
 
 def pinned_stamp(n: int) -> Stamp:
-    return Stamp(ts=f"2026-02-{1 + n // 86400:02d}T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}.000000Z",
-                 id=f"00000000-0000-4000-8000-{n:012x}")
+    return Stamp(
+        ts=f"2026-02-{1 + n // 86400:02d}T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}.000000Z",
+        id=f"00000000-0000-4000-8000-{n:012x}",
+    )
 
 
 def snapshot(state: State) -> tuple[object, ...]:
@@ -450,8 +452,14 @@ def test_parse_amount_gives_the_exact_decimal_never_a_float(drawn: tuple[str, De
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(st.text(), st.from_regex(r"[-+ ]?[0-9]{0,33}(\.[0-9]{0,20})?([eE][0-9])?", fullmatch=True),
-                 st.floats().map(str), st.decimals().map(str)))
+@given(
+    st.one_of(
+        st.text(),
+        st.from_regex(r"[-+ ]?[0-9]{0,33}(\.[0-9]{0,20})?([eE][0-9])?", fullmatch=True),
+        st.floats().map(str),
+        st.decimals().map(str),
+    )
+)
 def test_parse_amount_accepts_exactly_the_contract_syntax(text: str) -> None:
     try:
         parsed = parse_amount(text)
@@ -517,9 +525,15 @@ def test_parse_account_rejects_bad_names(text: str) -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(st.text(max_size=140),
-                 st.text(alphabet=st.characters(categories=["L", "Nd", "M", "Zs", "Cc", "Cf"],
-                                                include_characters=":-_."), max_size=20)))
+@given(
+    st.one_of(
+        st.text(max_size=140),
+        st.text(
+            alphabet=st.characters(categories=["L", "Nd", "M", "Zs", "Cc", "Cf"], include_characters=":-_."),
+            max_size=20,
+        ),
+    )
+)
 def test_parse_account_fuzz_follows_the_contract(text: str) -> None:
     verdict = account_verdict(text)
     try:
@@ -552,7 +566,7 @@ def test_parse_memo_rejects_control_and_format_characters_and_long_text(text: st
         parse_memo(text)
 
 
-@pytest.mark.parametrize("text", ["rent buffer", "x" * 1000, "ünïcode ☕ 資産", "a  b", "quote \" and \\"])
+@pytest.mark.parametrize("text", ["rent buffer", "x" * 1000, "ünïcode ☕ 資産", "a  b", 'quote " and \\'])
 def test_parse_memo_keeps_valid_text(text: str) -> None:
     assert parse_memo(text) == text
 
@@ -660,10 +674,15 @@ def test_parse_point_date_is_local_midnight(day: date, zone: str) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9998, 12, 31)),
-       st.integers(-14 * 60, 14 * 60), st.sampled_from(["Z", "+hh:mm", "none"]), st.sampled_from(ZONES))
-def test_parse_point_date_time_with_and_without_offset(moment: datetime, offset_minutes: int, form: str,
-                                                       zone: str) -> None:
+@given(
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9998, 12, 31)),
+    st.integers(-14 * 60, 14 * 60),
+    st.sampled_from(["Z", "+hh:mm", "none"]),
+    st.sampled_from(ZONES),
+)
+def test_parse_point_date_time_with_and_without_offset(
+    moment: datetime, offset_minutes: int, form: str, zone: str
+) -> None:
     base = moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
     with local_zone(zone) as tz:
         if form == "Z":
@@ -693,17 +712,41 @@ def test_parse_point_before_year_1000_lies_before_every_recorded_event() -> None
     assert point.after(1, "2026-01-01T00:00:00.000000Z")  # books "until 999" hold no 2026 event
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "-1", "1.5", "2025-13-01", "2025-02-30", "2025-1-1", "20250101x",
-                                  "2025-01-01T25:00", "2025-01-01T10:00+25:00", "seq 3", "NaN", "0x10", "1e3"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "yesterday",
+        "-1",
+        "1.5",
+        "2025-13-01",
+        "2025-02-30",
+        "2025-1-1",
+        "20250101x",
+        "2025-01-01T25:00",
+        "2025-01-01T10:00+25:00",
+        "seq 3",
+        "NaN",
+        "0x10",
+        "1e3",
+    ],
+)
 def test_parse_point_rejects_garbage(text: str) -> None:
     with pytest.raises(InvalidValue):
         parse_point(text)
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(st.text(max_size=40),
-                 st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,7})?)?)?"
-                               r"(Z|[+-][0-9]{2}:?[0-9]{2})?", fullmatch=True)))
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.from_regex(
+            r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,7})?)?)?"
+            r"(Z|[+-][0-9]{2}:?[0-9]{2})?",
+            fullmatch=True,
+        ),
+    )
+)
 def test_parse_point_fuzz_gives_a_point_or_invalid_value(text: str) -> None:
     try:
         point = parse_point(text)

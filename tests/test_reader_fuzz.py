@@ -82,7 +82,7 @@ def _check_reader(path: Path, data: bytes, lines: list[bytes], states: list[Stat
     accepted = b"".join(lines[: report.events])
     assert report.events <= len(lines)
     assert data.startswith(accepted), "verify accepted lines that are not the original ones"
-    assert b"\n" not in data[len(accepted):], "verify stopped before a complete line"
+    assert b"\n" not in data[len(accepted) :], "verify stopped before a complete line"
     assert state == states[report.events]
     assert report.head == (states[report.events].head if report.events else GENESIS)
     return True
@@ -94,11 +94,11 @@ def _mutate(data: bytes, ops: list[tuple[str, int, int, bytes]]) -> bytes:
         i = a % size
         lines = data.splitlines(keepends=True)
         if kind == "flip" and data:
-            data = data[:i] + bytes([data[i] ^ (1 << (b % 8))]) + data[i + 1:]
+            data = data[:i] + bytes([data[i] ^ (1 << (b % 8))]) + data[i + 1 :]
         elif kind == "insert":
             data = data[:i] + extra + data[i:]
         elif kind == "delete":
-            data = data[:i] + data[i + 1 + b % 64:]
+            data = data[:i] + data[i + 1 + b % 64 :]
         elif kind == "truncate":
             data = data[:i]
         elif kind == "swap" and len(lines) > 1:
@@ -189,8 +189,15 @@ def test_a_well_sealed_chain_of_random_events_is_refused_cleanly_or_keeps_every_
     funded = [{"type": "deposited", "account": name, "amount": "1000"} for name in ("acct", "bank:savings", "東京")]
     chain = [*funded, *chain]  # funds first, so that many random chains keep every rule
     for seq, extra in enumerate(chain, start=1):
-        fields = {"v": SCHEMA_VERSION, "seq": seq, "id": f"00000000-0000-7000-8000-{seq:012d}",
-                  "ts": f"2025-01-01T00:00:{seq:02d}.000000Z", "prev": prev, "memo": "m", **extra}
+        fields = {
+            "v": SCHEMA_VERSION,
+            "seq": seq,
+            "id": f"00000000-0000-7000-8000-{seq:012d}",
+            "ts": f"2025-01-01T00:00:{seq:02d}.000000Z",
+            "prev": prev,
+            "memo": "m",
+            **extra,
+        }
         line = seal(fields)
         prev = line[-67:-3].decode()
         data += line

@@ -171,5 +171,9 @@ def test_an_edit_before_a_checkpoint_is_still_caught_by_every_command(log: Path)
     data = log.read_bytes().splitlines(keepends=True)
     data[4] = _edit_field(data[4], b'"amount":"10"', b'"amount":"99"')  # same length: offsets unchanged
     log.write_bytes(b"".join(data))
-    _assert_refused_everywhere(log, 5, reads=[["balance"], ["accounts"], ["history"]],
-                               writes=[["deposit", "acct", "1"], ["withdraw", "acct", "1"]])
+    _assert_refused_everywhere(
+        log,
+        5,
+        reads=[["balance"], ["accounts"], ["history"]],
+        writes=[["deposit", "acct", "1"], ["withdraw", "acct", "1"]],
+    )
