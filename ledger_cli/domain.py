@@ -342,7 +342,7 @@ def apply_block(state: State, events: list[EventLike]) -> tuple[int, str] | None
     opened = state.open
     keys = state.keys
     decimals = _DECIMALS
-    if len(decimals) > 50_000:
+    if len(decimals) > 10_000:
         decimals.clear()
     previous = None
     for index, ev in enumerate(events):

@@ -261,7 +261,7 @@ def value_problem(ev: EventLike) -> str | None:
     if amount is not None and amount not in _amount_ok:
         if (problem := amount_problem(amount)) is not None:
             return problem
-        if len(_amount_ok) > 100_000:
+        if len(_amount_ok) > 20_000:
             _amount_ok.clear()
         _amount_ok.add(amount)
     if ev.memo is not None and (problem := memo_problem(ev.memo)) is not None:

@@ -124,15 +124,19 @@ class Ledger:
         else:
             state, cursor, keys_complete = (state or State()), Cursor(), True
         from_seq = cursor.seq
-        helper = _start_helper(fd, cursor) if on_event is None else None
-        scan = LogScan(self.path, fd, cursor, trusted=(helper.start, helper.end) if helper else None)
+        # A bounded read stops early (and checkpoints make it short): no helper for it.
+        helper = _start_helper(fd, cursor) if on_event is None and until is None else None
+        # A bounded read from a checkpoint folds at most a checkpoint interval: too few lines
+        # to repay msgspec's import, so it decodes with the standard library.
+        bulk = False if until is not None and start is not None else None
+        scan = LogScan(self.path, fd, cursor, bulk=bulk, trusted=(helper.start, helper.end) if helper else None)
         pending: LogCorrupt | None = None
         try:
             folded = self._consume(scan, state, until, on_event, on_block, helper, caching, from_seq)
         except LogCorrupt as exc:
             if helper is None or helper.snapshot is None:
                 if helper is not None:
-                    helper.verdict()  # reap the child
+                    helper.cancel()
                 raise
             folded, pending = None, exc  # decided below: a rule broken in the helper's range, or bad data
         if helper is not None and helper.snapshot is not None:
@@ -146,7 +150,7 @@ class Ledger:
                 folded = self._consume(rescan, state, until, on_event, on_block, None, caching, from_seq)
                 scan = rescan
         elif helper is not None:
-            helper.verdict()  # the fold stopped before the helper's range; reap the child
+            helper.cancel()  # the fold ended before the helper's range
         assert folded is not None
         if folded.torn == b"" and folded.cursor.offset != scan.cursor.offset:
             return Folded(folded.state, folded.cursor, b"", keys_complete, from_seq)  # stopped at a bound
@@ -169,7 +173,7 @@ class Ledger:
         from_seq: int,
     ) -> Folded:
         """Apply the scan's blocks to `state`, up to `until`; LogCorrupt on a broken rule."""
-        every = checkpoint.EVERY
+        every = max(checkpoint.EVERY, 4 * len(state.balances))
         saved = from_seq
         with money_context():
             for offset, events, lines in scan.blocks():
