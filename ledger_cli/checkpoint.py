@@ -26,7 +26,7 @@ from ledger_cli.store import Cursor
 from ledger_cli.when import Point
 
 FORMAT = 1
-EVERY = 2_000  # a snapshot for bounded reads about every this many events (at least 4 per account)
+EVERY = 2_000  # a snapshot for bounded reads about every this many events (at least 2 per account)
 HEAD_REFRESH = 256  # rewrite the head checkpoint when a fold passed this many new events
 
 
@@ -34,8 +34,13 @@ def folder(log: str) -> str:
     return log + ".cache"
 
 
-def _name(seq: int) -> str:
-    return f"s{seq:012d}.json"
+def _name(seq: int, ts: str | None) -> str:
+    """`s<seq>-<ts digits>.json`: a bounded read picks its snapshot by name, loading one file."""
+    return f"s{seq:012d}-{_digits(ts or '')}.json"
+
+
+def _digits(ts: str) -> str:
+    return ts.replace("-", "").replace(":", "").replace(".", "")
 
 
 def save(log: str, state: State, cursor: Cursor, *, head: bool) -> None:
@@ -57,7 +62,7 @@ def save(log: str, state: State, cursor: Cursor, *, head: bool) -> None:
     where = folder(log)
     try:
         os.makedirs(where, mode=0o700, exist_ok=True)
-        name = "head.json" if head else _name(state.seq)
+        name = "head.json" if head else _name(state.seq, state.ts)
         temporary = os.path.join(where, f".{name}.{os.getpid()}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -67,7 +72,8 @@ def save(log: str, state: State, cursor: Cursor, *, head: bool) -> None:
         pass
 
 
-def _stat_key(log_fd: int) -> list[int]:
+def stat_key(log_fd: int) -> list[int]:
+    """What the seal records of the log: any write or edit by anyone changes it."""
     st = os.fstat(log_fd)
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
@@ -76,14 +82,14 @@ def sealed(log: str, log_fd: int) -> bool:
     """Whether the log is exactly as a ledger writer (or a full verified fold) left it."""
     try:
         with open(os.path.join(folder(log), "seal.json"), encoding="utf-8") as source:
-            return bool(json.load(source) == _stat_key(log_fd))
+            return bool(json.load(source) == stat_key(log_fd))
     except (OSError, ValueError):
         return False
 
 
 def seal(log: str, log_fd: int, before: list[int] | None = None) -> None:
     """Record the log's stat as verified; with `before`, only if the log did not change since."""
-    key = _stat_key(log_fd)
+    key = stat_key(log_fd)
     if before is not None and key != before:
         return
     where = folder(log)
@@ -96,10 +102,6 @@ def seal(log: str, log_fd: int, before: list[int] | None = None) -> None:
         os.replace(temporary, os.path.join(where, "seal.json"))
     except OSError:
         pass
-
-
-def stat_key(log_fd: int) -> list[int]:
-    return _stat_key(log_fd)
 
 
 def _digest(data: dict[str, object]) -> str:
@@ -178,12 +180,15 @@ def best(log: str, log_fd: int, until: Point | None, *, need_keys: bool) -> tupl
         names = sorted((name for name in os.listdir(where) if name.startswith("s")), reverse=True)
     except OSError:
         return None
+    bound = _digits(until.ts) if until is not None and until.ts is not None else None
     for name in names:
         try:
             seq = int(name[1:13])
         except ValueError:
             continue
         if until is not None and until.seq is not None and seq > until.seq:
+            continue
+        if bound is not None and name[14:-5] > bound:
             continue
         loaded = _load(os.path.join(where, name), log_fd)
         if loaded is None:

@@ -173,7 +173,7 @@ class Ledger:
         from_seq: int,
     ) -> Folded:
         """Apply the scan's blocks to `state`, up to `until`; LogCorrupt on a broken rule."""
-        every = max(checkpoint.EVERY, 4 * len(state.balances))
+        every = max(checkpoint.EVERY, 2 * len(state.balances))
         saved = from_seq
         with money_context():
             for offset, events, lines in scan.blocks():
