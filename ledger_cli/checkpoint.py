@@ -26,7 +26,7 @@ from ledger_cli.store import Cursor
 from ledger_cli.when import Point
 
 FORMAT = 1
-EVERY = 2_000  # a snapshot for bounded reads about every this many events (at least 2 per account)
+EVERY = 1_000  # a snapshot for bounded reads every this many events (or one per account, if more)
 HEAD_REFRESH = 256  # rewrite the head checkpoint when a fold passed this many new events
 
 

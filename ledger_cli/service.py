@@ -99,6 +99,32 @@ class Ledger:
 
     # ---- reading ---------------------------------------------------------------------------
 
+    @staticmethod
+    def _segments(
+        events: list[EventLike], lines: list[bytes], offset: int, state: State, caching: bool, from_seq: int
+    ) -> Iterator[tuple[list[EventLike], Cursor | None]]:
+        """Cut a block where snapshots are due: (events, where a snapshot goes after them)."""
+        every = max(checkpoint.EVERY, len(state.balances))
+        if not caching or not events:
+            yield events, None
+            return
+        first = events[0].seq
+        start = 0
+        due = max(-(-first // every) * every, from_seq + 1)
+        while due <= events[-1].seq:
+            if due % every == 0:
+                index = due - first + 1
+                end = offset + sum(len(line) + 1 for line in lines[:index])
+                after = events[index - 1]
+                yield (
+                    events[start:index],
+                    Cursor(end, after.seq, after.hash or "", after.ts, end - len(lines[index - 1]) - 1),
+                )
+                start = index
+            due = (due // every + 1) * every
+        if start < len(events):
+            yield events[start:], None
+
     def _fold(
         self,
         fd: int,
@@ -172,9 +198,12 @@ class Ledger:
         caching: bool,
         from_seq: int,
     ) -> Folded:
-        """Apply the scan's blocks to `state`, up to `until`; LogCorrupt on a broken rule."""
-        every = max(checkpoint.EVERY, 2 * len(state.balances))
-        saved = from_seq
+        """Apply the scan's blocks to `state`, up to `until`; LogCorrupt on a broken rule.
+
+        With `caching`, a snapshot is saved after every event whose seq is a multiple of the
+        interval (at least EVERY events, and at least one per account), so a bounded read
+        later folds less than one interval.
+        """
         with money_context():
             for offset, events, lines in scan.blocks():
                 if helper is not None and helper.snapshot is None and offset >= helper.start:
@@ -182,9 +211,12 @@ class Ledger:
                 count = len(events) if until is None else _within(events, until)
                 applied = events if count == len(events) else events[:count]
                 if on_event is None:
-                    failed = apply_block(state, applied)
-                    if failed is not None:
-                        raise LogCorrupt(applied[failed[0]].seq, failed[1])
+                    for part, end in self._segments(applied, lines, offset, state, caching, from_seq):
+                        failed = apply_block(state, part)
+                        if failed is not None:
+                            raise LogCorrupt(part[failed[0]].seq, failed[1])
+                        if end is not None:
+                            checkpoint.save(self.path, state, end, head=False)
                 else:
                     for ev in applied:
                         problem = check(state, ev)
@@ -197,13 +229,7 @@ class Ledger:
                 if helper is not None and helper.snapshot is not None and events and offset < helper.end:
                     helper.last = (events[-1].seq, events[-1].hash or "")
                 if count < len(events):  # the bound lies inside this block
-                    end = _end_of(offset, lines, count, state)
-                    if caching and count and state.seq // every > saved // every:
-                        checkpoint.save(self.path, state, end, head=False)
-                    return Folded(state, end, b"", True, from_seq)
-                if caching and state.seq // every > saved // every:
-                    checkpoint.save(self.path, state, scan.cursor, head=False)
-                    saved = state.seq
+                    return Folded(state, _end_of(offset, lines, count, state), b"", True, from_seq)
         return Folded(state, scan.cursor.copy(), scan.torn, True, from_seq)
 
     def _warn_torn(self, torn: bytes) -> None:
