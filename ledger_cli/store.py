@@ -27,6 +27,7 @@ FILE_ENV = "LEDGER_CLI_FILE"
 LOCK_TIMEOUT_ENV = "LEDGER_CLI_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 30.0
 CHUNK = 1 << 20
+SMALL_CHUNK = 64 << 10
 FAST_DECODE_BYTES = 4 << 20  # above this many bytes to read, msgspec repays its import
 
 
@@ -122,6 +123,9 @@ class LogScan:
         if bulk is None:  # msgspec repays its import only on a long read
             bulk = os.fstat(fd).st_size - start.offset > FAST_DECODE_BYTES
         self.bulk = bulk or trusted is not None
+        # Line-by-line reads are short (a small log, or a bounded read from a checkpoint):
+        # small blocks, so a read that stops early does not verify far past its bound.
+        self.chunk = CHUNK if self.bulk else SMALL_CHUNK
         # Byte range (line-aligned) that another process verifies meanwhile: blocks inside it
         # are only decoded here. The caller must check that process's verdict (fastcodec.Helper).
         self.trusted = trusted
@@ -145,7 +149,7 @@ class LogScan:
         rest = b""
         trusted = self.trusted
         while True:
-            size = CHUNK
+            size = self.chunk
             if trusted is not None:  # blocks must not straddle the edges of the trusted range
                 position = offset + len(rest)
                 for edge in trusted:
