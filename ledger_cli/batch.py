@@ -53,7 +53,7 @@ class _Cache:
 def to_command(record: dict[str, object], cache: _Cache) -> Command:
     """One record as a command, or InvalidValue naming what is wrong."""
     kind = record.get("type")
-    shape = _SHAPES.get(kind)  # type: ignore[arg-type]
+    shape = _SHAPES.get(kind) if isinstance(kind, str) else None
     if shape is None:
         raise InvalidValue(f"type must be one of {', '.join(_NEEDS)}, not {kind!r}")
     if not record.keys() <= _FIELD_SET:
@@ -83,8 +83,8 @@ def to_command(record: dict[str, object], cache: _Cache) -> Command:
         to = cache.account(record["to"])  # type: ignore[arg-type]
         return Transfer(account, to, cache.amount(record["amount"]), memo, key)  # type: ignore[arg-type]
     if kind == "open":
-        return Open(account, memo, key)  # type: ignore[arg-type]
-    return Close(account, memo, key)  # type: ignore[arg-type]
+        return Open(account, memo, key)
+    return Close(account, memo, key)
 
 
 class RecordError(InvalidValue):

@@ -211,11 +211,8 @@ def check(state: State, ev: EventLike) -> str | None:
     if kind == TRANSFERRED:
         if ev.account == ev.to:
             return f"cannot transfer from {ev.account} to itself"
-        return _source_problem(
-            state,
-            ev.account,
-            Decimal(ev.amount),  # type: ignore[arg-type]
-        ) or _destination_problem(state, ev.to)  # type: ignore[arg-type]
+        source, to, amount = str(ev.account), str(ev.to), Decimal(str(ev.amount))
+        return _source_problem(state, source, amount) or _destination_problem(state, to)
     if kind == OPENED:
         return f"account {ev.account} is already open" if state.open.get(ev.account) else None  # type: ignore[arg-type]
     if kind == CLOSED:

@@ -240,8 +240,8 @@ def verify_block(block: bytes, seq: int, head: str, ts: str) -> tuple[list[FastE
     if not shapes <= GOOD_SHAPES:
         return None
     accounts, amounts = valid_texts()
-    fresh_accounts = ({ev.account for ev in events} | {ev.to for ev in events}) - accounts - {None}
-    fresh_amounts = {ev.amount for ev in events} - amounts - {None}
+    fresh_accounts: set[str] = {a for ev in events for a in (ev.account, ev.to) if a is not None} - accounts
+    fresh_amounts: set[str] = {ev.amount for ev in events if ev.amount is not None} - amounts
     for account in fresh_accounts:  # a name or amount is checked once, then remembered
         if account_problem(account) is not None:
             return None
@@ -253,6 +253,6 @@ def verify_block(block: bytes, seq: int, head: str, ts: str) -> tuple[list[FastE
             amounts.clear()
         amounts.add(amount)
     for ev in events:
-        if (ev.memo is not None or ev.key is not None) and value_problem(ev) is not None:
+        if (ev.memo is not None or ev.key is not None) and value_problem(ev) is not None:  # type: ignore[arg-type]
             return None
     return events, lines  # type: ignore[return-value]

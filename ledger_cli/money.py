@@ -7,6 +7,10 @@ from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, local
 
 from ledger_cli.errors import InvalidValue
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
 MAX_SCALE = 18
 MAX_DIGITS = 30
 
@@ -17,7 +21,7 @@ _AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 MONEY_CONTEXT = Context(prec=100, traps=[InvalidOperation, Inexact, Overflow])
 
 
-def money_context() -> localcontext:  # type: ignore[type-arg]
+def money_context() -> AbstractContextManager[Context]:
     """A context manager under which Decimal arithmetic on money is exact or raises."""
     return localcontext(MONEY_CONTEXT)
 

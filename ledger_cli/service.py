@@ -464,7 +464,7 @@ def _within(events: list[EventLike], until: Point) -> int:
     """How many of `events` (in log order) lie at or before `until`."""
     if until.seq is not None:
         return max(0, min(len(events), until.seq - events[0].seq + 1))
-    return bisect_right(events, until.ts, key=_ts)  # ts never decreases along the log
+    return bisect_right(events, str(until.ts), key=_ts)  # ts never decreases along the log
 
 
 def _ts(ev: EventLike) -> str:

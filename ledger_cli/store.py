@@ -22,6 +22,12 @@ from types import TracebackType
 from ledger_cli.errors import InvalidValue, LedgerError, LockTimeout, LogCorrupt, StoreError
 from ledger_cli.events import GENESIS, Event, EventLike, decode_line, event_problem, seal
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+
 APP_NAME = "ledger-cli"
 FILE_ENV = "LEDGER_CLI_FILE"
 LOCK_TIMEOUT_ENV = "LEDGER_CLI_LOCK_TIMEOUT"
@@ -138,9 +144,11 @@ class LogScan:
         the line-by-line path the good lines before a bad one are yielded first.
         """
         cursor = self.cursor
-        verify_block = None
+        verify_block: Callable[[bytes, int, str, str], tuple[list[Any], list[bytes]] | None] | None = None
         if self.bulk:
-            from ledger_cli.fastcodec import verify_block
+            from ledger_cli import fastcodec
+
+            verify_block = fastcodec.verify_block
         fd = self.fd
         offset = cursor.offset
         seq = cursor.seq
