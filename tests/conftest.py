@@ -10,12 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from ledger_cli import entry
 from ledger_cli.cli import app
 
 BIN = Path(sys.executable).parent
+
+# A loaded CI machine must not turn a slow example into a failure: no per-example deadline.
+settings.register_profile("ledger", deadline=None)
+settings.load_profile("ledger")
 
 
 @dataclass
