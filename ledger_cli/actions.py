@@ -167,7 +167,8 @@ def history(
     until_point = _point(until, "--until")
     if last is not None and last < 0:
         raise InvalidValue(f"invalid --last {last}: give a number from 0")
-    rows: deque[tuple[Event, Decimal | None]] = deque(maxlen=last)
+    writer = render.HistoryWriter(chosen, with_balance=name is not None)
+    kept: deque[tuple[Event, Decimal | None]] | None = deque(maxlen=last) if last is not None else None
     running = ZERO
 
     def visit(ev: EventLike, _state: object) -> None:
@@ -178,12 +179,18 @@ def history(
             running += delta(ev, name)
         if since_point is not None and since_point.before(ev.seq, ev.ts):
             return
-        rows.append((as_event(ev, ev.hash or ""), running if name is not None else None))
+        row = (as_event(ev, ev.hash or ""), running if name is not None else None)
+        if kept is None:
+            writer.add(*row)  # streamed: no list of a million events in memory
+        else:
+            kept.append(row)
 
     state = _ledger(file, no_cache).walk(visit, until_point)
     if name is not None and not any(covers(name, known) for known in state.open):
         raise RuleViolation(f"no account matches {name}")
-    render.history(list(rows), chosen, with_balance=name is not None)
+    for row in kept or ():
+        writer.add(*row)
+    writer.finish()
     return 0
 
 

@@ -147,38 +147,69 @@ def history_record(event: Event, balance: Decimal | None) -> dict[str, Any]:
     return record
 
 
-def history(rows: list[tuple[Event, Decimal | None]], fmt: str, with_balance: bool) -> None:
-    out = sys.stdout
-    if fmt == "json":
-        out.write(_dumps([history_record(ev, bal) for ev, bal in rows]) + "\n")
-        return
-    if fmt == "jsonl":
-        out.writelines(_dumps(history_record(ev, bal)) + "\n" for ev, bal in rows)
-        return
-    columns = list(HISTORY_COLUMNS) + (["balance"] if with_balance else [])
+class HistoryWriter:
+    """Formats history rows as they come into a spool (memory up to 4 MiB, then a temporary
+    file), so a history of a million events needs little memory, and copies it to stdout only
+    in `finish`: a read that fails half-way prints nothing. A table collects its rows."""
 
-    def cells(ev: Event, bal: Decimal | None) -> list[str]:
-        record = history_record(ev, bal)
-        return ["" if record.get(name) is None else str(record[name]) for name in columns]
+    _TSV = ("seq", "ts", "type", "account", "to", "amount", "target", "memo")
 
-    if fmt == "csv":
-        out.write(_csv(columns, (cells(ev, bal) for ev, bal in rows)))
-    elif fmt == "table":
-        titles = ["Seq", "Time (UTC)", "Event", "Account", "Amount"] + (["Balance"] if with_balance else []) + ["Memo"]
-        right = {"Seq", "Amount", "Balance"}
-        _print_table(
-            [(title, "right" if title in right else "left") for title in titles],
-            (_history_cells(ev, bal) for ev, bal in rows),
-            keep=("Seq", "Time (UTC)", "Event", "Account", "Amount", "Balance"),
-            compact=True,
-        )
-    else:
-        short = ["seq", "ts", "type", "account", "to", "amount", "target", "memo"] + (
-            ["balance"] if with_balance else []
-        )
-        for ev, bal in rows:
-            record = dict(zip(columns, cells(ev, bal)))
-            out.write("\t".join(record[name] for name in short) + "\n")
+    def __init__(self, fmt: str, with_balance: bool) -> None:
+        self.fmt = fmt
+        self.with_balance = with_balance
+        self.columns = list(HISTORY_COLUMNS) + (["balance"] if with_balance else [])
+        self.count = 0
+        self.table: list[list[str]] = []
+        self._csv: Any = None
+        import tempfile
+
+        self.out: Any = tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+", encoding="utf-8", newline="")
+
+    def add(self, ev: Event, balance: Decimal | None) -> None:
+        out = self.out
+        fmt = self.fmt
+        self.count += 1
+        if fmt == "table":
+            self.table.append(_history_cells(ev, balance))
+            return
+        record = history_record(ev, balance)
+        if fmt == "json":
+            out.write(("[" if self.count == 1 else ", ") + _dumps(record))
+        elif fmt == "jsonl":
+            out.write(_dumps(record) + "\n")
+        elif fmt == "csv":
+            self._csv_writer().writerow(["" if record.get(n) is None else str(record[n]) for n in self.columns])
+        else:
+            names = self._TSV + (("balance",) if self.with_balance else ())
+            out.write("\t".join("" if record.get(n) is None else str(record[n]) for n in names) + "\n")
+
+    def _csv_writer(self) -> Any:
+        if self._csv is None:
+            import csv
+
+            self._csv = csv.writer(self.out, lineterminator="\r\n")
+            self._csv.writerow(self.columns)
+        return self._csv
+
+    def finish(self) -> None:
+        if self.fmt == "json":
+            self.out.write("]\n" if self.count else "[]\n")
+        elif self.fmt == "csv":
+            self._csv_writer()  # the header, even for no rows
+        self.out.seek(0)
+        while chunk := self.out.read(1 << 16):
+            sys.stdout.write(chunk)
+        self.out.close()
+        if self.fmt == "table":
+            titles = ["Seq", "Time (UTC)", "Event", "Account", "Amount"]
+            titles += (["Balance"] if self.with_balance else []) + ["Memo"]
+            right = {"Seq", "Amount", "Balance"}
+            _print_table(
+                [(title, "right" if title in right else "left") for title in titles],
+                self.table,
+                keep=("Seq", "Time (UTC)", "Event", "Account", "Amount", "Balance"),
+                compact=True,
+            )
 
 
 _SHORT_TYPES = {
