@@ -30,7 +30,7 @@ def amount_problem(text: object) -> str | None:
     """Why `text` is not a valid amount, or None when it is one."""
     if not isinstance(text, str) or _AMOUNT.fullmatch(text) is None:
         return f"invalid amount {text!r}: use digits with an optional decimal point, like 12.50"
-    if len(text) <= MAX_SCALE + 1 and text.strip("0.") and text[0] != "0":
+    if len(text) <= MAX_SCALE + 1 and text.strip("0."):
         return None  # the common case: too short to break a digit limit, and not zero
     whole, _, fraction = text.partition(".")
     if len(fraction) > MAX_SCALE:

@@ -36,6 +36,7 @@ def system_clock() -> str:
 
 
 _random = bytearray()
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def uuid7() -> str:
@@ -46,13 +47,10 @@ def uuid7() -> str:
     """
     if len(_random) < 10:
         _random.extend(os.urandom(4096))
-    entropy = int.from_bytes(_random[:10], "big")
+    text = ((time.time_ns() // 1_000_000).to_bytes(6, "big") + _random[:10]).hex()
     del _random[:10]
-    value = (time.time_ns() // 1_000_000) << 80 | entropy
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    # 48 bits of milliseconds, version 7, 12 random bits, the RFC 4122 variant, 62 random bits.
+    return f"{text[:8]}-{text[8:12]}-7{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:]}"
 
 
 class Folded:
@@ -338,7 +336,7 @@ class Ledger:
             start = state.seq + 1
             ts = self.clock()
             new_id = self.new_id
-            batch_keys: dict[str, Event] = {}
+            batch_keys: dict[str, bytes] = {}  # key -> its line in this batch (smaller than an Event)
             skipped = 0
             spool = _Spool()
             from ledger_cli.fastcodec import seal as seal_line  # a batch repays msgspec's import
@@ -347,7 +345,9 @@ class Ledger:
                 for number, command in commands:
                     keyed = None
                     if command.key is not None and command.key in state.keys:
-                        keyed = batch_keys.get(command.key) or _event_at(self.path, writer.fd, state.keys[command.key])
+                        line = batch_keys.get(command.key)
+                        seq = state.keys[command.key]
+                        keyed = decode_line(line[:-1], seq) if line else _event_at(self.path, writer.fd, seq)
                     try:
                         events = decide(command, state, Stamp(ts, new_id()), keyed=keyed)
                     except RuleViolation as exc:
@@ -355,10 +355,11 @@ class Ledger:
                     if not events:
                         skipped += 1
                     for event in events:
-                        spool.write(seal_line(event))
+                        sealed = seal_line(event)
+                        spool.write(sealed)
                         evolve(state, event)
                         if event.key is not None:
-                            batch_keys[event.key] = event
+                            batch_keys[event.key] = sealed
             if state.seq >= start:
                 writer.append_bytes(folded.cursor.offset, spool.chunks())
                 folded.torn = b""
@@ -398,7 +399,7 @@ class Ledger:
 class _Spool:
     """Sealed lines of a batch: in memory up to a limit, then in an unlinked temporary file."""
 
-    LIMIT = 4 << 20
+    LIMIT = 1 << 20
 
     def __init__(self) -> None:
         self._memory: list[bytes] = []
@@ -408,25 +409,23 @@ class _Spool:
 
     def write(self, line: bytes) -> None:
         self.last_length = len(line)
-        if self._file is not None:
-            self._file.write(line)
-            return
         self._memory.append(line)
         self._size += len(line)
-        if self._size > self.LIMIT:
-            import tempfile
+        if self._size > self.LIMIT:  # spill what is held, in one write
+            if self._file is None:
+                import tempfile
 
-            self._file = tempfile.TemporaryFile()
+                self._file = tempfile.TemporaryFile()
             self._file.write(b"".join(self._memory))
             self._memory = []
+            self._size = 0
 
     def chunks(self) -> Iterator[bytes]:
-        if self._file is None:
-            yield b"".join(self._memory)
-            return
-        self._file.seek(0)
-        while chunk := self._file.read(CHUNK * 8):
-            yield chunk
+        if self._file is not None:
+            self._file.seek(0)
+            while chunk := self._file.read(CHUNK):
+                yield chunk
+        yield b"".join(self._memory)
 
     def close(self) -> None:
         if self._file is not None:
