@@ -393,6 +393,38 @@ def apply_block(state: State, events: list[EventLike]) -> tuple[int, str] | None
     return None
 
 
+def apply_summary(
+    state: State,
+    change: dict[str, Decimal],
+    low: dict[str, Decimal],
+    first: dict[str, str],
+    keys: dict[str, int],
+) -> bool:
+    """Apply a summarised run of deposits, withdrawals and transfers; False (and `state`
+    untouched) unless applying them one by one would have broken no rule.
+
+    For each account the run gives its total `change`, its `low` (the lowest running sum
+    right after a withdrawal, relative to the start) and whether it was `first` touched by a
+    "credit" or a "debit". That is enough to decide every rule check() makes on such events:
+    no closed account touched, no unknown account debited, no balance below zero.
+    """
+    balances, opened = state.balances, state.open
+    for account, kind in first.items():
+        is_open = opened.get(account)
+        if is_open is False or (is_open is None and kind == "debit"):
+            return False
+        if account in low and balances.get(account, ZERO) + low[account] < 0:
+            return False
+    for account, amount in change.items():
+        if account in opened:
+            balances[account] += amount
+        else:
+            opened[account] = True
+            balances[account] = amount
+    state.keys.update(keys)
+    return True
+
+
 def _settle(state: State, last: EventLike | None) -> None:
     if last is not None:
         state.seq, state.ts, state.head = last.seq, last.ts, last.hash  # type: ignore[assignment]

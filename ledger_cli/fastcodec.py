@@ -13,11 +13,11 @@ never accepts a line that the line-by-line path would refuse.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from hashlib import sha256
 
 import msgspec
 
-from ledger_cli.domain import State
 from ledger_cli.errors import LogCorrupt
 from ledger_cli.events import (
     GOOD_SHAPES,
@@ -29,7 +29,7 @@ from ledger_cli.events import (
     valid_texts,
     value_problem,
 )
-from ledger_cli.money import amount_problem
+from ledger_cli.money import all_short_amounts_valid, amount_problem, money_context
 from ledger_cli.values import account_problem
 
 
@@ -111,21 +111,20 @@ def decode_block(block: bytes) -> tuple[list[FastEvent], list[bytes]] | None:
 
 
 class Helper:
-    """Verify the byte range [start, end) of a log in a forked process, on the other core.
+    """Verify and summarise the byte range [start, end) of a log in a forked process.
 
     The child checks the range exactly as verify_block does, starting from what its first
-    line claims (seq, prev, ts), and reports those claims and the range's last seq and hash
-    through a pipe. The parent, which decodes and folds the same range meanwhile, accepts
-    the range only if the child found nothing wrong and the claims join its own chain; if
-    not, it verifies the range itself, line by line, which names the first bad line.
+    line claims (seq, prev, ts), and reports through a pipe those claims, the range's last
+    seq, hash, ts and line, and a summary of its money movements (None if the range holds
+    any other kind of event). Meanwhile the parent folds everything before `start`. It then
+    takes the summary only if the claims join its own chain and the summary breaks no rule
+    from its state (domain.apply_summary); otherwise it folds the range itself.
     """
 
     def __init__(self, fd: int, start: int, end: int) -> None:
         import os
 
         self.start, self.end = start, end
-        self.snapshot: State | None = None  # the parent's state when its fold reached `start`
-        self.last: tuple[int, str] = (0, "")  # the last seq and hash the parent folded in the range
         read, write = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # the child: verify, report, leave without running any cleanup
@@ -165,22 +164,76 @@ class Helper:
             return None
         return result if isinstance(result, list) else None
 
-    def joins(self, seq: int, head: str, ts: str | None, last_seq: int, last_head: str) -> bool:
-        """Whether the child verified the range, the range follows (seq, head, ts), and it
-        ends at (last_seq, last_head) as the parent's fold of it did."""
+    def outcome(self, seq: int, head: str, ts: str | None) -> list[object] | None:
+        """The child's verdict if it verified the range and the range follows (seq, head, ts)."""
         verdict = self.verdict()
-        if verdict is None:
-            return False
-        first_seq, first_prev, first_ts, end_seq, end_head = verdict
-        return (first_seq, first_prev, end_seq, end_head) == (seq + 1, head, last_seq, last_head) and (
-            ts is None or str(first_ts) >= ts
-        )
+        if verdict is None or len(verdict) != 8:
+            return None
+        first_seq, first_prev, first_ts = verdict[:3]
+        if (first_seq, first_prev) != (seq + 1, head) or (ts is not None and str(first_ts) < ts):
+            return None
+        return verdict
+
+
+class _Summary:
+    """What a run of deposits, withdrawals and transfers does to each account (see
+    domain.apply_summary); `complex` once any other event (or a self-transfer) is seen."""
+
+    def __init__(self) -> None:
+        self.change: dict[str, Decimal] = {}
+        self.low: dict[str, Decimal] = {}
+        self.first: dict[str, str] = {}
+        self.keys: dict[str, int] = {}
+        self.complex = False
+
+    def add(self, events: list[FastEvent]) -> None:
+        if self.complex:
+            return
+        change, low, first = self.change, self.low, self.first
+        zero = Decimal(0)
+        with money_context():
+            for ev in events:
+                kind = ev.type
+                if kind == "deposited" or kind == "transferred" or kind == "withdrawn":
+                    amount = Decimal(ev.amount)  # type: ignore[arg-type]
+                    if kind != "deposited":  # money leaves ev.account
+                        source = ev.account or ""
+                        if kind == "transferred" and ev.to == source:
+                            self.complex = True
+                            return
+                        first.setdefault(source, "debit")
+                        after = change[source] = change.get(source, zero) - amount
+                        if source not in low or after < low[source]:
+                            low[source] = after
+                    if kind != "withdrawn":  # money arrives in ev.to (a transfer) or ev.account
+                        target = (ev.to if kind == "transferred" else ev.account) or ""
+                        first.setdefault(target, "credit")
+                        change[target] = change.get(target, zero) + amount
+                else:
+                    self.complex = True
+                    return
+                if ev.key is not None:
+                    self.keys[ev.key] = ev.seq
+
+    def report(self) -> dict[str, object] | None:
+        if self.complex:
+            return None
+        return {
+            "change": {a: str(v) for a, v in self.change.items()},
+            "low": {a: str(v) for a, v in self.low.items()},
+            "first": self.first,
+            "keys": self.keys,
+        }
 
 
 def _verify_range(fd: int, start: int, end: int) -> list[object] | None:
+    """[first seq, first prev, first ts, last seq, last hash, last ts, last line start, summary]."""
     import os
 
     from ledger_cli.store import CHUNK
+
+    summary = _Summary()
+    line_start = start
 
     first = os.pread(fd, min(65536, end - start), start)
     try:
@@ -201,12 +254,14 @@ def _verify_range(fd: int, start: int, end: int) -> list[object] | None:
         verified = verify_block(block[:cut], seq, head, ts)
         if verified is None:
             return None
+        summary.add(verified[0])
         last = verified[0][-1]
         seq, head, ts = last.seq, last.hash, last.ts  # type: ignore[assignment]
         offset += cut
+        line_start = offset - len(verified[1][len(verified[0]) - 1]) - 1
     if rest:
         return None
-    return [claim.seq, claim.prev, claim.ts, seq, head]
+    return [claim.seq, claim.prev, claim.ts, seq, head, ts, line_start, summary.report()]
 
 
 def verify_block(block: bytes, seq: int, head: str, ts: str) -> tuple[list[FastEvent], list[bytes]] | None:
@@ -246,12 +301,15 @@ def verify_block(block: bytes, seq: int, head: str, ts: str) -> tuple[list[FastE
         if account_problem(account) is not None:
             return None
         accounts.add(account)
-    for amount in fresh_amounts:
-        if amount_problem(amount) is not None:
-            return None
-        if len(amounts) > 20_000:
-            amounts.clear()
-        amounts.add(amount)
+    if len(amounts) > 20_000:
+        amounts.clear()
+    if all_short_amounts_valid(list(fresh_amounts)):
+        amounts.update(fresh_amounts)
+    else:
+        for amount in fresh_amounts:
+            if amount_problem(amount) is not None:
+                return None
+            amounts.add(amount)
     for ev in events:
         if (ev.memo is not None or ev.key is not None) and value_problem(ev) is not None:  # type: ignore[arg-type]
             return None

@@ -11,9 +11,21 @@ import os
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 
 from ledger_cli import checkpoint
-from ledger_cli.domain import Command, Reverse, Stamp, State, apply_block, check, decide, evolve, reversal_matches
+from ledger_cli.domain import (
+    Command,
+    Reverse,
+    Stamp,
+    State,
+    apply_block,
+    apply_summary,
+    check,
+    decide,
+    evolve,
+    reversal_matches,
+)
 from ledger_cli.errors import LogCorrupt, RuleViolation, StoreError
 from ledger_cli.events import REVERSED, Event, EventLike, as_event, decode_line
 from ledger_cli.money import money_context
@@ -148,34 +160,21 @@ class Ledger:
         else:
             state, cursor, keys_complete = (state or State()), Cursor(), True
         from_seq = cursor.seq
-        # A bounded read stops early (and checkpoints make it short): no helper for it.
-        helper = _start_helper(fd, cursor) if on_event is None and until is None else None
+        # A long uncached, unbounded read forks a helper for the far half of the file.
+        helper = _start_helper(fd, cursor) if on_event is None and until is None and not caching else None
         # A bounded read from a checkpoint folds at most a checkpoint interval: too few lines
         # to repay msgspec's import, so it decodes with the standard library.
         bulk = False if until is not None and start is not None else None
-        scan = LogScan(self.path, fd, cursor, bulk=bulk, trusted=(helper.start, helper.end) if helper else None)
-        pending: LogCorrupt | None = None
+        scan = LogScan(self.path, fd, cursor, bulk=bulk, stop=helper.start if helper else None)
         try:
-            folded = self._consume(scan, state, until, on_event, on_block, helper, caching, from_seq)
-        except LogCorrupt as exc:
-            if helper is None or helper.snapshot is None:
-                if helper is not None:
-                    helper.cancel()
-                raise
-            folded, pending = None, exc  # decided below: a rule broken in the helper's range, or bad data
-        if helper is not None and helper.snapshot is not None:
-            snapshot, last = helper.snapshot, helper.last
-            if helper.joins(snapshot.seq, snapshot.head, snapshot.ts, *last):
-                if pending is not None:  # the data was sound: the rule error stands
-                    raise pending
-            else:  # the helper's range is not sound: verify it here, which names the bad line
-                state = snapshot
-                rescan = LogScan(self.path, fd, Cursor(helper.start, state.seq, state.head, state.ts), bulk=True)
-                folded = self._consume(rescan, state, until, on_event, on_block, None, caching, from_seq)
-                scan = rescan
-        elif helper is not None:
-            helper.cancel()  # the fold ended before the helper's range
-        assert folded is not None
+            folded = self._consume(scan, state, until, on_event, on_block, caching, from_seq)
+        except BaseException:
+            if helper is not None:
+                helper.cancel()
+            raise
+        if helper is not None:
+            scan = self._take_helper(helper, fd, state)
+            folded = self._consume(scan, state, None, None, on_block, caching, from_seq)
         if folded.torn == b"" and folded.cursor.offset != scan.cursor.offset:
             return Folded(folded.state, folded.cursor, b"", keys_complete, from_seq)  # stopped at a bound
         state = folded.state
@@ -192,7 +191,6 @@ class Ledger:
         until: Point | None,
         on_event: Callable[[EventLike, State], None] | None,
         on_block: Callable[[list[EventLike]], None] | None,
-        helper: Helper | None,
         caching: bool,
         from_seq: int,
     ) -> Folded:
@@ -204,8 +202,6 @@ class Ledger:
         """
         with money_context():
             for offset, events, lines in scan.blocks():
-                if helper is not None and helper.snapshot is None and offset >= helper.start:
-                    helper.snapshot = state.copy()
                 count = len(events) if until is None else _within(events, until)
                 applied = events if count == len(events) else events[:count]
                 if on_event is None:
@@ -224,11 +220,34 @@ class Ledger:
                         on_event(ev, state)
                 if on_block is not None:
                     on_block(applied)
-                if helper is not None and helper.snapshot is not None and events and offset < helper.end:
-                    helper.last = (events[-1].seq, events[-1].hash or "")
                 if count < len(events):  # the bound lies inside this block
                     return Folded(state, _end_of(offset, lines, count, state), b"", True, from_seq)
         return Folded(state, scan.cursor.copy(), scan.torn, True, from_seq)
+
+    def _take_helper(self, helper: Helper, fd: int, state: State) -> LogScan:
+        """Join the helper's range onto `state` (folded up to its start) and return the scan
+        of what is left. The helper's summary is applied only if it verified its range, the
+        range joins the chain, and the run breaks no rule from this state; otherwise the range
+        is folded here, decoded only if the helper vouched for its lines, verified if not."""
+        verdict = helper.outcome(state.seq, state.head, state.ts)
+        summary = verdict[7] if verdict is not None else None
+        if isinstance(summary, dict):
+            with money_context():
+                applied = apply_summary(
+                    state,
+                    {account: Decimal(text) for account, text in summary["change"].items()},
+                    {account: Decimal(text) for account, text in summary["low"].items()},
+                    summary["first"],
+                    summary["keys"],
+                )
+            if applied:
+                last_seq, last_head, last_ts, last_line = verdict[3:7]  # type: ignore[index]
+                state.seq, state.head, state.ts = last_seq, last_head, last_ts  # type: ignore[assignment]
+                cursor = Cursor(helper.end, state.seq, state.head, state.ts, last_line)  # type: ignore[arg-type]
+                return LogScan(self.path, fd, cursor)  # lines appended after the range, a torn tail
+        cursor = Cursor(helper.start, state.seq, state.head, state.ts)
+        trusted = (helper.start, helper.end) if verdict is not None else None
+        return LogScan(self.path, fd, cursor, bulk=True, trusted=trusted)
 
     def _warn_torn(self, torn: bytes) -> None:
         """Warn of a torn tail, unless a writer holds the lock (then it is a write in flight)."""
@@ -433,7 +452,7 @@ class _Spool:
 
 
 PARALLEL_BYTES = 24 << 20  # below this, forking a helper costs more than it saves
-HELPER_SHARE = 0.72  # the far share of the file the helper verifies (it does no folding)
+HELPER_SHARE = 0.5  # the far share of the file the helper verifies and summarises
 
 
 def _start_helper(fd: int, cursor: Cursor) -> Helper | None:

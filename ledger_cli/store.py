@@ -120,7 +120,14 @@ class LogScan:
     """
 
     def __init__(
-        self, path: str, fd: int, start: Cursor, *, bulk: bool | None = None, trusted: tuple[int, int] | None = None
+        self,
+        path: str,
+        fd: int,
+        start: Cursor,
+        *,
+        bulk: bool | None = None,
+        trusted: tuple[int, int] | None = None,
+        stop: int | None = None,
     ) -> None:
         self.path = path
         self.fd = fd
@@ -135,6 +142,7 @@ class LogScan:
         # Byte range (line-aligned) that another process verifies meanwhile: blocks inside it
         # are only decoded here. The caller must check that process's verdict (fastcodec.Helper).
         self.trusted = trusted
+        self.stop = stop  # a line-aligned offset to stop at (another process takes what follows)
 
     def blocks(self) -> Iterator[tuple[int, list[EventLike], list[bytes]]]:
         """The verified events block by block, as (offset of the first line, events, lines).
@@ -156,14 +164,16 @@ class LogScan:
         ts = cursor.ts or ""
         rest = b""
         trusted = self.trusted
+        edges = (*(trusted or ()), *(() if self.stop is None else (self.stop,)))
         while True:
             size = self.chunk
-            if trusted is not None:  # blocks must not straddle the edges of the trusted range
-                position = offset + len(rest)
-                for edge in trusted:
-                    if position < edge:
-                        size = min(size, edge - position)
-                        break
+            position = offset + len(rest)
+            if self.stop is not None and position >= self.stop:
+                break
+            for edge in edges:  # blocks must not straddle the trusted range or the stop
+                if position < edge:
+                    size = min(size, edge - position)
+                    break
             try:
                 chunk = os.pread(fd, size, offset + len(rest))
             except OSError as exc:

@@ -11,10 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger_cli import service, store
-from ledger_cli.domain import Deposit, Transfer, Withdraw
-from ledger_cli.errors import LogCorrupt
+from ledger_cli.domain import Close, Deposit, Open, Reverse, Transfer, Withdraw
+from ledger_cli.errors import LedgerError, LogCorrupt
 from ledger_cli.service import Ledger
 from ledger_cli.when import Point
 from tests.helpers_log import seal as reseal
@@ -139,3 +141,83 @@ def test_a_torn_tail_and_new_appends_with_the_helper(tmp_path: Path, forced: lis
     ledger.execute(Deposit("a", Decimal("1")))  # quarantines the torn tail, then appends
     assert Ledger(path).verify().ok
     assert Ledger(path, use_cache=False).state().seq == 151
+
+
+def _forge(path: Path, extra: list[dict[str, str]]) -> None:
+    """Append well-hashed events that a writer would have refused (only the rules catch them)."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    last = json.loads(lines[-1])
+    prev, seq = last["hash"], last["seq"]
+    out = list(lines)
+    for n, fields in enumerate(extra, 1):
+        event = {"v": 1, "seq": seq + n, "id": f"01a21700-0000-7000-8000-{seq + n:012x}", "ts": last["ts"],
+                 "prev": prev, **fields}  # fmt: skip
+        line = reseal(event)
+        prev = json.loads(line)["hash"]
+        out.append(line)
+    path.write_bytes(b"".join(out))
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ([{"type": "withdrawn", "account": "nobody", "amount": "1"}], "unknown account nobody"),
+        ([{"type": "account_closed", "account": "b1"}, {"type": "deposited", "account": "b1", "amount": "1"}], None),
+        ([{"type": "transferred", "account": "a", "to": "a", "amount": "1"}], "to itself"),
+        ([{"type": "withdrawn", "account": "b2", "amount": "100000"}], "insufficient funds"),
+    ],
+    ids=["debit-of-unknown", "deposit-to-closed", "self-transfer", "overdraft"],
+)
+def test_a_forged_run_in_the_helpers_range_is_refused_with_the_serial_message(
+    tmp_path: Path, forced: list[tuple[int, int]], extra: list[dict[str, str]], problem: str | None
+) -> None:
+    path = tmp_path / "l.jsonl"
+    write_log(path, 200)
+    _forge(path, extra)
+    with pytest.raises(LogCorrupt) as caught:
+        Ledger(path, use_cache=False).state()
+    assert caught.value.line >= 201
+    if problem is not None:
+        assert problem in str(caught.value)
+    assert forced
+
+
+_commands = st.lists(
+    st.one_of(
+        st.builds(Deposit, st.sampled_from(["a", "b", "c"]), st.sampled_from([Decimal("1"), Decimal("2.5")])),
+        st.builds(Withdraw, st.sampled_from(["a", "b", "c"]), st.sampled_from([Decimal("1"), Decimal("0.5")])),
+        st.builds(
+            Transfer, st.sampled_from(["a", "b"]), st.sampled_from(["b", "c", "d"]), st.sampled_from([Decimal("1")])
+        ),
+        st.builds(Open, st.sampled_from(["c", "e"])),
+        st.builds(Close, st.sampled_from(["c", "d", "e"])),
+        st.builds(Reverse, st.integers(min_value=1, max_value=60)),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_commands)
+def test_the_two_process_fold_equals_the_one_process_fold(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, commands: list[object]
+) -> None:
+    path = tmp_path_factory.mktemp("p") / "l.jsonl"
+    ledger = Ledger(path, use_cache=False)
+    for command in commands:
+        try:
+            ledger.execute(command)  # type: ignore[arg-type]
+        except LedgerError:
+            pass
+    if not path.exists():
+        return
+    with monkeypatch.context() as patch:
+        patch.setattr(service, "PARALLEL_BYTES", 1 << 62)
+        alone = Ledger(path, use_cache=False).state()
+    with monkeypatch.context() as patch:
+        patch.setattr(service, "PARALLEL_BYTES", 0)
+        patch.setattr(store, "CHUNK", 256)
+        together = Ledger(path, use_cache=False).state()
+        assert Ledger(path).verify().ok
+    assert together == alone
