@@ -64,8 +64,3 @@ def parse_amount(text: str) -> Decimal:
 def format_amount(value: Decimal) -> str:
     """Plain positional notation, never an exponent: Decimal('1E-7') prints 0.0000001."""
     return format(value, "f")
-
-
-def canonical_amount(text: str) -> str:
-    """The form stored in the log: the user's digits without leading zeros (scale kept)."""
-    return format_amount(parse_amount(text))

@@ -16,7 +16,7 @@ from ledger_cli.values import covers
 
 
 class AccountRow(_Value):
-    __slots__ = ("account", "balance", "open")
+    __slots__ = _fields = ("account", "balance", "open")
     account: str
     balance: Decimal
     open: bool
@@ -28,7 +28,7 @@ class AccountRow(_Value):
 class BalanceReport(_Value):
     """Balances at a point: `seq`/`ts`/`head` name the last event applied (0/None for none)."""
 
-    __slots__ = ("seq", "ts", "head", "rows", "total")
+    __slots__ = _fields = ("seq", "ts", "head", "rows", "total")
     seq: int
     ts: str | None
     head: str

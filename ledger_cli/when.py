@@ -28,7 +28,7 @@ _DATETIME = re.compile(
 class Point(_Value):
     """A resolved bound: either an event seq or a UTC instant in the log's ts form."""
 
-    __slots__ = ("text", "seq", "ts")
+    __slots__ = _fields = ("text", "seq", "ts")
     text: str
     seq: int | None
     ts: str | None
