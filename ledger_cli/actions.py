@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 
 from ledger_cli import render
@@ -217,22 +217,10 @@ def import_batch(file: str | None, source: str | None = None, fmt: str | None = 
         records = batch.jsonl_records(stream) if kind == "jsonl" else batch.csv_records(stream)
         commands = batch.commands(records)
         if sys.stderr.isatty() and not quiet:
-            commands = _with_progress(commands)
+            commands = render.with_progress(commands)
         count, skipped, first = _ledger(file).import_commands(commands)
     if not quiet:
         where = f"seq {first}–{first + count - 1}" if count else "nothing new"
         note = f" ({skipped} already recorded under their idempotency keys)" if skipped else ""
         print(f"imported {count} events: {where}{note}")
     return 0
-
-
-def _with_progress(items: Iterator[Any]) -> Iterator[Any]:
-    """Count records on stderr with a rich progress display (only when stderr is a terminal)."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    with Progress(SpinnerColumn(), TextColumn("{task.completed} records checked"), transient=True) as progress:
-        task = progress.add_task("import", total=None)
-        for index, item in enumerate(items, 1):
-            if index % 1000 == 0:
-                progress.update(task, completed=index)
-            yield item

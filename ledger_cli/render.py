@@ -1,6 +1,6 @@
 """Output: table (rich), tsv, csv, json and jsonl, from report data.
 
-rich is imported only inside the functions that draw a table, so a command printing
+rich is imported only inside the functions that draw a table or a progress display, so a command printing
 TSV in a pipe never pays for it.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from ledger_cli.events import Event
@@ -269,3 +269,15 @@ def verified(ok: bool, events: int, head: str, problems: list[str], fmt: str) ->
     else:
         for problem in problems:
             print(f"ledger: verify failed: {problem}", file=sys.stderr)
+
+
+def with_progress(items: Iterator[Any]) -> Iterator[Any]:
+    """Count records on stderr with a rich progress display (only when stderr is a terminal)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.completed} records checked"), transient=True) as progress:
+        task = progress.add_task("import", total=None)
+        for index, item in enumerate(items, 1):
+            if index % 1000 == 0:
+                progress.update(task, completed=index)
+            yield item
