@@ -60,12 +60,6 @@ class State:
     def __repr__(self) -> str:
         return "State(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
 
-    def copy(self) -> State:
-        return State(
-            dict(self.balances), dict(self.open), dict(self.reversed_by), dict(self.keys),
-            self.seq, self.ts, self.head,
-        )  # fmt: skip
-
 
 # ---- commands --------------------------------------------------------------------------
 

@@ -81,14 +81,13 @@ class Folded:
 class VerifyReport:
     """What `verify` found: ok, how many events were good, the head hash, the problems."""
 
-    __slots__ = ("ok", "events", "head", "problems", "torn")
+    __slots__ = ("ok", "events", "head", "problems")
 
-    def __init__(self, ok: bool, events: int, head: str, problems: list[str] | None = None, torn: int = 0) -> None:
+    def __init__(self, ok: bool, events: int, head: str, problems: list[str] | None = None) -> None:
         self.ok = ok
         self.events = events
         self.head = head
         self.problems = problems or []
-        self.torn = torn
 
 
 class Ledger:
@@ -315,7 +314,7 @@ class Ledger:
             return VerifyReport(False, 0, State().head, [str(exc)])
         finally:
             os.close(fd)
-        return VerifyReport(True, folded.state.seq, folded.state.head, [], len(folded.torn))
+        return VerifyReport(True, folded.state.seq, folded.state.head)
 
     # ---- writing ---------------------------------------------------------------------------
 
