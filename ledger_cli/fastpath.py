@@ -1,9 +1,9 @@
 """A hand-made parser for the hot commands, so a shell loop does not pay for Typer.
 
 It understands exactly the plain forms of the everyday commands (writes, `balance`,
-`accounts`) and declines (returns None) on anything else: --help, an unknown option,
-a missing argument, `--`. Declined command lines go to the Typer app, which also owns
-every usage error. Accepted ones call the same functions in actions.py that the Typer
+`accounts`) and of the auditor's (`replay`, `verify`), and declines (returns None) on
+anything else: --help, an unknown option, a missing argument, `--`. Declined command
+lines go to the Typer app, which also owns every usage error. Accepted ones call the same functions in actions.py that the Typer
 commands call; the CLI test suite runs through both parsers.
 """
 
@@ -32,6 +32,8 @@ _COMMANDS: dict[str, tuple[Callable[..., int], tuple[str, ...], bool, dict[str, 
     "reverse": (actions.reverse, ("seq",), False, _WRITE_VALUES, _WRITE_FLAGS),
     "balance": (actions.balance, ("accounts",), True, {**_READ_VALUES, "--until": "until"}, _READ_FLAGS),
     "accounts": (actions.accounts, (), False, _READ_VALUES, _READ_FLAGS),
+    "replay": (actions.replay, (), False, {**_READ_VALUES, "--until": "until"}, _READ_FLAGS),
+    "verify": (actions.verify, (), False, _READ_VALUES, {"--json": "as_json"}),
 }
 
 

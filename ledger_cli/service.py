@@ -29,7 +29,7 @@ from ledger_cli.domain import (
 from ledger_cli.errors import LogCorrupt, RuleViolation, StoreError
 from ledger_cli.events import REVERSED, Event, EventLike, as_event, decode_line
 from ledger_cli.money import money_context
-from ledger_cli.store import CHUNK, Cursor, LogScan, Writer, open_for_reading, warn
+from ledger_cli.store import CHUNK, Cursor, LogScan, Writer, _check_lines, open_for_reading, warn
 from ledger_cli.when import Point
 
 TYPE_CHECKING = False
@@ -159,22 +159,28 @@ class Ledger:
         else:
             state, cursor, keys_complete = (state or State()), Cursor(), True
         from_seq = cursor.seq
-        # A long uncached, unbounded read forks a helper for the far half of the file.
-        helper = _start_helper(fd, cursor) if on_event is None and until is None and not caching else None
-        # A bounded read from a checkpoint folds at most a checkpoint interval: too few lines
-        # to repay msgspec's import, so it decodes with the standard library.
-        bulk = False if until is not None and start is not None else None
-        scan = LogScan(self.path, fd, cursor, bulk=bulk, stop=helper.start if helper else None)
-        try:
-            folded = self._consume(scan, state, until, on_event, on_block, caching, from_seq)
-        except BaseException:
+        native = native_fold() if on_event is None else None
+        if native is not None:
+            scan = LogScan(self.path, fd, cursor, bulk=False)
+            folded, stopped = self._consume_native(native, scan, state, until, on_block, caching, from_seq)
+        else:
+            # A long uncached, unbounded read forks a helper for the far half of the file.
+            helper = _start_helper(fd, cursor) if on_event is None and until is None and not caching else None
+            # A bounded read from a checkpoint folds at most a checkpoint interval: too few lines
+            # to repay msgspec's import, so it decodes with the standard library.
+            bulk = False if until is not None and start is not None else None
+            scan = LogScan(self.path, fd, cursor, bulk=bulk, stop=helper.start if helper else None)
+            try:
+                folded = self._consume(scan, state, until, on_event, on_block, caching, from_seq)
+            except BaseException:
+                if helper is not None:
+                    helper.cancel()
+                raise
             if helper is not None:
-                helper.cancel()
-            raise
-        if helper is not None:
-            scan = self._take_helper(helper, fd, state)
-            folded = self._consume(scan, state, None, None, on_block, caching, from_seq)
-        if folded.torn == b"" and folded.cursor.offset != scan.cursor.offset:
+                scan = self._take_helper(helper, fd, state)
+                folded = self._consume(scan, state, None, None, on_block, caching, from_seq)
+            stopped = folded.torn == b"" and folded.cursor.offset != scan.cursor.offset
+        if stopped:
             return Folded(folded.state, folded.cursor, b"", keys_complete, from_seq)  # stopped at a bound
         state = folded.state
         if caching and keys_complete and state.seq - from_seq >= checkpoint.HEAD_REFRESH:
@@ -222,6 +228,68 @@ class Ledger:
                 if count < len(events):  # the bound lies inside this block
                     return Folded(state, _end_of(offset, lines, count, state), b"", True, from_seq)
         return Folded(state, scan.cursor.copy(), scan.torn, True, from_seq)
+
+    def _consume_native(
+        self,
+        fold: NativeFold,
+        scan: LogScan,
+        state: State,
+        until: Point | None,
+        on_block: Callable[[list[EventLike]], None] | None,
+        caching: bool,
+        from_seq: int,
+    ) -> tuple[Folded, bool]:
+        """_consume() with the C extension: (folded, whether it stopped at `until`).
+
+        The extension applies the verified deposits, withdrawals and transfers it can vouch
+        for and hands every other line to the Python reader here, one at a time: opens,
+        closes and reversals, anything in an unusual form, and every line that is wrong (so
+        the error names it exactly as the Python path does). `on_block` sees the events
+        handled here, which include every reversal.
+        """
+        bound_seq = until.seq if until is not None and until.seq is not None else -1
+        bound_ts = until.ts if until is not None and until.seq is None else None
+        cursor = scan.cursor
+        balances, opened, keys = state.balances, state.open, state.keys
+        if 0 <= bound_seq <= state.seq:
+            return Folded(state, cursor.copy(), b"", True, from_seq), True
+        with money_context():
+            for offset, block in scan.whole_blocks():
+                pos = 0
+                size = len(block)
+                while pos < size:
+                    every = max(checkpoint.EVERY, len(balances))
+                    due = (state.seq // every + 1) * every if caching else -1
+                    stop = due if bound_seq < 0 or 0 <= due < bound_seq else bound_seq
+                    code, pos, seq, head, ts, line_start = fold(
+                        block, pos, state.seq, state.head, state.ts or "", balances, opened, keys, stop, bound_ts
+                    )
+                    if line_start >= 0:  # it applied lines
+                        state.seq, state.head, state.ts = seq, head, ts
+                        cursor.offset, cursor.seq, cursor.head, cursor.ts = offset + pos, seq, head, ts
+                        cursor.line_start = offset + line_start
+                    if code == _HANDOFF:
+                        end = block.index(b"\n", pos) + 1
+                        ev, _ = next(_check_lines(block[pos:end], state.seq, state.head, state.ts or ""))
+                        if until is not None and until.after(ev.seq, ev.ts):
+                            return Folded(state, cursor.copy(), b"", True, from_seq), True
+                        failed = apply_block(state, [ev])
+                        if failed is not None:
+                            raise LogCorrupt(ev.seq, failed[1])
+                        if on_block is not None:
+                            on_block([ev])
+                        cursor.offset, cursor.line_start = offset + end, offset + pos
+                        cursor.seq, cursor.head, cursor.ts = state.seq, state.head, state.ts
+                        pos = end
+                    elif code == _DONE:
+                        break
+                    elif state.seq != stop:  # it stopped before a line after `until`
+                        return Folded(state, cursor.copy(), b"", True, from_seq), True
+                    if caching and state.seq == due:
+                        checkpoint.save(self.path, state, cursor.copy(), head=False)
+                    if state.seq == bound_seq:
+                        return Folded(state, cursor.copy(), b"", True, from_seq), True
+        return Folded(state, cursor.copy(), scan.torn, True, from_seq), False
 
     def _take_helper(self, helper: Helper, fd: int, state: State) -> LogScan:
         """Join the helper's range onto `state` (folded up to its start) and return the scan
@@ -448,6 +516,24 @@ class _Spool:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+NativeFold = Callable[..., tuple[int, int, int, str, str, int]]
+_DONE, _HANDOFF = 0, 1  # the extension's codes (2: it stopped at the bound it was given)
+_native: list[NativeFold | None] = []
+
+
+def native_fold() -> NativeFold | None:
+    """The C extension's fold, or None when it is not built or LEDGER_CLI_NATIVE=0."""
+    if not _native:
+        found: NativeFold | None = None
+        if os.environ.get("LEDGER_CLI_NATIVE", "1") != "0":
+            try:
+                from ledger_cli._native import fold as found
+            except ImportError:
+                found = None
+        _native.append(found)
+    return _native[0]
 
 
 PARALLEL_BYTES = 24 << 20  # below this, forking a helper costs more than it saves

@@ -144,6 +144,51 @@ class LogScan:
         self.trusted = trusted
         self.stop = stop  # a line-aligned offset to stop at (another process takes what follows)
 
+    def whole_blocks(self) -> Iterator[tuple[int, bytes]]:
+        """The file from the cursor in blocks of whole lines, as (offset, bytes); unverified.
+
+        Blocks end at the trusted range's edges and at `stop`. The caller verifies the lines
+        and moves the cursor past each good one (the error for a bad last line names the line
+        after the cursor's). After the scan `torn` holds any bytes after the last newline.
+        LogCorrupt or StoreError if the file is not a log or ends in a bad line.
+        """
+        fd = self.fd
+        offset = self.cursor.offset
+        first = self.cursor.seq == 0
+        rest = b""
+        edges = (*(self.trusted or ()), *(() if self.stop is None else (self.stop,)))
+        while True:
+            size = self.chunk
+            position = offset + len(rest)
+            if self.stop is not None and position >= self.stop:
+                break
+            for edge in edges:  # blocks must not straddle the trusted range or the stop
+                if position < edge:
+                    size = min(size, edge - position)
+                    break
+            try:
+                chunk = os.pread(fd, size, position)
+            except OSError as exc:
+                raise StoreError(f"cannot read {self.path}: {exc.strerror}") from None
+            if not chunk:
+                break
+            block = rest + chunk
+            cut = block.rfind(b"\n") + 1
+            rest = block[cut:]
+            if not cut:
+                continue
+            if first and not block.startswith(b"{"):
+                raise _not_a_log(self.path, block[: block.find(b"\n")])
+            first = False
+            yield offset, block[:cut] if rest else block
+            offset += cut
+        if rest:
+            if first and not rest.startswith(b"{") and not _is_torn_fragment(rest):
+                raise _not_a_log(self.path, rest)
+            if not _is_torn_fragment(rest):
+                raise LogCorrupt(self.cursor.seq + 1, "the last line is not valid (and has no newline)")
+            self.torn = rest
+
     def blocks(self) -> Iterator[tuple[int, list[EventLike], list[bytes]]]:
         """The verified events block by block, as (offset of the first line, events, lines).
 
@@ -157,49 +202,25 @@ class LogScan:
             from ledger_cli import fastcodec
 
             verify_block = fastcodec.verify_block
-        fd = self.fd
-        offset = cursor.offset
         seq = cursor.seq
         head = cursor.head
         ts = cursor.ts or ""
-        rest = b""
         trusted = self.trusted
-        edges = (*(trusted or ()), *(() if self.stop is None else (self.stop,)))
-        while True:
-            size = self.chunk
-            position = offset + len(rest)
-            if self.stop is not None and position >= self.stop:
-                break
-            for edge in edges:  # blocks must not straddle the trusted range or the stop
-                if position < edge:
-                    size = min(size, edge - position)
-                    break
-            try:
-                chunk = os.pread(fd, size, offset + len(rest))
-            except OSError as exc:
-                raise StoreError(f"cannot read {self.path}: {exc.strerror}") from None
-            if not chunk:
-                break
-            block = rest + chunk
-            cut = block.rfind(b"\n") + 1
-            rest = block[cut:]
-            if not cut:
-                continue
-            if seq == 0 and not block.startswith(b"{"):
-                raise _not_a_log(self.path, block[: block.find(b"\n")])
+        for offset, block in self.whole_blocks():
+            cut = len(block)
             if trusted is not None and trusted[0] <= offset and offset + cut <= trusted[1]:
                 from ledger_cli.fastcodec import decode_block
 
-                verified = decode_block(block[:cut])
+                verified = decode_block(block)
             elif verify_block is not None:
-                verified = verify_block(block[:cut], seq, head, ts)
+                verified = verify_block(block, seq, head, ts)
             else:
                 verified = None
             if verified is None:
                 events: list[EventLike] = []
                 lines: list[bytes] = []
                 try:
-                    for ev, line in _check_lines(block[:cut], seq, head, ts):
+                    for ev, line in _check_lines(block, seq, head, ts):
                         events.append(ev)
                         lines.append(line)
                 except LogCorrupt:
@@ -208,20 +229,12 @@ class LogScan:
                     raise
             else:
                 events, lines = verified  # type: ignore[assignment]
-            start = offset
-            offset += cut
             if events:
                 last = events[-1]
                 seq, head, ts = last.seq, last.hash, last.ts  # type: ignore[assignment]
-                cursor.offset, cursor.seq, cursor.head, cursor.ts = offset, seq, head, ts
-                cursor.line_start = offset - len(lines[len(events) - 1]) - 1
-            yield start, events, lines
-        if rest:
-            if seq == 0 and not rest.startswith(b"{") and not _is_torn_fragment(rest):
-                raise _not_a_log(self.path, rest)
-            if not _is_torn_fragment(rest):
-                raise LogCorrupt(seq + 1, "the last line is not valid (and has no newline)")
-            self.torn = rest
+                cursor.offset, cursor.seq, cursor.head, cursor.ts = offset + cut, seq, head, ts
+                cursor.line_start = offset + cut - len(lines[len(events) - 1]) - 1
+            yield offset, events, lines
 
 
 def _check_lines(block: bytes, seq: int, head: str, ts: str) -> Iterator[tuple[EventLike, bytes]]:

@@ -23,11 +23,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger_cli import batch, checkpoint, store
+from ledger_cli import batch, checkpoint, service, store
 from ledger_cli.domain import Close, Command, Deposit, Open, Reverse, State, Transfer, Withdraw
 from ledger_cli.errors import LogCorrupt, RuleViolation
 from ledger_cli.service import Ledger
-from ledger_cli.store import LogScan
 from ledger_cli.when import Point
 from tests.conftest import Runner
 from tests.helpers_log import seal as seal_fields
@@ -63,18 +62,26 @@ class Ids:
 
 
 class Seen:
-    """Counts the events the reader hands to folds (wraps LogScan.blocks)."""
+    """Counts the events the reader folds, on either path: those the C extension applies
+    (by how far it moves seq) and those handed to domain.apply_block."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.events = 0
-        original = LogScan.blocks
+        apply_block = service.apply_block
+        native = service.native_fold()
 
-        def blocks(scan: LogScan) -> Iterator[Any]:
-            for item in original(scan):
-                self.events += len(item[1])
-                yield item
+        def counted_apply(state: State, events: list[Any]) -> Any:
+            self.events += len(events)
+            return apply_block(state, events)
 
-        monkeypatch.setattr(LogScan, "blocks", blocks)
+        def counted_fold(*args: Any) -> Any:
+            result = native(*args)  # type: ignore[misc]
+            self.events += result[2] - args[2]
+            return result
+
+        monkeypatch.setattr(service, "apply_block", counted_apply)
+        if native is not None:
+            monkeypatch.setattr(service, "native_fold", lambda: counted_fold)
 
     def take(self) -> int:
         count, self.events = self.events, 0

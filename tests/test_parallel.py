@@ -1,7 +1,9 @@
 """The two-core fold: a forked helper verifies the far part of a long log while the reader folds.
 
 The helper is an accelerator only: whatever it finds (or fails to report), the answer must be
-exactly the one-process answer. These tests force the helper onto small logs.
+exactly the one-process answer. These tests force the helper onto small logs. The helper
+serves the pure-Python reader only (where the C extension is not built), so they turn the
+extension off.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tests.helpers_log import seal as reseal
 @pytest.fixture
 def forced(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Fork a helper for every read, with small blocks; records the ranges it was given."""
+    monkeypatch.setattr(service, "_native", [None])
     monkeypatch.setattr(service, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(store, "CHUNK", 4096)
     monkeypatch.setattr(store, "FAST_DECODE_BYTES", 0)

@@ -1,0 +1,687 @@
+/* ledger_cli._native: the cold fold's hot loop in C (optional; the package runs without it).
+ *
+ * fold() reads whole log lines from a block of bytes and, line by line, proves each one is a
+ * deposit, withdrawal or transfer in exactly the canonical form of contract section 2 (sorted
+ * keys, no whitespace, no escapes), with the expected seq, prev and a non-decreasing ts, valid
+ * values and a hash that matches its bytes, and that it breaks no rule of the books; then it
+ * applies it to the state's dicts. At the first line it cannot vouch for (another event type,
+ * any escape, anything unusual or wrong) it stops and says so: the Python reader then takes
+ * that one line, and names the problem if there is one. So this module never accepts a line
+ * that the Python path would refuse; it only gets the common case done without building
+ * Python objects per event. The rules themselves stay in ledger_cli.domain; the mirror of them
+ * here (deposits open a new account, a debit needs an open account with the funds, a transfer
+ * needs two different accounts, none closed) is held to it by tests/test_native.py.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+/* ---- SHA-256 ------------------------------------------------------------------------------ */
+
+static const uint32_t K256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void sha256_blocks_c(uint32_t st[8], const uint8_t *p, size_t blocks) {
+    uint32_t w[64];
+    while (blocks--) {
+        for (int i = 0; i < 16; i++)
+            w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+        for (int i = 16; i < 64; i++) {
+            uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+            uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        uint32_t a = st[0], b = st[1], c = st[2], d = st[3], e = st[4], f = st[5], g = st[6], h = st[7];
+        for (int i = 0; i < 64; i++) {
+            uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
+            uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+            h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+        }
+        st[0] += a; st[1] += b; st[2] += c; st[3] += d; st[4] += e; st[5] += f; st[6] += g; st[7] += h;
+        p += 64;
+    }
+}
+
+#ifdef HAVE_X86
+/* The SHA extensions (Intel SHA-NI, on AMD since Zen): about 2 cycles a byte. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void sha256_blocks_ni(uint32_t st[8], const uint8_t *p,
+                                                                        size_t blocks) {
+    const __m128i MASK = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i tmp = _mm_loadu_si128((const __m128i *)&st[0]);
+    __m128i state1 = _mm_loadu_si128((const __m128i *)&st[4]);
+    tmp = _mm_shuffle_epi32(tmp, 0xB1);          /* CDAB */
+    state1 = _mm_shuffle_epi32(state1, 0x1B);    /* EFGH */
+    __m128i state0 = _mm_alignr_epi8(tmp, state1, 8); /* ABEF */
+    state1 = _mm_blend_epi16(state1, tmp, 0xF0); /* CDGH */
+    while (blocks--) {
+        __m128i abef = state0, cdgh = state1, w[4], msg;
+        for (int i = 0; i < 16; i++) {
+            if (i < 4) {
+                w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), MASK);
+            } else {
+                __m128i x = _mm_sha256msg1_epu32(w[i & 3], w[(i + 1) & 3]);
+                x = _mm_add_epi32(x, _mm_alignr_epi8(w[(i + 3) & 3], w[(i + 2) & 3], 4));
+                w[i & 3] = _mm_sha256msg2_epu32(x, w[(i + 3) & 3]);
+            }
+            msg = _mm_add_epi32(w[i & 3], _mm_loadu_si128((const __m128i *)&K256[4 * i]));
+            state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
+            msg = _mm_shuffle_epi32(msg, 0x0E);
+            state0 = _mm_sha256rnds2_epu32(state0, state1, msg);
+        }
+        state0 = _mm_add_epi32(state0, abef);
+        state1 = _mm_add_epi32(state1, cdgh);
+        p += 64;
+    }
+    tmp = _mm_shuffle_epi32(state0, 0x1B);       /* FEBA */
+    state1 = _mm_shuffle_epi32(state1, 0xB1);    /* DCHG */
+    state0 = _mm_blend_epi16(tmp, state1, 0xF0); /* DCBA */
+    state1 = _mm_alignr_epi8(state1, tmp, 8);    /* HGFE */
+    _mm_storeu_si128((__m128i *)&st[0], state0);
+    _mm_storeu_si128((__m128i *)&st[4], state1);
+}
+
+static int cpu_has_sha(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3))
+        return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    return (b >> 29) & 1;
+}
+#endif
+
+static void (*sha256_blocks)(uint32_t st[8], const uint8_t *p, size_t blocks) = sha256_blocks_c;
+
+/* SHA-256 of data[0:n] followed by one more byte `last`, as 64 lowercase hex digits. */
+static void sha256_hex_plus(const uint8_t *data, size_t n, uint8_t last, char out[64]) {
+    uint32_t st[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    size_t full = n / 64;
+    if (full)
+        sha256_blocks(st, data, full);
+    uint8_t tail[128];
+    size_t rest = n - full * 64;
+    memcpy(tail, data + full * 64, rest);
+    tail[rest++] = last;
+    tail[rest++] = 0x80;
+    size_t tail_len = rest + 8 <= 64 ? 64 : 128;
+    memset(tail + rest, 0, tail_len - rest);
+    uint64_t bits = (uint64_t)(n + 1) * 8;
+    for (int i = 0; i < 8; i++)
+        tail[tail_len - 1 - i] = (uint8_t)(bits >> (8 * i));
+    sha256_blocks(st, tail, tail_len / 64);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++)
+            out[8 * i + j] = hex[(st[i] >> (28 - 4 * j)) & 15];
+}
+
+/* ---- caches of texts already validated ------------------------------------------------- */
+
+/* Direct-mapped: a slot is one cache line, a new text replaces the old one in its slot. So the
+ * memory is fixed (a log with a million distinct amounts costs no more than one with ten), and
+ * a lookup touches one line. Values handed out are new references: a later put may evict. */
+#define INLINE_KEY 44
+
+typedef struct {
+    uint64_t hash;
+    PyObject *value;
+    uint32_t len;
+    char key[INLINE_KEY];
+} Slot;
+
+typedef struct {
+    Slot *slots;
+    size_t mask;
+} Cache;
+
+static Cache accounts = {NULL, 4096 - 1}, amounts = {NULL, 16384 - 1}; /* text -> str, text -> Decimal */
+
+static uint64_t fnv1a(const char *p, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void cache_clear(Cache *c) {
+    for (size_t i = 0; c->slots && i <= c->mask; i++)
+        Py_XDECREF(c->slots[i].value);
+    PyMem_Free(c->slots);
+    c->slots = NULL;
+}
+
+/* The value stored for p[0:n] (a new reference), or NULL. */
+static PyObject *cache_get(Cache *c, const char *p, Py_ssize_t n, uint64_t h) {
+    if (!c->slots || n > INLINE_KEY)
+        return NULL;
+    Slot *s = &c->slots[h & c->mask];
+    if (s->value && s->hash == h && s->len == (uint32_t)n && memcmp(s->key, p, (size_t)n) == 0) {
+        Py_INCREF(s->value);
+        return s->value;
+    }
+    return NULL;
+}
+
+/* Remember value (borrowed) for p[0:n]; texts too long to keep inline are not kept. */
+static void cache_put(Cache *c, const char *p, Py_ssize_t n, uint64_t h, PyObject *value) {
+    if (n > INLINE_KEY)
+        return;
+    if (!c->slots && !(c->slots = PyMem_Calloc(c->mask + 1, sizeof(Slot))))
+        return; /* no memory for a cache: every text is validated again, nothing else changes */
+    Slot *s = &c->slots[h & c->mask];
+    Py_XDECREF(s->value);
+    Py_INCREF(value);
+    s->value = value;
+    s->hash = h;
+    s->len = (uint32_t)n;
+    memcpy(s->key, p, (size_t)n);
+}
+
+/* ---- value rules (mirrors of ledger_cli.values and ledger_cli.money) ---------------------- */
+
+static PyObject *decimal_type, *account_problem, *memo_problem, *key_problem;
+
+static int is_ascii(const char *p, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((uint8_t)p[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* 1 if the Python check `fn(text)` returns None, 0 if not (or the text is not UTF-8), -1 on error. */
+static int python_check(PyObject *fn, const char *p, Py_ssize_t n) {
+    PyObject *text = PyUnicode_DecodeUTF8(p, n, "strict");
+    if (!text) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            return -1;
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *problem = PyObject_CallOneArg(fn, text);
+    Py_DECREF(text);
+    if (!problem)
+        return -1;
+    int ok = problem == Py_None;
+    Py_DECREF(problem);
+    return ok;
+}
+
+/* The account name as a str (a new reference), NULL with no error set if it is not valid. */
+static PyObject *account_of(const char *p, Py_ssize_t n) {
+    uint64_t h = fnv1a(p, n);
+    PyObject *known = cache_get(&accounts, p, n, h);
+    if (known)
+        return known;
+    if (is_ascii(p, n)) { /* ASCII: letters, digits, _ - . in non-empty segments joined by ':' */
+        if (n < 1 || n > 128)
+            return NULL;
+        int start = 1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            char c = p[i];
+            if (c == ':') {
+                if (start)
+                    return NULL;
+                start = 1;
+                continue;
+            }
+            if (start && c == '-')
+                return NULL;
+            start = 0;
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                  c == '-' || c == '.'))
+                return NULL;
+        }
+        if (start)
+            return NULL;
+    } else {
+        int ok = python_check(account_problem, p, n);
+        if (ok <= 0)
+            return NULL;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8(p, n, "strict");
+    if (text)
+        cache_put(&accounts, p, n, h, text);
+    return text;
+}
+
+/* The amount as a Decimal (a new reference), NULL with no error set if it is not valid. */
+static PyObject *amount_of(const char *p, Py_ssize_t n) {
+    uint64_t h = fnv1a(p, n);
+    PyObject *known = cache_get(&amounts, p, n, h);
+    if (known)
+        return known;
+    Py_ssize_t i = 0, whole_start, whole_digits, frac = 0;
+    int nonzero = 0;
+    while (i < n && p[i] >= '0' && p[i] <= '9')
+        nonzero |= p[i++] != '0';
+    whole_digits = i;
+    if (whole_digits == 0)
+        return NULL;
+    whole_start = 0;
+    while (whole_start < whole_digits && p[whole_start] == '0')
+        whole_start++;
+    if (i < n) {
+        if (p[i++] != '.')
+            return NULL;
+        Py_ssize_t frac_start = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            nonzero |= p[i++] != '0';
+        frac = i - frac_start;
+        if (frac == 0 || i != n)
+            return NULL;
+    }
+    if (!nonzero || frac > 18 || (whole_digits - whole_start) + frac > 30)
+        return NULL;
+    PyObject *text = PyUnicode_FromStringAndSize(p, n);
+    if (!text)
+        return NULL;
+    PyObject *value = PyObject_CallOneArg(decimal_type, text);
+    Py_DECREF(text);
+    if (value)
+        cache_put(&amounts, p, n, h, value);
+    return value;
+}
+
+/* 1 if a memo (max 1000 characters, no control or format characters) is valid, 0 if not, -1 error. */
+static int memo_ok(const char *p, Py_ssize_t n) {
+    if (is_ascii(p, n)) {
+        if (n > 1000)
+            return 0;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (p[i] == 0x7f)
+                return 0;
+        return 1;
+    }
+    return python_check(memo_problem, p, n);
+}
+
+static int key_ok(const char *p, Py_ssize_t n) {
+    if (is_ascii(p, n)) /* strings here hold no byte below 0x20; 0x7f is not printable */
+        return n >= 1 && n <= 200 && memchr(p, 0x7f, (size_t)n) == NULL;
+    return python_check(key_problem, p, n);
+}
+
+/* ---- the canonical line ------------------------------------------------------------------- */
+
+typedef struct {
+    const char *p, *end;
+} Cur;
+
+static int lit(Cur *c, const char *s, size_t n) {
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, s, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+#define LIT(c, s) lit((c), (s), sizeof(s) - 1)
+
+/* A string's bytes up to its closing quote; 0 if it holds an escape or a control byte. */
+static int str_body(Cur *c, const char **s, Py_ssize_t *n) {
+    const char *q = c->p;
+    while (q < c->end && *q != '"') {
+        if (*q == '\\' || (uint8_t)*q < 0x20)
+            return 0;
+        q++;
+    }
+    if (q >= c->end)
+        return 0;
+    *s = c->p;
+    *n = q - c->p;
+    c->p = q + 1;
+    return 1;
+}
+
+static int digits(const char *p, int n) {
+    for (int i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
+static uint8_t HEX[256]; /* 1 for 0-9 and a-f (set at import) */
+
+static int hexdigits(const char *p, int n) {
+    int ok = 1;
+    for (int i = 0; i < n; i++) /* no branch per digit: hex digits are random */
+        ok &= HEX[(uint8_t)p[i]];
+    return ok;
+}
+
+static int id_ok(const char *p, Py_ssize_t n) { /* [0-9a-f]{8}-{4}-{4}-{4}-{12} */
+    return n == 36 && p[8] == '-' && p[13] == '-' && p[18] == '-' && p[23] == '-' && hexdigits(p, 8) &&
+           hexdigits(p + 9, 4) && hexdigits(p + 14, 4) && hexdigits(p + 19, 4) && hexdigits(p + 24, 12);
+}
+
+static int ts_ok(const char *p, Py_ssize_t n) { /* YYYY-MM-DDTHH:MM:SS.ffffffZ */
+    return n == 27 && p[4] == '-' && p[7] == '-' && p[10] == 'T' && p[13] == ':' && p[16] == ':' &&
+           p[19] == '.' && p[26] == 'Z' && digits(p, 4) && digits(p + 5, 2) && digits(p + 8, 2) &&
+           digits(p + 11, 2) && digits(p + 14, 2) && digits(p + 17, 2) && digits(p + 20, 6);
+}
+
+/* Compare like Python compares two ASCII str. */
+static int cmp_text(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb) {
+    int r = memcmp(a, b, (size_t)(na < nb ? na : nb));
+    return r ? r : (na > nb) - (na < nb);
+}
+
+enum { DEPOSITED, WITHDRAWN, TRANSFERRED };
+
+typedef struct {
+    const char *account, *amount, *id, *key, *memo, *prev, *to, *ts, *type, *hash;
+    Py_ssize_t account_n, amount_n, id_n, key_n, memo_n, to_n, ts_n, type_n;
+    long long seq;
+    int kind;
+    const char *body_end; /* where `,"hash":` starts */
+} Line;
+
+/* Parse one movement line in canonical form; 0 if it is anything else. */
+static int parse_line(const char *p, const char *end, Line *ln) {
+    Cur c = {p, end};
+    ln->key = ln->memo = ln->to = NULL;
+    ln->key_n = ln->memo_n = ln->to_n = 0;
+    if (!LIT(&c, "{\"account\":\"") || !str_body(&c, &ln->account, &ln->account_n))
+        return 0;
+    if (!LIT(&c, ",\"amount\":\"") || !str_body(&c, &ln->amount, &ln->amount_n))
+        return 0;
+    if (!LIT(&c, ",\"id\":\"") || !str_body(&c, &ln->id, &ln->id_n))
+        return 0;
+    if (LIT(&c, ",\"key\":\"") && !str_body(&c, &ln->key, &ln->key_n))
+        return 0;
+    if (LIT(&c, ",\"memo\":\"") && !str_body(&c, &ln->memo, &ln->memo_n))
+        return 0;
+    if (!LIT(&c, ",\"prev\":\"") || end - c.p < 65 || c.p[64] != '"')
+        return 0;
+    ln->prev = c.p;
+    c.p += 65;
+    if (!LIT(&c, ",\"seq\":") || c.p >= end || *c.p < '1' || *c.p > '9')
+        return 0;
+    long long seq = 0;
+    int nd = 0;
+    while (c.p < end && *c.p >= '0' && *c.p <= '9' && nd < 18) {
+        seq = seq * 10 + (*c.p++ - '0');
+        nd++;
+    }
+    ln->seq = seq;
+    if (LIT(&c, ",\"to\":\"") && !str_body(&c, &ln->to, &ln->to_n))
+        return 0;
+    if (!LIT(&c, ",\"ts\":\"") || !str_body(&c, &ln->ts, &ln->ts_n))
+        return 0;
+    if (!LIT(&c, ",\"type\":\"") || !str_body(&c, &ln->type, &ln->type_n))
+        return 0;
+    if (!LIT(&c, ",\"v\":1"))
+        return 0;
+    ln->body_end = c.p;
+    if (!LIT(&c, ",\"hash\":\"") || end - c.p != 66 || c.p[64] != '"' || c.p[65] != '}')
+        return 0;
+    ln->hash = c.p; /* compared with the digest computed here, so it is hex if it matches */
+#define IS(s) (ln->type_n == sizeof(s) - 1 && memcmp(ln->type, s, sizeof(s) - 1) == 0)
+    if (IS("deposited"))
+        ln->kind = DEPOSITED;
+    else if (IS("withdrawn"))
+        ln->kind = WITHDRAWN;
+    else if (IS("transferred"))
+        ln->kind = TRANSFERRED;
+    else
+        return 0;
+#undef IS
+    if ((ln->kind == TRANSFERRED) != (ln->to != NULL))
+        return 0;
+    return id_ok(ln->id, ln->id_n) && ts_ok(ln->ts, ln->ts_n);
+}
+
+/* ---- fold --------------------------------------------------------------------------------- */
+
+enum { DONE = 0, HANDOFF = 1, BOUND = 2 };
+
+PyDoc_STRVAR(fold_doc,
+"fold(block, pos, seq, head, ts, balances, opened, keys, stop_seq, stop_ts)\n"
+"-> (code, pos, seq, head, ts, line_start)\n\n"
+"Apply the movements in block[pos:] (whole lines) that follow event `seq` with hash `head`\n"
+"and timestamp `ts`, each verified, to the dicts. code 0: every line was applied; 1: the line\n"
+"at `pos` needs the Python reader; 2: event `stop_seq` was applied, or the line at `pos` lies\n"
+"after `stop_ts`. `line_start` is where the last applied line starts (-1 if none).");
+
+enum { APPLIED = 3, FAILED = -1 };
+
+/* Verify and apply the line p[0:nl]; APPLIED, HANDOFF, BOUND (a valid line after stop_ts,
+ * not applied) or FAILED (a Python exception is set). */
+static int fold_line(const char *p, const char *nl, long long seq, const char *head, const char *ts,
+                     Py_ssize_t tsn, const char *stop_ts, Py_ssize_t stop_ts_n, PyObject *balances,
+                     PyObject *opened, PyObject *keys, Line *ln) {
+    if (!parse_line(p, nl, ln) || ln->seq != seq + 1 || memcmp(ln->prev, head, 64) != 0 ||
+        cmp_text(ln->ts, 27, ts, tsn) < 0)
+        return HANDOFF;
+    char digest[64];
+    sha256_hex_plus((const uint8_t *)p, (size_t)(ln->body_end - p), '}', digest);
+    if (memcmp(digest, ln->hash, 64) != 0)
+        return HANDOFF;
+    int code = HANDOFF;
+    PyObject *account = NULL, *to = NULL, *amount = NULL, *key = NULL, *value = NULL;
+    if (!(account = account_of(ln->account, ln->account_n)))
+        goto done;
+    if (ln->to && !(to = account_of(ln->to, ln->to_n)))
+        goto done;
+    if (!(amount = amount_of(ln->amount, ln->amount_n)))
+        goto done;
+    if (ln->memo && memo_ok(ln->memo, ln->memo_n) <= 0)
+        goto done;
+    if (ln->key && key_ok(ln->key, ln->key_n) <= 0)
+        goto done;
+    if (stop_ts && cmp_text(ln->ts, 27, stop_ts, stop_ts_n) > 0) { /* a valid line past the bound */
+        code = BOUND;
+        goto done;
+    }
+    /* The rules, all checked before anything changes. */
+    PyObject *is_open = PyDict_GetItemWithError(opened, account);
+    if (!is_open && PyErr_Occurred())
+        goto done;
+    if (ln->kind == DEPOSITED) {
+        if (is_open == Py_False)
+            goto done;
+    } else {
+        if (is_open != Py_True)
+            goto done;
+        PyObject *has = PyDict_GetItemWithError(balances, account);
+        if (!has)
+            goto done;
+        int short_funds = PyObject_RichCompareBool(has, amount, Py_LT);
+        if (short_funds != 0)
+            goto done;
+    }
+    PyObject *to_open = NULL;
+    if (to) {
+        if (ln->to_n == ln->account_n && memcmp(ln->to, ln->account, (size_t)ln->to_n) == 0)
+            goto done;
+        to_open = PyDict_GetItemWithError(opened, to);
+        if ((!to_open && PyErr_Occurred()) || to_open == Py_False)
+            goto done;
+    }
+    if (ln->key && !(key = PyUnicode_DecodeUTF8(ln->key, ln->key_n, "strict")))
+        goto done;
+    /* Apply: money leaves `account` (unless a deposit) and arrives in `to` or `account`. */
+    code = FAILED;
+    PyObject *credit = to ? to : account, *credit_open = to ? to_open : is_open;
+    if (ln->kind != DEPOSITED) {
+        PyObject *has = PyDict_GetItemWithError(balances, account);
+        if (!has || !(value = PyNumber_Subtract(has, amount)) || PyDict_SetItem(balances, account, value) < 0)
+            goto done;
+        Py_CLEAR(value);
+    }
+    if (ln->kind != WITHDRAWN) {
+        if (!credit_open) {
+            if (PyDict_SetItem(opened, credit, Py_True) < 0 || PyDict_SetItem(balances, credit, amount) < 0)
+                goto done;
+        } else {
+            PyObject *has = PyDict_GetItemWithError(balances, credit);
+            if (!has || !(value = PyNumber_Add(has, amount)) || PyDict_SetItem(balances, credit, value) < 0)
+                goto done;
+            Py_CLEAR(value);
+        }
+    }
+    if (key) {
+        if (!(value = PyLong_FromLongLong(ln->seq)) || PyDict_SetItem(keys, key, value) < 0)
+            goto done;
+    }
+    code = APPLIED;
+done:
+    if (code == HANDOFF || code == BOUND) {
+        if (PyErr_Occurred()) { /* only a decoding error may stand for "not valid" */
+            if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+                PyErr_Clear();
+            else
+                code = FAILED;
+        }
+    } else if (code == FAILED && !PyErr_Occurred()) {
+        PyErr_SetString(PyExc_SystemError, "fold: a balance vanished"); /* State holds one per open account */
+    }
+    Py_XDECREF(account);
+    Py_XDECREF(to);
+    Py_XDECREF(amount);
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    return code;
+}
+
+static PyObject *fold(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    Py_ssize_t pos;
+    long long seq, stop_seq;
+    const char *head_in, *ts_in, *stop_ts;
+    Py_ssize_t head_n, ts_n, stop_ts_n;
+    PyObject *balances, *opened, *keys;
+    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!O!Lz#", &buf, &pos, &seq, &head_in, &head_n, &ts_in, &ts_n,
+                          &PyDict_Type, &balances, &PyDict_Type, &opened, &PyDict_Type, &keys, &stop_seq,
+                          &stop_ts, &stop_ts_n))
+        return NULL;
+    if (head_n != 64 || ts_n > 27 || pos < 0 || pos > buf.len) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "fold: bad head, ts or pos");
+        return NULL;
+    }
+    char head[64], ts[27];
+    Py_ssize_t tsn = ts_n;
+    memcpy(head, head_in, 64);
+    memcpy(ts, ts_in, (size_t)tsn);
+    const char *data = buf.buf, *end = data + buf.len;
+    Py_ssize_t line_start = -1;
+    int code = DONE;
+    while (data + pos < end) {
+        const char *p = data + pos;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) {
+            code = HANDOFF;
+            break;
+        }
+        Line ln;
+        code = fold_line(p, nl, seq, head, ts, tsn, stop_ts, stop_ts_n, balances, opened, keys, &ln);
+        if (code == FAILED) {
+            PyBuffer_Release(&buf);
+            return NULL;
+        }
+        if (code != APPLIED)
+            break;
+        code = DONE;
+        seq = ln.seq;
+        memcpy(head, ln.hash, 64);
+        memcpy(ts, ln.ts, 27);
+        tsn = 27;
+        line_start = pos;
+        pos = (nl - data) + 1;
+        if (seq == stop_seq) {
+            code = BOUND;
+            break;
+        }
+    }
+    PyBuffer_Release(&buf);
+    return Py_BuildValue("(inLs#s#n)", code, pos, seq, head, (Py_ssize_t)64, ts, tsn, line_start);
+}
+
+PyDoc_STRVAR(sha256_hex_doc, "sha256_hex(data) -> str: SHA-256 of data as hex (for tests of this module).");
+
+static PyObject *sha256_hex_py(PyObject *self, PyObject *arg) {
+    Py_buffer buf;
+    if (PyObject_GetBuffer(arg, &buf, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (buf.len == 0) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "empty data");
+        return NULL;
+    }
+    char out[64];
+    const uint8_t *p = buf.buf;
+    sha256_hex_plus(p, (size_t)buf.len - 1, p[buf.len - 1], out);
+    PyBuffer_Release(&buf);
+    return PyUnicode_FromStringAndSize(out, 64);
+}
+
+static PyObject *clear_caches(PyObject *self, PyObject *unused) {
+    cache_clear(&accounts);
+    cache_clear(&amounts);
+    Py_RETURN_NONE;
+}
+
+static PyObject *use_portable_sha(PyObject *self, PyObject *flag) {
+    int portable = PyObject_IsTrue(flag);
+    if (portable < 0)
+        return NULL;
+    sha256_blocks = sha256_blocks_c;
+#ifdef HAVE_X86
+    if (!portable && cpu_has_sha())
+        sha256_blocks = sha256_blocks_ni;
+#endif
+    return PyBool_FromLong(sha256_blocks != sha256_blocks_c);
+}
+
+static PyMethodDef methods[] = {
+    {"fold", fold, METH_VARARGS, fold_doc},
+    {"sha256_hex", sha256_hex_py, METH_O, sha256_hex_doc},
+    {"clear_caches", clear_caches, METH_NOARGS, "Forget the validated accounts and amounts."},
+    {"use_portable_sha", use_portable_sha, METH_O,
+     "use_portable_sha(flag) -> bool: choose the portable SHA-256 (True) or the CPU's if it has one; "
+     "returns whether the CPU's is in use."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "ledger_cli._native", NULL, -1, methods};
+
+static PyObject *attr_of(const char *module_name, const char *name) {
+    PyObject *mod = PyImport_ImportModule(module_name);
+    if (!mod)
+        return NULL;
+    PyObject *value = PyObject_GetAttrString(mod, name);
+    Py_DECREF(mod);
+    return value;
+}
+
+PyMODINIT_FUNC PyInit__native(void) {
+    for (int c = 0; c < 256; c++)
+        HEX[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    if (!(decimal_type = attr_of("decimal", "Decimal")) ||
+        !(account_problem = attr_of("ledger_cli.values", "account_problem")) ||
+        !(memo_problem = attr_of("ledger_cli.values", "memo_problem")) ||
+        !(key_problem = attr_of("ledger_cli.values", "key_problem")))
+        return NULL;
+#ifdef HAVE_X86
+    if (cpu_has_sha())
+        sha256_blocks = sha256_blocks_ni;
+#endif
+    return PyModule_Create(&module);
+}

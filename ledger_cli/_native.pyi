@@ -1,0 +1,18 @@
+# Types of the C extension built from _native.c (optional: see service.native_fold).
+
+def fold(
+    block: bytes,
+    pos: int,
+    seq: int,
+    head: str,
+    ts: str,
+    balances: dict[str, object],
+    opened: dict[str, bool],
+    keys: dict[str, int],
+    stop_seq: int,
+    stop_ts: str | None,
+    /,
+) -> tuple[int, int, int, str, str, int]: ...
+def sha256_hex(data: bytes, /) -> str: ...
+def clear_caches() -> None: ...
+def use_portable_sha(portable: bool, /) -> bool: ...
