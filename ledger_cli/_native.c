@@ -1,7 +1,7 @@
 /* ledger_cli._native: the cold fold's hot loop in C (optional; the package runs without it).
  *
  * fold() reads whole log lines from a block of bytes and, line by line, proves each one is a
- * deposit, withdrawal or transfer in exactly the canonical form of contract section 2 (sorted
+ * deposit, withdrawal, transfer, open or close in exactly the canonical form of contract section 2 (sorted
  * keys, no whitespace, no escapes), with the expected seq, prev and a non-decreasing ts, valid
  * values and a hash that matches its bytes, and that it breaks no rule of the books; then it
  * applies it to the state's dicts. At the first line it cannot vouch for (another event type,
@@ -10,7 +10,8 @@
  * that the Python path would refuse; it only gets the common case done without building
  * Python objects per event. The rules themselves stay in ledger_cli.domain; the mirror of them
  * here (deposits open a new account, a debit needs an open account with the funds, a transfer
- * needs two different accounts, none closed) is held to it by tests/test_native.py.
+ * needs two different accounts, none closed; only an account that is not open opens, only an
+ * open one at zero closes) is held to it by tests/test_native.py.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -197,7 +198,7 @@ static void cache_put(Cache *c, const char *p, Py_ssize_t n, uint64_t h, PyObjec
 
 /* ---- value rules (mirrors of ledger_cli.values and ledger_cli.money) ---------------------- */
 
-static PyObject *decimal_type, *account_problem, *memo_problem, *key_problem;
+static PyObject *decimal_type, *zero, *account_problem, *memo_problem, *key_problem;
 
 static int is_ascii(const char *p, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++)
@@ -300,23 +301,82 @@ static PyObject *amount_of(const char *p, Py_ssize_t n) {
     return value;
 }
 
-/* 1 if a memo (max 1000 characters, no control or format characters) is valid, 0 if not, -1 error. */
-static int memo_ok(const char *p, Py_ssize_t n) {
-    if (is_ascii(p, n)) {
-        if (n > 1000)
-            return 0;
-        for (Py_ssize_t i = 0; i < n; i++)
-            if (p[i] == 0x7f)
-                return 0;
-        return 1;
+/* Whether every character of `text` (at most `max` of them) is printable, or, with
+ * `spaces`, a space separator (Zs: allowed in a memo, though not printable). 1 yes, 0 no. */
+static int all_printable(PyObject *text, Py_ssize_t max, int spaces) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n > max)
+        return 0;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (Py_UNICODE_ISPRINTABLE(ch))
+            continue;
+        if (spaces && (ch == 0xA0 || ch == 0x1680 || (ch >= 0x2000 && ch <= 0x200A) || ch == 0x202F ||
+                       ch == 0x205F || ch == 0x3000))
+            continue;
+        return 0;
     }
-    return python_check(memo_problem, p, n);
+    return 1;
 }
 
+/* 1 if a text passes Python's `check` (None from it), 0 if not, -1 on error. Non-ASCII text
+ * made only of printable characters (and, with `spaces`, space separators) is accepted here;
+ * anything else is left to the Python rule, so this never accepts more than it does. */
+static int text_ok(const char *p, Py_ssize_t n, Py_ssize_t max, int spaces, PyObject *check) {
+    PyObject *text = PyUnicode_DecodeUTF8(p, n, "strict");
+    if (!text) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            return -1;
+        PyErr_Clear();
+        return 0;
+    }
+    int ok = all_printable(text, max, spaces);
+    if (!ok) {
+        PyObject *problem = PyObject_CallOneArg(check, text);
+        ok = problem ? problem == Py_None : -1;
+        Py_XDECREF(problem);
+    }
+    Py_DECREF(text);
+    return ok;
+}
+
+/* For ASCII text: 1 if it holds no control character (below 0x20, or 0x7f), else 0. */
+static int ascii_printable(const char *p, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((uint8_t)p[i] < 0x20 || p[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* 1 if a memo (max 1000 characters, no control or format characters) is valid, 0 if not, -1 error. */
+static int memo_ok(const char *p, Py_ssize_t n) {
+    if (is_ascii(p, n))
+        return n <= 1000 && ascii_printable(p, n);
+    return text_ok(p, n, 1000, 1, memo_problem);
+}
+
+/* 1 if an idempotency key (1-200 printable characters) is valid, 0 if not, -1 error. */
 static int key_ok(const char *p, Py_ssize_t n) {
-    if (is_ascii(p, n)) /* strings here hold no byte below 0x20; 0x7f is not printable */
-        return n >= 1 && n <= 200 && memchr(p, 0x7f, (size_t)n) == NULL;
-    return python_check(key_problem, p, n);
+    if (is_ascii(p, n))
+        return n >= 1 && n <= 200 && ascii_printable(p, n);
+    return text_ok(p, n, 200, 0, key_problem);
+}
+
+PyDoc_STRVAR(text_ok_doc,
+"text_ok(kind, text) -> bool: the extension's verdict on a memo or key (kind 'memo' or 'key'),\n"
+"for the tests that hold it to ledger_cli.values.");
+
+static PyObject *text_ok_py(PyObject *self, PyObject *args) {
+    const char *kind, *p;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "ss#", &kind, &p, &n))
+        return NULL;
+    int ok = strcmp(kind, "memo") == 0 ? memo_ok(p, n) : key_ok(p, n);
+    if (ok < 0)
+        return NULL;
+    return PyBool_FromLong(ok);
 }
 
 /* ---- the canonical line ------------------------------------------------------------------- */
@@ -382,7 +442,7 @@ static int cmp_text(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb) 
     return r ? r : (na > nb) - (na < nb);
 }
 
-enum { DEPOSITED, WITHDRAWN, TRANSFERRED };
+enum { DEPOSITED, WITHDRAWN, TRANSFERRED, OPENED, CLOSED }; /* movements first */
 
 typedef struct {
     const char *account, *amount, *id, *key, *memo, *prev, *to, *ts, *type, *hash;
@@ -399,7 +459,9 @@ static int parse_line(const char *p, const char *end, Line *ln) {
     ln->key_n = ln->memo_n = ln->to_n = 0;
     if (!LIT(&c, "{\"account\":\"") || !str_body(&c, &ln->account, &ln->account_n))
         return 0;
-    if (!LIT(&c, ",\"amount\":\"") || !str_body(&c, &ln->amount, &ln->amount_n))
+    ln->amount = NULL;
+    ln->amount_n = 0;
+    if (LIT(&c, ",\"amount\":\"") && !str_body(&c, &ln->amount, &ln->amount_n))
         return 0;
     if (!LIT(&c, ",\"id\":\"") || !str_body(&c, &ln->id, &ln->id_n))
         return 0;
@@ -439,10 +501,14 @@ static int parse_line(const char *p, const char *end, Line *ln) {
         ln->kind = WITHDRAWN;
     else if (IS("transferred"))
         ln->kind = TRANSFERRED;
+    else if (IS("account_opened"))
+        ln->kind = OPENED;
+    else if (IS("account_closed"))
+        ln->kind = CLOSED;
     else
         return 0;
 #undef IS
-    if ((ln->kind == TRANSFERRED) != (ln->to != NULL))
+    if ((ln->kind == TRANSFERRED) != (ln->to != NULL) || (ln->kind >= OPENED) != (ln->amount == NULL))
         return 0;
     return id_ok(ln->id, ln->id_n) && ts_ok(ln->ts, ln->ts_n);
 }
@@ -479,7 +545,7 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
         goto done;
     if (ln->to && !(to = account_of(ln->to, ln->to_n)))
         goto done;
-    if (!(amount = amount_of(ln->amount, ln->amount_n)))
+    if (ln->amount && !(amount = amount_of(ln->amount, ln->amount_n)))
         goto done;
     if (ln->memo && memo_ok(ln->memo, ln->memo_n) <= 0)
         goto done;
@@ -493,6 +559,32 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
     PyObject *is_open = PyDict_GetItemWithError(opened, account);
     if (!is_open && PyErr_Occurred())
         goto done;
+    if (ln->kind == OPENED || ln->kind == CLOSED) {
+        if (ln->key && !(key = PyUnicode_DecodeUTF8(ln->key, ln->key_n, "strict")))
+            goto done;
+        code = FAILED;
+        if (ln->kind == OPENED) { /* an account that is not open (new, or closed) opens */
+            if (is_open == Py_True)
+                goto handoff;
+            if (PyDict_SetItem(opened, account, Py_True) < 0 || PyDict_SetDefault(balances, account, zero) == NULL)
+                goto done;
+        } else { /* an open account at zero closes */
+            PyObject *has = is_open == Py_True ? PyDict_GetItemWithError(balances, account) : NULL;
+            if (!has)
+                goto handoff;
+            int at_zero = PyObject_RichCompareBool(has, zero, Py_EQ);
+            if (at_zero < 0)
+                goto done;
+            if (!at_zero)
+                goto handoff;
+            if (PyDict_SetItem(opened, account, Py_False) < 0)
+                goto done;
+        }
+        goto keyed;
+    handoff:
+        code = HANDOFF;
+        goto done;
+    }
     if (ln->kind == DEPOSITED) {
         if (is_open == Py_False)
             goto done;
@@ -536,6 +628,7 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
             Py_CLEAR(value);
         }
     }
+keyed:
     if (key) {
         if (!(value = PyLong_FromLongLong(ln->seq)) || PyDict_SetItem(keys, key, value) < 0)
             goto done;
@@ -653,6 +746,7 @@ static PyObject *use_portable_sha(PyObject *self, PyObject *flag) {
 static PyMethodDef methods[] = {
     {"fold", fold, METH_VARARGS, fold_doc},
     {"sha256_hex", sha256_hex_py, METH_O, sha256_hex_doc},
+    {"text_ok", text_ok_py, METH_VARARGS, text_ok_doc},
     {"clear_caches", clear_caches, METH_NOARGS, "Forget the validated accounts and amounts."},
     {"use_portable_sha", use_portable_sha, METH_O,
      "use_portable_sha(flag) -> bool: choose the portable SHA-256 (True) or the CPU's if it has one; "
@@ -677,7 +771,8 @@ PyMODINIT_FUNC PyInit__native(void) {
     if (!(decimal_type = attr_of("decimal", "Decimal")) ||
         !(account_problem = attr_of("ledger_cli.values", "account_problem")) ||
         !(memo_problem = attr_of("ledger_cli.values", "memo_problem")) ||
-        !(key_problem = attr_of("ledger_cli.values", "key_problem")))
+        !(key_problem = attr_of("ledger_cli.values", "key_problem")) ||
+        !(zero = attr_of("ledger_cli.domain", "ZERO")))
         return NULL;
 #ifdef HAVE_X86
     if (cpu_has_sha())

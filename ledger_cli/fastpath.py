@@ -3,8 +3,9 @@
 It understands exactly the plain forms of the everyday commands (writes, `balance`,
 `accounts`) and of the auditor's (`replay`, `verify`), and declines (returns None) on
 anything else: --help, an unknown option, a missing argument, `--`. Declined command
-lines go to the Typer app, which also owns every usage error. Accepted ones call the same functions in actions.py that the Typer
-commands call; the CLI test suite runs through both parsers.
+lines go to the Typer app, which also owns every usage error. Accepted ones call the same
+functions in actions.py that the Typer commands call; the CLI test suite runs through both
+parsers.
 """
 
 from __future__ import annotations

@@ -241,11 +241,11 @@ class Ledger:
     ) -> tuple[Folded, bool]:
         """_consume() with the C extension: (folded, whether it stopped at `until`).
 
-        The extension applies the verified deposits, withdrawals and transfers it can vouch
-        for and hands every other line to the Python reader here, one at a time: opens,
-        closes and reversals, anything in an unusual form, and every line that is wrong (so
-        the error names it exactly as the Python path does). `on_block` sees the events
-        handled here, which include every reversal.
+        The extension applies the verified deposits, withdrawals, transfers, opens and closes
+        it can vouch for, and hands every other line to the Python reader here, one at a
+        time: reversals, anything in an unusual form (an escape in a string), and every line
+        that is wrong, so that the error names it exactly as the Python path does.
+        `on_block` sees the events handled here, which include every reversal.
         """
         bound_seq = until.seq if until is not None and until.seq is not None else -1
         bound_ts = until.ts if until is not None and until.seq is None else None

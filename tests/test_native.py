@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import ledger_cli._native as native  # the suite expects the extension to be built
 from ledger_cli import service
 from ledger_cli.domain import Close, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import LedgerError
@@ -27,8 +28,6 @@ from ledger_cli.values import account_problem, key_problem, memo_problem
 from ledger_cli.when import Point
 from tests.helpers_log import GENESIS, seal
 from tests.test_reader_fuzz import OPS, _mutate, event_fields
-
-import ledger_cli._native as native  # noqa: E402  (the suite expects the extension built)
 
 PARITY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -182,6 +181,18 @@ def test_a_memo_and_key_are_applied_only_if_the_python_rules_accept_them(memo: s
     if _accepts(line):
         assert valid, fields
     # A valid memo or key with an escape (a quote, a backslash) is handed to Python: no claim.
+
+
+def test_every_character_gets_the_python_verdict_as_a_memo_and_as_a_key() -> None:
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:  # lone surrogates cannot be written to a log at all
+            continue
+        char = chr(code)
+        assert native.text_ok("memo", char) == (memo_problem(char) is None), hex(code)
+        assert native.text_ok("key", char) == (key_problem(char) is None), hex(code)
+    for text in ["x" * 1000, "é" * 1000, "é" * 1001, "\u3000" * 1001, "k" * 200, "é" * 200, "é" * 201, ""]:
+        assert native.text_ok("memo", text) == (memo_problem(text) is None), text[:3]
+        assert native.text_ok("key", text) == (key_problem(text) is None), text[:3]
 
 
 def test_a_handed_off_line_is_read_by_python_and_the_fold_goes_on(tmp_path: Path) -> None:
