@@ -707,6 +707,99 @@ static PyObject *fold(PyObject *self, PyObject *args) {
     return Py_BuildValue("(inLs#s#n)", code, pos, seq, head, (Py_ssize_t)64, ts, tsn, line_start);
 }
 
+/* ---- sealing (batch import) ---------------------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+} Buf;
+
+static void put(Buf *b, const char *s, size_t n) {
+    if (b->n <= b->cap && n <= b->cap - b->n)
+        memcpy(b->p + b->n, s, n);
+    b->n = b->n <= b->cap && n <= b->cap - b->n ? b->n + n : b->cap + 1; /* past cap: the caller sees it */
+}
+#define PUT(b, s) put((b), (s), sizeof(s) - 1)
+
+PyDoc_STRVAR(seal_move_doc,
+"seal_move(type, seq, id, ts, prev, account, to, amount, memo, key) -> (line, hash) | None\n\n"
+"events.movement_line() in C: the sealed log line of a deposit, withdrawal or transfer whose\n"
+"values are valid. None when a memo or key holds a quote or a backslash (escapes are\n"
+"json.dumps's job) or the line would be too long; the caller then uses movement_line().");
+
+static PyObject *seal_move(PyObject *self, PyObject *args) {
+    const char *type, *id, *ts, *prev, *account, *to, *amount, *memo, *key;
+    Py_ssize_t type_n, id_n, ts_n, prev_n, account_n, to_n, amount_n, memo_n, key_n;
+    long long seq;
+    if (!PyArg_ParseTuple(args, "s#Ls#s#s#s#z#s#z#z#", &type, &type_n, &seq, &id, &id_n, &ts, &ts_n, &prev,
+                          &prev_n, &account, &account_n, &to, &to_n, &amount, &amount_n, &memo, &memo_n, &key,
+                          &key_n))
+        return NULL;
+    if ((memo && (memchr(memo, '"', (size_t)memo_n) || memchr(memo, '\\', (size_t)memo_n))) ||
+        (key && (memchr(key, '"', (size_t)key_n) || memchr(key, '\\', (size_t)key_n))))
+        Py_RETURN_NONE;
+    char space[8192];
+    Buf b = {space, 0, sizeof(space)};
+    char number[24];
+    int number_n = snprintf(number, sizeof(number), "%lld", seq);
+    PUT(&b, "{\"account\":\"");
+    put(&b, account, (size_t)account_n);
+    PUT(&b, "\",\"amount\":\"");
+    put(&b, amount, (size_t)amount_n);
+    PUT(&b, "\",\"id\":\"");
+    put(&b, id, (size_t)id_n);
+    PUT(&b, "\"");
+    if (key) {
+        PUT(&b, ",\"key\":\"");
+        put(&b, key, (size_t)key_n);
+        PUT(&b, "\"");
+    }
+    if (memo) {
+        PUT(&b, ",\"memo\":\"");
+        put(&b, memo, (size_t)memo_n);
+        PUT(&b, "\"");
+    }
+    PUT(&b, ",\"prev\":\"");
+    put(&b, prev, (size_t)prev_n);
+    PUT(&b, "\",\"seq\":");
+    put(&b, number, (size_t)number_n);
+    if (to) {
+        PUT(&b, ",\"to\":\"");
+        put(&b, to, (size_t)to_n);
+        PUT(&b, "\"");
+    }
+    PUT(&b, ",\"ts\":\"");
+    put(&b, ts, (size_t)ts_n);
+    PUT(&b, "\",\"type\":\"");
+    put(&b, type, (size_t)type_n);
+    PUT(&b, "\",\"v\":1");
+    size_t body_n = b.n;
+    char digest[64];
+    PUT(&b, ",\"hash\":\"");
+    put(&b, "0000000000000000000000000000000000000000000000000000000000000000", 64);
+    PUT(&b, "\"}\n");
+    if (b.n > b.cap)
+        Py_RETURN_NONE;
+    sha256_hex_plus((const uint8_t *)b.p, body_n, '}', digest);
+    memcpy(b.p + b.n - 67, digest, 64);
+    return Py_BuildValue("(y#s#)", b.p, (Py_ssize_t)b.n, digest, (Py_ssize_t)64);
+}
+
+PyDoc_STRVAR(amount_doc,
+"amount(text) -> Decimal | None: the amount `text` as a Decimal if it is a valid one (the same\n"
+"rule as money.amount_problem, with a cache), else None.");
+
+static PyObject *amount_py(PyObject *self, PyObject *arg) {
+    Py_ssize_t n;
+    const char *p = PyUnicode_AsUTF8AndSize(arg, &n);
+    if (!p)
+        return NULL;
+    PyObject *value = amount_of(p, n);
+    if (!value && !PyErr_Occurred())
+        Py_RETURN_NONE;
+    return value;
+}
+
 PyDoc_STRVAR(sha256_hex_doc, "sha256_hex(data) -> str: SHA-256 of data as hex (for tests of this module).");
 
 static PyObject *sha256_hex_py(PyObject *self, PyObject *arg) {
@@ -746,6 +839,8 @@ static PyObject *use_portable_sha(PyObject *self, PyObject *flag) {
 static PyMethodDef methods[] = {
     {"fold", fold, METH_VARARGS, fold_doc},
     {"sha256_hex", sha256_hex_py, METH_O, sha256_hex_doc},
+    {"seal_move", seal_move, METH_VARARGS, seal_move_doc},
+    {"amount", amount_py, METH_O, amount_doc},
     {"text_ok", text_ok_py, METH_VARARGS, text_ok_doc},
     {"clear_caches", clear_caches, METH_NOARGS, "Forget the validated accounts and amounts."},
     {"use_portable_sha", use_portable_sha, METH_O,

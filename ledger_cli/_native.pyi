@@ -1,5 +1,7 @@
 # Types of the C extension built from _native.c (optional: see service.native_fold).
 
+from decimal import Decimal
+
 def fold(
     block: bytes,
     pos: int,
@@ -17,3 +19,17 @@ def sha256_hex(data: bytes, /) -> str: ...
 def clear_caches() -> None: ...
 def use_portable_sha(portable: bool, /) -> bool: ...
 def text_ok(kind: str, text: str, /) -> bool: ...
+def seal_move(
+    kind: str,
+    seq: int,
+    id: str,
+    ts: str,
+    prev: str,
+    account: str,
+    to: str | None,
+    amount: str,
+    memo: str | None,
+    key: str | None,
+    /,
+) -> tuple[bytes, str] | None: ...
+def amount(text: str, /) -> Decimal | None: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
+from ledger_cli.accel import native
 from ledger_cli.domain import Close, Command, Deposit, Open, Transfer, Withdraw
 from ledger_cli.errors import InvalidValue
 from ledger_cli.money import parse_amount
@@ -28,12 +29,44 @@ _NEEDS = {
 _SHAPES = {kind: (needs, tuple(sorted({"to", "amount"} - set(needs)))) for kind, needs in _NEEDS.items()}
 
 
+class Record:
+    """A JSON Lines record whose fields are all strings or null (see _record_type)."""
+
+    type: str | None
+    account: str | None
+    to: str | None
+    amount: str | None
+    memo: str | None
+    key: str | None
+
+
+_RECORD: list[type[Record]] = []
+
+
+def _record_type() -> type[Record]:
+    """The msgspec Struct for records, made on first use (msgspec is imported only for batches)."""
+    if not _RECORD:
+        import msgspec
+
+        fields = [(name, str | None, None) for name in FIELDS]
+        _RECORD.append(msgspec.defstruct("Record", fields, forbid_unknown_fields=True))  # type: ignore[arg-type]
+    return _RECORD[0]
+
+
 class _Cache:
     """Account names and amounts repeat a lot in a batch: parse each distinct text once."""
 
     def __init__(self) -> None:
         self.accounts: dict[str, str] = {}
         self.amounts: dict[str, Decimal] = {}
+        module = native()
+        if module is not None:  # it checks amounts in C, with a cache of its own
+            self.amount = self._native_amount  # type: ignore[method-assign]
+            self._valid_amount = module.amount
+
+    def _native_amount(self, text: str) -> Decimal:
+        value = self._valid_amount(text)
+        return parse_amount(text) if value is None else value  # parse_amount names the problem
 
     def account(self, text: str) -> str:
         name = self.accounts.get(text)
@@ -48,6 +81,27 @@ class _Cache:
             if len(self.amounts) < 10_000:
                 self.amounts[text] = value
         return value
+
+
+_MOVES: dict[str, type[Deposit] | type[Withdraw]] = {"deposit": Deposit, "withdraw": Withdraw}
+
+
+def move_command(record: Record, cache: _Cache) -> Command | None:
+    """The command for a plain deposit, withdrawal or transfer record (to_command's common
+    case, without its generic checks), or None for any other record: to_command then decides."""
+    kind, account, amount, to = record.type, record.account, record.amount, record.to
+    if not account or not amount:
+        return None
+    memo = None if record.memo is None else parse_memo(record.memo)
+    key = None if record.key is None else parse_key(record.key or None)
+    if kind == "transfer":
+        if not to:
+            return None
+        return Transfer(cache.account(account), cache.account(to), cache.amount(amount), memo, key)
+    move = _MOVES.get(kind)  # type: ignore[arg-type]
+    if move is None or to:
+        return None
+    return move(cache.account(account), cache.amount(amount), memo, key)
 
 
 def to_command(record: dict[str, object], cache: _Cache) -> Command:
@@ -95,11 +149,19 @@ class RecordError(InvalidValue):
         self.line = line
 
 
-def jsonl_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, object]]]:
+def jsonl_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, object] | Record]]:
+    """Each record as a Record (strings or null in the six fields, checked by msgspec in C),
+    or, when it is anything else, as the dict to_command names the problem of."""
     import msgspec  # a batch repays its import; it refuses NaN and Infinity like the log reader
 
+    decode_record = msgspec.json.Decoder(_record_type()).decode
     decode = msgspec.json.Decoder().decode
     for number, line in enumerate(lines, 1):
+        try:
+            yield number, decode_record(line)
+            continue
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+            pass
         if not line.strip():
             continue
         try:
@@ -138,11 +200,17 @@ def csv_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, object]
         yield number, {name: value for name, value in zip(header, row) if value != ""}
 
 
-def commands(records: Iterator[tuple[int, dict[str, object]]]) -> Iterator[tuple[int, Command]]:
+def commands(records: Iterator[tuple[int, dict[str, object] | Record]]) -> Iterator[tuple[int, Command]]:
     """(line number, command) for each record; RecordError (exit 2) on a bad one."""
     cache = _Cache()
     for number, record in records:
         try:
+            if not isinstance(record, dict):
+                command = move_command(record, cache)
+                if command is not None:
+                    yield number, command
+                    continue
+                record = {name: value for name in FIELDS if (value := getattr(record, name)) is not None}
             yield number, to_command(record, cache)
         except InvalidValue as exc:
             if isinstance(exc, RecordError):

@@ -14,12 +14,17 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
 from ledger_cli import checkpoint
+from ledger_cli.accel import native
 from ledger_cli.domain import (
     Command,
+    Deposit,
     Reverse,
     Stamp,
     State,
+    Transfer,
+    Withdraw,
     apply_block,
+    apply_move,
     apply_summary,
     check,
     decide,
@@ -27,8 +32,18 @@ from ledger_cli.domain import (
     reversal_matches,
 )
 from ledger_cli.errors import LogCorrupt, RuleViolation, StoreError
-from ledger_cli.events import REVERSED, Event, EventLike, as_event, decode_line
-from ledger_cli.money import money_context
+from ledger_cli.events import (
+    DEPOSITED,
+    REVERSED,
+    TRANSFERRED,
+    WITHDRAWN,
+    Event,
+    EventLike,
+    as_event,
+    decode_line,
+    movement_line,
+)
+from ledger_cli.money import format_amount, money_context
 from ledger_cli.store import CHUNK, Cursor, LogScan, Writer, _check_lines, open_for_reading, warn
 from ledger_cli.when import Point
 
@@ -47,7 +62,8 @@ def system_clock() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
 
 
-_random = bytearray()
+_random = b""  # random bytes for ids, drawn 4 KiB at a time; the first _taken are used
+_taken = 0
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
@@ -57,10 +73,12 @@ def uuid7() -> str:
     Random bytes are drawn from os.urandom 4 KiB at a time: a batch import needs one id per
     event, and one system call per id would cost more than the rest of the id.
     """
-    if len(_random) < 10:
-        _random.extend(os.urandom(4096))
-    text = ((time.time_ns() // 1_000_000).to_bytes(6, "big") + _random[:10]).hex()
-    del _random[:10]
+    global _random, _taken
+    taken = _taken
+    if taken + 10 > len(_random):
+        _random, taken = os.urandom(4096), 0
+    _taken = taken + 10
+    text = ((time.time_ns() // 1_000_000).to_bytes(6, "big") + _random[taken : taken + 10]).hex()
     # 48 bits of milliseconds, version 7, 12 random bits, the RFC 4122 variant, 62 random bits.
     return f"{text[:8]}-{text[8:12]}-7{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:]}"
 
@@ -427,8 +445,35 @@ class Ledger:
             spool = _Spool()
             from ledger_cli.fastcodec import seal as seal_line  # a batch repays msgspec's import
 
+            moves = {Deposit: DEPOSITED, Withdraw: WITHDRAWN, Transfer: TRANSFERRED}
+            module = native()
+            seal_move = None if module is None else module.seal_move
+            event_ts = max(ts, state.ts) if state.ts else ts  # as decide() stamps them
             with money_context():
                 for number, command in commands:
+                    # The hot path: a new deposit, withdrawal or transfer is checked, applied
+                    # and sealed without building an Event (domain.apply_move, events.movement_line).
+                    kind = moves.get(type(command))
+                    if kind is not None and (command.key is None or command.key not in state.keys):
+                        if kind == TRANSFERRED:
+                            account, to = command.source, command.to  # type: ignore[union-attr]
+                        else:
+                            account, to = command.account, None  # type: ignore[union-attr]
+                        if apply_move(state, kind, account, to, command.amount):  # type: ignore[union-attr]
+                            seq = state.seq + 1
+                            fields = (
+                                kind, seq, new_id(), event_ts, state.head, account, to,
+                                format_amount(command.amount), command.memo, command.key,  # type: ignore[union-attr]
+                            )  # fmt: skip
+                            done = None if seal_move is None else seal_move(*fields)
+                            sealed, digest = movement_line(*fields) if done is None else done
+                            spool.write(sealed)
+                            state.seq, state.head, state.ts = seq, digest, event_ts
+                            if command.key is not None:
+                                state.keys[command.key] = seq
+                                batch_keys[command.key] = sealed
+                            continue
+                        # Refused: decide() below raises with check()'s message.
                     keyed = None
                     if command.key is not None and command.key in state.keys:
                         line = batch_keys.get(command.key)
@@ -520,20 +565,12 @@ class _Spool:
 
 NativeFold = Callable[..., tuple[int, int, int, str, str, int]]
 _DONE, _HANDOFF = 0, 1  # the extension's codes (2: it stopped at the bound it was given)
-_native: list[NativeFold | None] = []
 
 
 def native_fold() -> NativeFold | None:
-    """The C extension's fold, or None when it is not built or LEDGER_CLI_NATIVE=0."""
-    if not _native:
-        found: NativeFold | None = None
-        if os.environ.get("LEDGER_CLI_NATIVE", "1") != "0":
-            try:
-                from ledger_cli._native import fold as found
-            except ImportError:
-                found = None
-        _native.append(found)
-    return _native[0]
+    """The C extension's fold, or None (see accel)."""
+    module = native()
+    return None if module is None else module.fold
 
 
 PARALLEL_BYTES = 24 << 20  # below this, forking a helper costs more than it saves

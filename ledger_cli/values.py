@@ -59,6 +59,8 @@ def memo_problem(memo: object) -> str | None:
         return "invalid memo: not text"
     if len(memo) > MAX_MEMO:
         return f"invalid memo: longer than {MAX_MEMO} characters"
+    if memo.isprintable():  # printable excludes every refused category: the common case, in C
+        return None
     for char in memo:
         if unicodedata.category(char) in _REFUSED_IN_TEXT:
             return f"invalid memo: it contains the control or format character U+{ord(char):04X}"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger_cli import batch
+from ledger_cli import accel, batch
 from ledger_cli.errors import LedgerError
 from ledger_cli.service import Ledger
 from tests.conftest import Runner
@@ -170,3 +171,113 @@ def test_import_equals_running_the_commands_one_by_one_or_refuses_like_them(
         else:
             raise AssertionError("the batch was accepted although a command in it is refused")
         assert not (folder / "b.jsonl").exists()
+
+
+# Mostly none; sometimes text that needs an escape, non-ASCII text, or (rarely) a bad value.
+_texts = st.sampled_from([None] * 8 + ["", "plain", 'a "quoted" one', "back\\slash", "café ✓", "東京", "tab\tin"])
+_keys = st.sampled_from([None] * 12 + ["k1", "k2", 'q"k', "ключ"])
+_FUNDS = [{"type": "deposit", "account": name, "amount": "100"} for name in ("a", "b", "c:d")]
+_funded = st.sampled_from(["a", "b", "c:d"])
+
+
+def _record(kind: str, account: str, to: str | None = None, amount: Decimal | str | None = None) -> dict[str, str]:
+    fields = {"type": kind, "account": account, "to": to, "amount": None if amount is None else str(amount)}
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+_odd_amounts = st.sampled_from(["0.000000000000000001", "7.10", "007.5", "0.50", "0.50", "1E+3"])
+_full_records = st.lists(
+    st.one_of(
+        st.builds(_record, st.just("deposit"), st.sampled_from(["a", "e", "c:d"]), st.none(), _amounts | _odd_amounts),
+        st.builds(_record, st.just("withdraw"), _funded, st.none(), _amounts | _odd_amounts),
+        st.builds(_record, st.just("transfer"), _funded, st.sampled_from(["a", "b", "e"]), _amounts | _odd_amounts),
+        st.builds(_record, st.just("open"), st.sampled_from(["e", "f"]), st.none(), st.none()),
+        st.builds(_record, st.just("close"), st.sampled_from(["e", "f"]), st.none(), st.none()),
+        *[st.builds(_record, st.just(kind), _funded, st.none(), _amounts) for kind in ("deposit", "withdraw")],
+    ).flatmap(lambda record: st.builds(lambda memo, key: {**record, **_extra(memo, key)}, _texts, _keys)),
+    max_size=20,
+).map(lambda records: [*_FUNDS, *records])  # funded first, so that most batches go far
+
+
+def _extra(memo: str | None, key: str | None) -> dict[str, str]:
+    return {name: value for name, value in (("memo", memo), ("key", key)) if value is not None}
+
+
+class _Ids:
+    """Ids 1, 2, 3… in UUID form, so that two logs built the same way are the same bytes."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"00000000-0000-7000-8000-{self.n:012d}"
+
+
+def _fixed_clock() -> str:
+    return "2025-01-01T00:00:00.000000Z"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_full_records)
+def test_a_batch_writes_the_very_bytes_the_commands_write_one_by_one_with_and_without_the_extension(
+    tmp_path: Path, records: list[dict[str, str]]
+) -> None:
+    """The import's hot path (domain.apply_move, events.movement_line, the extension's
+    seal_move and amount check) against decide() and seal(), the path each command takes."""
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    one_by_one = Ledger(folder / "a.jsonl", clock=_fixed_clock, new_id=_Ids())
+    outcome: object = None
+    for number, record in enumerate(records, 1):
+        try:
+            one_by_one.execute(batch.to_command(record, batch._Cache()))
+        except LedgerError as exc:
+            outcome = f"line {number}: {exc}"
+            break
+    lines = [json.dumps(record, ensure_ascii=False).encode() + b"\n" for record in records]
+    for native in (True, False):
+        saved = accel._found[:]
+        if not native:
+            accel._found[:] = [None]
+        try:
+            path = folder / f"b-{native}.jsonl"
+            batched = Ledger(path, clock=_fixed_clock, new_id=_Ids())
+            try:
+                batched.import_commands(batch.commands(batch.jsonl_records(lines)))
+            except LedgerError as exc:
+                assert outcome is not None and str(exc).startswith(str(outcome)), (exc, outcome)
+                assert not path.exists()
+            else:
+                assert outcome is None, outcome
+                one = (folder / "a.jsonl").read_bytes() if (folder / "a.jsonl").exists() else b""
+                assert (path.read_bytes() if path.exists() else b"") == one
+        finally:
+            accel._found[:] = saved
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    record=st.fixed_dictionaries(
+        {},
+        optional={
+            name: st.one_of(st.none(), st.sampled_from(["", "a", "b:c", "5", "0", "x y", "transfer", "deposit"]))
+            for name in batch.FIELDS
+        },
+    )
+)
+def test_the_fast_record_path_builds_what_to_command_builds_or_defers_to_it(record: dict[str, str | None]) -> None:
+    line = json.dumps(record).encode()
+    [(_, decoded)] = list(batch.jsonl_records([line]))
+    cache = batch._Cache()
+    try:
+        expected: object = batch.to_command({k: v for k, v in record.items() if v is not None}, cache)
+    except LedgerError as exc:
+        expected = str(exc)
+    if isinstance(decoded, dict):
+        return  # not a plain record: to_command alone handles it
+    try:
+        fast: object = batch.move_command(decoded, cache)
+    except LedgerError as exc:
+        fast = str(exc)
+    if fast is not None:
+        assert fast == expected

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ledger_cli._native as native  # the suite expects the extension to be built
-from ledger_cli import service
+from ledger_cli import accel, service
 from ledger_cli.domain import Close, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import LedgerError
 from ledger_cli.money import amount_problem, money_context
@@ -35,12 +35,12 @@ PARITY = settings(max_examples=300, deadline=None, suppress_health_check=[Health
 @contextmanager
 def python_path() -> Iterator[None]:
     """Fold without the extension for the duration."""
-    saved = service._native[:]
-    service._native[:] = [None]
+    saved = accel._found[:]
+    accel._found[:] = [None]
     try:
         yield
     finally:
-        service._native[:] = saved
+        accel._found[:] = saved
 
 
 def outcome(path: Path, until: Point | None = None) -> object:
@@ -148,6 +148,16 @@ AMOUNTS = st.one_of(
 def test_an_amount_is_applied_only_if_the_python_rules_accept_it(text: str) -> None:
     accepted = _accepts(_one_deposit(amount=text))
     assert accepted == (amount_problem(text) is None), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=AMOUNTS)
+def test_the_import_amount_check_gives_the_python_verdict_and_value(text: str) -> None:
+    value = native.amount(text)
+    if amount_problem(text) is None:
+        assert value is not None and value == Decimal(text) and str(value) == str(Decimal(text))
+    else:
+        assert value is None
 
 
 # Pieces of names: ASCII that is and is not allowed, a composed and a decomposed é (not NFC),

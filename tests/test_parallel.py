@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger_cli import service, store
+from ledger_cli import accel, service, store
 from ledger_cli.domain import Close, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import LedgerError, LogCorrupt
 from ledger_cli.service import Ledger
@@ -27,7 +27,7 @@ from tests.helpers_log import seal as reseal
 @pytest.fixture
 def forced(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Fork a helper for every read, with small blocks; records the ranges it was given."""
-    monkeypatch.setattr(service, "_native", [None])
+    monkeypatch.setattr(accel, "_found", [None])
     monkeypatch.setattr(service, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(store, "CHUNK", 4096)
     monkeypatch.setattr(store, "FAST_DECODE_BYTES", 0)
