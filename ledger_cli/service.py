@@ -400,6 +400,7 @@ class Ledger:
             return VerifyReport(False, 0, State().head, [str(exc)])
         finally:
             os.close(fd)
+        self._warn_torn(folded.torn)
         return VerifyReport(True, folded.state.seq, folded.state.head)
 
     # ---- writing ---------------------------------------------------------------------------

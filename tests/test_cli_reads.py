@@ -449,6 +449,9 @@ def test_reads_ignore_a_torn_last_line_with_a_warning(book: Runner) -> None:
     out = ok(book, "balance", "--json")
     assert D(json.loads(out.stdout)["total"]) == TOTAL
     assert "warning" in out.stderr
+    checked = ok(book, "verify", "--json")
+    assert json.loads(checked.stdout)["ok"] is True
+    assert "warning: ignoring 21 bytes of an interrupted write" in checked.stderr
     assert book.log.read_bytes() == before + b'{"account":"assets:ba'
 
 
