@@ -25,7 +25,7 @@ from ledger_cli.events import decode_line
 from ledger_cli.store import Cursor
 from ledger_cli.when import Point
 
-FORMAT = 1
+FORMAT = 2  # 2: the digest is the hash of the file's own body
 EVERY = 1_000  # a snapshot for bounded reads every this many events (or one per account, if more)
 HEAD_REFRESH = 256  # rewrite the head checkpoint when a fold passed this many new events
 
@@ -58,15 +58,16 @@ def save(log: str, state: State, cursor: Cursor, *, head: bool) -> None:
         "reversed_by": {str(target): by for target, by in state.reversed_by.items()},
         "keys": state.keys if head else None,
     }
-    data["digest"] = _digest(data)
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    blob = body[:-1] + _DIGEST_MARK + sha256(body).hexdigest().encode() + b'"}'
     where = folder(log)
     try:
         os.makedirs(where, mode=0o700, exist_ok=True)
         name = "head.json" if head else _name(state.seq, state.ts)
         temporary = os.path.join(where, f".{name}.{os.getpid()}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, ensure_ascii=False, separators=(",", ":"))
+        with os.fdopen(fd, "wb") as out:
+            out.write(blob)
         os.replace(temporary, os.path.join(where, name))
     except OSError:
         pass
@@ -104,10 +105,17 @@ def seal(log: str, log_fd: int, before: list[int] | None = None) -> None:
         pass
 
 
-def _digest(data: dict[str, object]) -> str:
-    """A checksum of a checkpoint's content: damage to the cache file makes it ignored."""
-    body = {name: value for name, value in data.items() if name != "digest"}
-    return sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+# A checkpoint file is its JSON body with `,"digest":"<sha256 of the body>"` spliced in last, as
+# a log line carries its hash: damage to the file makes it ignored, and checking costs one hash.
+_DIGEST_MARK = b',"digest":"'
+_DIGEST_SUFFIX = len(_DIGEST_MARK) + 64 + 2
+
+
+def _intact(blob: bytes) -> bool:
+    """Whether a checkpoint file's digest matches its body."""
+    if len(blob) <= _DIGEST_SUFFIX or blob[-_DIGEST_SUFFIX:-66] != _DIGEST_MARK or blob[-2:] != b'"}':
+        return False
+    return sha256(blob[:-_DIGEST_SUFFIX] + b"}").hexdigest().encode() == blob[-66:-2]
 
 
 def _is_map(value: object, keys: type, values: type) -> bool:
@@ -117,9 +125,12 @@ def _is_map(value: object, keys: type, values: type) -> bool:
 def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
     """A checkpoint whose content is intact and whose event is still in the log, or None."""
     try:
-        with open(path, encoding="utf-8") as source:
-            data = json.load(source)
-        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("digest") != _digest(data):
+        with open(path, "rb") as source:
+            blob = source.read()
+        if not _intact(blob):
+            return None
+        data = json.loads(blob)
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             return None
         seq, offset, start, digest, ts = data["seq"], data["offset"], data["line_start"], data["hash"], data["ts"]
         keys = data["keys"]

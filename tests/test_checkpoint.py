@@ -8,6 +8,7 @@ compared with a fold from the first line (`use_cache=False`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -371,6 +372,33 @@ def test_garbage_checkpoint_files_are_ignored(log: Path, small_blocks: None, gar
     (cache(log) / "seal.json").write_bytes(garbage)
     Ledger(log).execute(Deposit("acct", Decimal("1.5"), key="after-garbage"))
     assert view(Ledger(log).state()) == view(reference.state())
+
+
+def test_a_checkpoint_edited_inside_is_ignored_and_a_resealed_one_is_checked_against_the_log(log: Path) -> None:
+    """The digest covers the file's body: one changed byte (a balance) and it is ignored."""
+    build(log, records(300, seed=12), per_batch=300)
+    path = cache(log) / "head.json"
+    blob = path.read_bytes()
+    data = json.loads(blob)
+    account, balance = next(iter(data["balances"].items()))
+    forged = blob.replace(f'"{account}":"{balance}"'.encode(), f'"{account}":"{balance}1"'.encode(), 1)
+    assert forged != blob and seal_matches(log)
+    path.write_bytes(forged)
+    assert view(Ledger(log).state()) == view(Ledger(log, use_cache=False).state())
+    # a forger who recomputes the digest: the line at the checkpoint's offset must still agree
+    del data["digest"]
+    data["hash"] = "0" * 64
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    path.write_bytes(body[:-1] + b',"digest":"' + hashlib.sha256(body).hexdigest().encode() + b'"}')
+    fd = os.open(log, os.O_RDONLY)
+    try:
+        assert checkpoint._load(str(path), fd) is None
+        data["hash"] = json.loads(blob)["hash"]  # the same file with the true hash is taken
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        path.write_bytes(body[:-1] + b',"digest":"' + hashlib.sha256(body).hexdigest().encode() + b'"}')
+        assert checkpoint._load(str(path), fd) is not None
+    finally:
+        os.close(fd)
 
 
 BODIES = [("seq", 299), ("seq", "300"), ("seq", None), ("ts", 5), ("open", [])]
