@@ -207,17 +207,17 @@ static int is_ascii(const char *p, Py_ssize_t n) {
     return 1;
 }
 
-/* 1 if the Python check `fn(text)` returns None, 0 if not (or the text is not UTF-8), -1 on error. */
-static int python_check(PyObject *fn, const char *p, Py_ssize_t n) {
+/* The UTF-8 text p[0:n] as a str (a new reference); NULL, with no error set, if it is not UTF-8. */
+static PyObject *decoded(const char *p, Py_ssize_t n) {
     PyObject *text = PyUnicode_DecodeUTF8(p, n, "strict");
-    if (!text) {
-        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
-            return -1;
+    if (!text && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
         PyErr_Clear();
-        return 0;
-    }
+    return text;
+}
+
+/* 1 if the Python rule `fn(text)` returns None (no problem), 0 if it names one, -1 on error. */
+static int passes(PyObject *fn, PyObject *text) {
     PyObject *problem = PyObject_CallOneArg(fn, text);
-    Py_DECREF(text);
     if (!problem)
         return -1;
     int ok = problem == Py_None;
@@ -252,14 +252,15 @@ static PyObject *account_of(const char *p, Py_ssize_t n) {
         }
         if (start)
             return NULL;
-    } else {
-        int ok = python_check(account_problem, p, n);
-        if (ok <= 0)
-            return NULL;
     }
-    PyObject *text = PyUnicode_DecodeUTF8(p, n, "strict");
-    if (text)
-        cache_put(&accounts, p, n, h, text);
+    PyObject *text = decoded(p, n);
+    if (!text)
+        return NULL;
+    if (!is_ascii(p, n) && passes(account_problem, text) <= 0) { /* the rest: Python's rule */
+        Py_DECREF(text);
+        return NULL;
+    }
+    cache_put(&accounts, p, n, h, text);
     return text;
 }
 
@@ -325,19 +326,12 @@ static int all_printable(PyObject *text, Py_ssize_t max, int spaces) {
  * made only of printable characters (and, with `spaces`, space separators) is accepted here;
  * anything else is left to the Python rule, so this never accepts more than it does. */
 static int text_ok(const char *p, Py_ssize_t n, Py_ssize_t max, int spaces, PyObject *check) {
-    PyObject *text = PyUnicode_DecodeUTF8(p, n, "strict");
-    if (!text) {
-        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
-            return -1;
-        PyErr_Clear();
-        return 0;
-    }
+    PyObject *text = decoded(p, n);
+    if (!text)
+        return PyErr_Occurred() ? -1 : 0;
     int ok = all_printable(text, max, spaces);
-    if (!ok) {
-        PyObject *problem = PyObject_CallOneArg(check, text);
-        ok = problem ? problem == Py_None : -1;
-        Py_XDECREF(problem);
-    }
+    if (!ok)
+        ok = passes(check, text); /* -1 on an error, which must not read as "valid" */
     Py_DECREF(text);
     return ok;
 }
