@@ -88,20 +88,23 @@ _MOVES: dict[str, type[Deposit] | type[Withdraw]] = {"deposit": Deposit, "withdr
 
 def move_command(record: Record, cache: _Cache) -> Command | None:
     """The command for a plain deposit, withdrawal or transfer record (to_command's common
-    case, without its generic checks), or None for any other record: to_command then decides."""
+    case, without its generic checks), or None for any other record: to_command then decides.
+    Values are parsed in to_command's order, so a record with two bad values names the same."""
     kind, account, amount, to = record.type, record.account, record.amount, record.to
-    if not account or not amount:
+    if kind == "transfer":
+        if not account or not amount or not to:
+            return None
+        name = cache.account(account)
+        memo = None if record.memo is None else parse_memo(record.memo)
+        key = None if record.key is None else parse_key(record.key or None)
+        return Transfer(name, cache.account(to), cache.amount(amount), memo, key)
+    move = _MOVES.get(kind)  # type: ignore[arg-type]
+    if move is None or not account or not amount or to:
         return None
+    name = cache.account(account)
     memo = None if record.memo is None else parse_memo(record.memo)
     key = None if record.key is None else parse_key(record.key or None)
-    if kind == "transfer":
-        if not to:
-            return None
-        return Transfer(cache.account(account), cache.account(to), cache.amount(amount), memo, key)
-    move = _MOVES.get(kind)  # type: ignore[arg-type]
-    if move is None or to:
-        return None
-    return move(cache.account(account), cache.amount(amount), memo, key)
+    return move(name, cache.amount(amount), memo, key)
 
 
 def to_command(record: dict[str, object], cache: _Cache) -> Command:

@@ -44,7 +44,7 @@ from ledger_cli.events import (
     movement_line,
 )
 from ledger_cli.money import format_amount, money_context
-from ledger_cli.store import CHUNK, Cursor, LogScan, Writer, _check_lines, open_for_reading, warn
+from ledger_cli.store import CHUNK, Cursor, LogScan, Writer, check_lines, open_for_reading, warn
 from ledger_cli.when import Point
 
 TYPE_CHECKING = False
@@ -269,8 +269,12 @@ class Ledger:
         bound_ts = until.ts if until is not None and until.seq is None else None
         cursor = scan.cursor
         balances, opened, keys = state.balances, state.open, state.keys
-        if 0 <= bound_seq <= state.seq:
+
+        def at_bound() -> tuple[Folded, bool]:
             return Folded(state, cursor.copy(), b"", True, from_seq), True
+
+        if 0 <= bound_seq <= state.seq:
+            return at_bound()
         with money_context():
             for offset, block in scan.whole_blocks():
                 pos = 0
@@ -288,9 +292,9 @@ class Ledger:
                         cursor.line_start = offset + line_start
                     if code == _HANDOFF:
                         end = block.index(b"\n", pos) + 1
-                        ev, _ = next(_check_lines(block[pos:end], state.seq, state.head, state.ts or ""))
+                        ev, _ = next(check_lines(block[pos:end], state.seq, state.head, state.ts or ""))
                         if until is not None and until.after(ev.seq, ev.ts):
-                            return Folded(state, cursor.copy(), b"", True, from_seq), True
+                            return at_bound()
                         failed = apply_block(state, [ev])
                         if failed is not None:
                             raise LogCorrupt(ev.seq, failed[1])
@@ -302,11 +306,11 @@ class Ledger:
                     elif code == _DONE:
                         break
                     elif state.seq != stop:  # it stopped before a line after `until`
-                        return Folded(state, cursor.copy(), b"", True, from_seq), True
+                        return at_bound()
                     if caching and state.seq == due:
                         checkpoint.save(self.path, state, cursor.copy(), head=False)
                     if state.seq == bound_seq:
-                        return Folded(state, cursor.copy(), b"", True, from_seq), True
+                        return at_bound()
         return Folded(state, cursor.copy(), scan.torn, True, from_seq), False
 
     def _take_helper(self, helper: Helper, fd: int, state: State) -> LogScan:

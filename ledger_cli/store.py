@@ -220,7 +220,7 @@ class LogScan:
                 events: list[EventLike] = []
                 lines: list[bytes] = []
                 try:
-                    for ev, line in _check_lines(block, seq, head, ts):
+                    for ev, line in check_lines(block, seq, head, ts):
                         events.append(ev)
                         lines.append(line)
                 except LogCorrupt:
@@ -237,7 +237,7 @@ class LogScan:
             yield offset, events, lines
 
 
-def _check_lines(block: bytes, seq: int, head: str, ts: str) -> Iterator[tuple[EventLike, bytes]]:
+def check_lines(block: bytes, seq: int, head: str, ts: str) -> Iterator[tuple[EventLike, bytes]]:
     """Verify whole lines one by one with the standard library, yielding each good one;
     LogCorrupt names the first bad one."""
     lines = block.split(b"\n")

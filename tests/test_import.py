@@ -7,7 +7,7 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ledger_cli import accel, batch
@@ -260,11 +260,19 @@ def test_a_batch_writes_the_very_bytes_the_commands_write_one_by_one_with_and_wi
     record=st.fixed_dictionaries(
         {},
         optional={
-            name: st.one_of(st.none(), st.sampled_from(["", "a", "b:c", "5", "0", "x y", "transfer", "deposit"]))
+            name: st.one_of(
+                st.none(),
+                st.sampled_from(["", "a", "b:c", "5", "0", "x y", "-x", "1e3", "\x01", "transfer", "deposit"]),
+            )
             for name in batch.FIELDS
         },
     )
 )
+@example({"type": "deposit", "account": "-x", "amount": "5", "memo": "\x01"})  # two bad values: the same named
+@example({"type": "deposit", "account": "a", "amount": "1e3", "memo": "\x01"})
+@example({"type": "withdraw", "account": "a", "amount": "1e3", "key": "\x01"})
+@example({"type": "transfer", "account": "a", "to": "-x", "amount": "1e3"})
+@example({"type": "transfer", "account": "-y", "to": "-x", "amount": "5", "memo": "\x01"})
 def test_the_fast_record_path_builds_what_to_command_builds_or_defers_to_it(record: dict[str, str | None]) -> None:
     line = json.dumps(record).encode()
     [(_, decoded)] = list(batch.jsonl_records([line]))
