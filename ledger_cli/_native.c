@@ -153,7 +153,7 @@ typedef struct {
     size_t mask;
 } Cache;
 
-static Cache accounts = {NULL, 4096 - 1}, amounts = {NULL, 16384 - 1}; /* text -> str, text -> Decimal */
+static Cache accounts = {NULL, 4096 - 1}, amounts = {NULL, 1024 - 1}; /* text -> str, text -> Decimal */
 
 static uint64_t fnv1a(const char *p, Py_ssize_t n) {
     uint64_t h = 1469598103934665603ULL;
