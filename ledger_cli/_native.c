@@ -512,12 +512,19 @@ static int parse_line(const char *p, const char *end, Line *ln) {
 enum { DONE = 0, HANDOFF = 1, BOUND = 2 };
 
 PyDoc_STRVAR(fold_doc,
-"fold(block, pos, seq, head, ts, balances, opened, keys, stop_seq, stop_ts)\n"
+"fold(block, pos, seq, head, ts, balances, opened, keys, stop_seq, stop_ts, starts=None, only=None)\n"
 "-> (code, pos, seq, head, ts, line_start)\n\n"
 "Apply the movements in block[pos:] (whole lines) that follow event `seq` with hash `head`\n"
 "and timestamp `ts`, each verified, to the dicts. code 0: every line was applied; 1: the line\n"
 "at `pos` needs the Python reader; 2: event `stop_seq` was applied, or the line at `pos` lies\n"
-"after `stop_ts`. `line_start` is where the last applied line starts (-1 if none).");
+"after `stop_ts`. `line_start` is where the last applied line starts (-1 if none). With a\n"
+"list `starts`, the start of every applied line is appended to it; with `only` (an account),\n"
+"only of the lines whose account or `to` is that account or one of its sub-accounts.");
+
+/* Whether the account name a[0:n] is `prefix` or one of its sub-accounts (values.covers). */
+static int covers(const char *prefix, Py_ssize_t prefix_n, const char *a, Py_ssize_t n) {
+    return n >= prefix_n && memcmp(a, prefix, (size_t)prefix_n) == 0 && (n == prefix_n || a[prefix_n] == ':');
+}
 
 enum { APPLIED = 3, FAILED = -1 };
 
@@ -653,11 +660,18 @@ static PyObject *fold(PyObject *self, PyObject *args) {
     long long seq, stop_seq;
     const char *head_in, *ts_in, *stop_ts;
     Py_ssize_t head_n, ts_n, stop_ts_n;
-    PyObject *balances, *opened, *keys;
-    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!O!Lz#", &buf, &pos, &seq, &head_in, &head_n, &ts_in, &ts_n,
+    PyObject *balances, *opened, *keys, *starts = Py_None;
+    const char *only = NULL;
+    Py_ssize_t only_n = 0;
+    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!O!Lz#|Oz#", &buf, &pos, &seq, &head_in, &head_n, &ts_in, &ts_n,
                           &PyDict_Type, &balances, &PyDict_Type, &opened, &PyDict_Type, &keys, &stop_seq,
-                          &stop_ts, &stop_ts_n))
+                          &stop_ts, &stop_ts_n, &starts, &only, &only_n))
         return NULL;
+    if (starts != Py_None && !PyList_Check(starts)) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_TypeError, "fold: starts must be a list or None");
+        return NULL;
+    }
     if (head_n != 64 || ts_n > 27 || pos < 0 || pos > buf.len) {
         PyBuffer_Release(&buf);
         PyErr_SetString(PyExc_ValueError, "fold: bad head, ts or pos");
@@ -686,6 +700,16 @@ static PyObject *fold(PyObject *self, PyObject *args) {
         if (code != APPLIED)
             break;
         code = DONE;
+        if (starts != Py_None &&
+            (!only || covers(only, only_n, ln.account, ln.account_n) || (ln.to && covers(only, only_n, ln.to, ln.to_n)))) {
+            PyObject *start = PyLong_FromSsize_t(pos);
+            int r = start ? PyList_Append(starts, start) : -1;
+            Py_XDECREF(start);
+            if (r < 0) {
+                PyBuffer_Release(&buf);
+                return NULL;
+            }
+        }
         seq = ln.seq;
         memcpy(head, ln.hash, 64);
         memcpy(ts, ln.ts, 27);

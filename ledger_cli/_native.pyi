@@ -13,6 +13,8 @@ def fold(
     keys: dict[str, int],
     stop_seq: int,
     stop_ts: str | None,
+    starts: list[int] | None = None,
+    only: str | None = None,
     /,
 ) -> tuple[int, int, int, str, str, int]: ...
 def sha256_hex(data: bytes, /) -> str: ...

@@ -171,7 +171,7 @@ def history(
     kept: deque[tuple[Event, Decimal | None]] | None = deque(maxlen=last) if last is not None else None
     running = ZERO
 
-    def visit(ev: EventLike, _state: object) -> None:
+    def visit(ev: EventLike) -> None:
         nonlocal running
         if name is not None:
             if not touches(ev, name):
@@ -185,7 +185,10 @@ def history(
         else:
             kept.append(row)
 
-    state = _ledger(file, no_cache).walk(visit, until_point)
+    # Without an account, only the last `last` events can be shown: the walk need not decode
+    # the others (with one, every event of it counts toward the running balance).
+    tail = last if name is None else None
+    state = _ledger(file, no_cache).walk(visit, until_point, only=name, tail=tail)
     if name is not None and not any(covers(name, known) for known in state.open):
         raise RuleViolation(f"no account matches {name}")
     for row in kept or ():

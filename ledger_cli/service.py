@@ -10,6 +10,7 @@ import fcntl
 import os
 import time
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
@@ -159,15 +160,19 @@ class Ledger:
         *,
         need_keys: bool = False,
         use_cache: bool | None = None,
-        on_event: Callable[[EventLike, State], None] | None = None,
+        on_event: Callable[[EventLike], None] | None = None,
+        only: str | None = None,
+        tail: int | None = None,
         on_block: Callable[[list[EventLike]], None] | None = None,
         state: State | None = None,
     ) -> Folded:
         """Fold the log into `state` (a new State, or the newest usable checkpoint's).
 
-        `on_event` sees every event with the state after it (slow path, for history);
-        `on_block` sees every block of applied events. Long reads fork a helper that
-        verifies the far part of the file on the other core while this process folds.
+        `on_event` sees the events in order (for history): every one, or with the extension
+        only those that touch the account `only` (or a sub-account) and every line it hands
+        to Python; with `tail`, only the last `tail` of those. `on_block` sees every block of
+        applied events. Without the extension, long reads fork a helper that verifies the far
+        part of the file on the other core while this process folds.
         """
         caching = self.use_cache if use_cache is None else use_cache
         stat_before = checkpoint.stat_key(fd) if caching else None
@@ -177,10 +182,11 @@ class Ledger:
         else:
             state, cursor, keys_complete = (state or State()), Cursor(), True
         from_seq = cursor.seq
-        native = native_fold() if on_event is None else None
+        native = native_fold()
         if native is not None:
             scan = LogScan(self.path, fd, cursor, bulk=False)
-            folded, stopped = self._consume_native(native, scan, state, until, on_block, caching, from_seq)
+            seen = None if on_event is None else _Seen(on_event, only, tail)
+            folded, stopped = self._consume_native(native, scan, state, until, on_block, seen, caching, from_seq)
         else:
             # A long uncached, unbounded read forks a helper for the far half of the file.
             helper = _start_helper(fd, cursor) if on_event is None and until is None and not caching else None
@@ -212,7 +218,7 @@ class Ledger:
         scan: LogScan,
         state: State,
         until: Point | None,
-        on_event: Callable[[EventLike, State], None] | None,
+        on_event: Callable[[EventLike], None] | None,
         on_block: Callable[[list[EventLike]], None] | None,
         caching: bool,
         from_seq: int,
@@ -240,7 +246,7 @@ class Ledger:
                         if problem is not None:
                             raise LogCorrupt(ev.seq, problem)
                         evolve(state, ev)
-                        on_event(ev, state)
+                        on_event(ev)
                 if on_block is not None:
                     on_block(applied)
                 if count < len(events):  # the bound lies inside this block
@@ -254,6 +260,7 @@ class Ledger:
         state: State,
         until: Point | None,
         on_block: Callable[[list[EventLike]], None] | None,
+        seen: _Seen | None,
         caching: bool,
         from_seq: int,
     ) -> tuple[Folded, bool]:
@@ -270,7 +277,12 @@ class Ledger:
         cursor = scan.cursor
         balances, opened, keys = state.balances, state.open, state.keys
 
+        starts = None if seen is None else seen.starts
+        only = None if seen is None else seen.only
+
         def at_bound() -> tuple[Folded, bool]:
+            if seen is not None:
+                seen.finish()
             return Folded(state, cursor.copy(), b"", True, from_seq), True
 
         if 0 <= bound_seq <= state.seq:
@@ -284,8 +296,11 @@ class Ledger:
                     due = (state.seq // every + 1) * every if caching else -1
                     stop = due if bound_seq < 0 or 0 <= due < bound_seq else bound_seq
                     code, pos, seq, head, ts, line_start = fold(
-                        block, pos, state.seq, state.head, state.ts or "", balances, opened, keys, stop, bound_ts
-                    )
+                        block, pos, state.seq, state.head, state.ts or "", balances, opened, keys, stop, bound_ts,
+                        starts, only,
+                    )  # fmt: skip
+                    if seen is not None:
+                        seen.lines(block)
                     if line_start >= 0:  # it applied lines
                         state.seq, state.head, state.ts = seq, head, ts
                         cursor.offset, cursor.seq, cursor.head, cursor.ts = offset + pos, seq, head, ts
@@ -300,6 +315,8 @@ class Ledger:
                             raise LogCorrupt(ev.seq, failed[1])
                         if on_block is not None:
                             on_block([ev])
+                        if seen is not None:
+                            seen.add(ev)
                         cursor.offset, cursor.line_start = offset + end, offset + pos
                         cursor.seq, cursor.head, cursor.ts = state.seq, state.head, state.ts
                         pos = end
@@ -311,6 +328,8 @@ class Ledger:
                         checkpoint.save(self.path, state, cursor.copy(), head=False)
                     if state.seq == bound_seq:
                         return at_bound()
+        if seen is not None:
+            seen.finish()
         return Folded(state, cursor.copy(), scan.torn, True, from_seq), False
 
     def _take_helper(self, helper: Helper, fd: int, state: State) -> LogScan:
@@ -367,13 +386,22 @@ class Ledger:
         self._warn_torn(folded.torn)
         return folded.state
 
-    def walk(self, visit: Callable[[EventLike, State], None], until: Point | None = None) -> State:
-        """Fold from the first event, calling `visit(event, state_after)` on each."""
+    def walk(
+        self,
+        visit: Callable[[EventLike], None],
+        until: Point | None = None,
+        *,
+        only: str | None = None,
+        tail: int | None = None,
+    ) -> State:
+        """Fold from the first event (every line verified), calling `visit(event)` in log order
+        on each event, or at least on each that touches the account `only` (or a sub-account),
+        or at least on the last `tail` events: `visit` must pick what it shows itself."""
         fd = open_for_reading(self.path)
         if fd is None:
             return State()
         try:
-            folded = self._fold(fd, until, use_cache=False, on_event=visit)
+            folded = self._fold(fd, until, use_cache=False, on_event=visit, only=only, tail=tail)
         finally:
             os.close(fd)
         self._warn_torn(folded.torn)
@@ -530,6 +558,40 @@ class Ledger:
                 evolve(state, event)
         end = os.fstat(fd).st_size
         checkpoint.save(self.path, state, Cursor(end, state.seq, state.head, state.ts, last_line), head=True)
+
+
+class _Seen:
+    """What walk() hands to its visitor on the extension's path: the lines the extension
+    applied (their starts collected by it, filtered by `only`) and the events Python read,
+    in log order; with `tail`, only the last `tail`, held back until the end."""
+
+    def __init__(self, visit: Callable[[EventLike], None], only: str | None, tail: int | None) -> None:
+        self.visit = visit
+        self.only = only
+        self.starts: list[int] = []
+        self.pending: deque[bytes | EventLike] | None = None if tail is None else deque(maxlen=tail)
+
+    def lines(self, block: bytes) -> None:
+        """Take the lines of `block` that the last fold call collected (verified by it)."""
+        for start in self.starts:
+            self.add(block[start : block.index(b"\n", start)])
+        self.starts.clear()
+
+    def add(self, item: bytes | EventLike) -> None:
+        if self.pending is not None:
+            self.pending.append(item)
+        else:
+            self.visit(_event_of(item))
+
+    def finish(self) -> None:
+        for item in self.pending or ():
+            self.visit(_event_of(item))
+        self.pending = None
+
+
+def _event_of(item: bytes | EventLike) -> EventLike:
+    """The event of a line the fold verified (decoded, and checked once more), or the event."""
+    return decode_line(item, 0) if isinstance(item, bytes) else item
 
 
 class _Spool:

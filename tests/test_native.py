@@ -26,6 +26,7 @@ from ledger_cli.money import amount_problem, money_context
 from ledger_cli.service import Ledger
 from ledger_cli.values import account_problem, key_problem, memo_problem
 from ledger_cli.when import Point
+from tests.conftest import Runner
 from tests.helpers_log import GENESIS, seal
 from tests.test_reader_fuzz import OPS, _mutate, event_fields
 
@@ -277,3 +278,39 @@ def test_a_sealed_chain_of_random_events_reads_the_same_with_and_without_the_ext
     path = tmp_path / "sealed.jsonl"
     path.write_bytes(data)
     assert_same_reads(path)
+
+
+HISTORIES = [[], ["--last", "2"], ["acct"], ["acct", "--last", "1"], ["bank", "--since", "4"], ["東京", "--json"]]
+HISTORIES_UNTIL = [["--until", "5"], ["acct", "--until", "6", "--last", "2"]]
+
+
+def histories(path: Path, variants: list[list[str]]) -> list[tuple[int, str, str]]:
+    run = Runner("fast", path)
+    return [(out.code, out.stdout, out.stderr) for out in (run("-f", str(path), "history", *a) for a in variants)]
+
+
+def assert_same_histories(path: Path, variants: list[list[str]]) -> None:
+    """`history` prints the same with the extension (which hands the visitor only the lines
+    it must show) as without it (every event)."""
+    fast = histories(path, variants)
+    with python_path():
+        slow = histories(path, variants)
+    assert fast == slow
+
+
+def test_history_is_the_same_with_and_without_the_extension(tmp_path: Path, original: bytes) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(original)
+    assert_same_histories(path, HISTORIES + HISTORIES_UNTIL)
+    assert histories(path, [["acct", "--last", "1"]])[0][1].count("\n") == 1
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_history_of_a_mutated_log_is_the_same_with_and_without_the_extension(
+    tmp_path: Path, original: bytes, ops: list[tuple[str, int, int, bytes]]
+) -> None:
+    path = tmp_path / "mutated-history.jsonl"
+    path.write_bytes(_mutate(original, ops))
+    assert_same_histories(path, HISTORIES)  # (--until may differ as in assert_same_reads)
+
