@@ -6,6 +6,7 @@ Everything here is pure: commands are decided against a State built by decide() 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -531,3 +532,18 @@ def test_reversal_matches_flags_a_reversal_that_does_not_undo_its_target() -> No
     assert reversal_matches(wrong_amount, original) is not None
     not_a_movement = given(Open("x")).events[0]
     assert reversal_matches(reversal, not_a_movement) is not None
+
+
+def test_ids_are_unique_time_ordered_version_7_uuids() -> None:
+    import uuid
+
+    from ledger_cli.service import uuid7
+
+    ids = [uuid7() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:2000]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+    stamps = [int(text.replace("-", "")[:12], 16) for text in ids]
+    assert stamps == sorted(stamps)
+    assert abs(stamps[-1] - time.time_ns() // 1_000_000) < 60_000
