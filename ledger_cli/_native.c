@@ -198,7 +198,7 @@ static void cache_put(Cache *c, const char *p, Py_ssize_t n, uint64_t h, PyObjec
 
 /* ---- value rules (mirrors of ledger_cli.values and ledger_cli.money) ---------------------- */
 
-static PyObject *decimal_type, *zero, *account_problem, *memo_problem, *key_problem;
+static PyObject *decimal_type, *zero, *fixed_format, *account_problem, *memo_problem, *key_problem;
 
 static int is_ascii(const char *p, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++)
@@ -264,33 +264,38 @@ static PyObject *account_of(const char *p, Py_ssize_t n) {
     return text;
 }
 
+/* Whether p[0:n] is a valid amount (money.amount_problem): digits with an optional fraction,
+ * at most 18 digits after the point and 30 in all (leading zeros not counted), not zero. */
+static int amount_valid(const char *p, Py_ssize_t n) {
+    Py_ssize_t i = 0, whole_start = 0, whole_digits, frac = 0;
+    int nonzero = 0;
+    while (i < n && p[i] >= '0' && p[i] <= '9')
+        nonzero |= p[i++] != '0';
+    whole_digits = i;
+    if (whole_digits == 0)
+        return 0;
+    while (whole_start < whole_digits && p[whole_start] == '0')
+        whole_start++;
+    if (i < n) {
+        if (p[i++] != '.')
+            return 0;
+        Py_ssize_t frac_start = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            nonzero |= p[i++] != '0';
+        frac = i - frac_start;
+        if (frac == 0 || i != n)
+            return 0;
+    }
+    return nonzero && frac <= 18 && (whole_digits - whole_start) + frac <= 30;
+}
+
 /* The amount as a Decimal (a new reference), NULL with no error set if it is not valid. */
 static PyObject *amount_of(const char *p, Py_ssize_t n) {
     uint64_t h = fnv1a(p, n);
     PyObject *known = cache_get(&amounts, p, n, h);
     if (known)
         return known;
-    Py_ssize_t i = 0, whole_start, whole_digits, frac = 0;
-    int nonzero = 0;
-    while (i < n && p[i] >= '0' && p[i] <= '9')
-        nonzero |= p[i++] != '0';
-    whole_digits = i;
-    if (whole_digits == 0)
-        return NULL;
-    whole_start = 0;
-    while (whole_start < whole_digits && p[whole_start] == '0')
-        whole_start++;
-    if (i < n) {
-        if (p[i++] != '.')
-            return NULL;
-        Py_ssize_t frac_start = i;
-        while (i < n && p[i] >= '0' && p[i] <= '9')
-            nonzero |= p[i++] != '0';
-        frac = i - frac_start;
-        if (frac == 0 || i != n)
-            return NULL;
-    }
-    if (!nonzero || frac > 18 || (whole_digits - whole_start) + frac > 30)
+    if (!amount_valid(p, n))
         return NULL;
     PyObject *text = PyUnicode_FromStringAndSize(p, n);
     if (!text)
@@ -371,6 +376,246 @@ static PyObject *text_ok_py(PyObject *self, PyObject *args) {
     if (ok < 0)
         return NULL;
     return PyBool_FromLong(ok);
+}
+
+/* ---- the books, mirrored in exact integers -------------------------------------------------
+ *
+ * During a fold the balances live here as integers of 10^-18 units (every valid amount has at
+ * most 18 digits after the point) with the scale Decimal would keep (the most fraction digits
+ * seen), so a movement costs no Python object. The State's dicts stay the truth: an account is
+ * loaded from them on first touch, accounts opened here are put in them at once, and balances
+ * changed here are written back by sync() before anything else reads them: before the Python
+ * reader takes a line (those accounts, which it then changes: they are dropped here), before a
+ * checkpoint is saved, and at the end of the fold. A balance that does not fit (more than 18
+ * digits after the point, or near 10^19) is marked `foreign`: every line touching it goes to
+ * Python. A mirror belongs to one fold, named by a token object; another token starts afresh. */
+
+typedef __int128 units_t;
+#define UNIT_DIGITS 18
+#define MAX_WHOLE_DIGITS 19 /* amounts and balances below 10^19: sums of 10^5 of them fit */
+
+typedef struct {
+    PyObject *name; /* the account (a strong reference; NULL: a free slot) */
+    Py_hash_t hash;
+    units_t units;
+    int scale;
+    char open, dirty, foreign, stale;
+} Book;
+
+static struct {
+    Book *slots;
+    size_t mask, used;
+    PyObject *token;
+    PyObject *balances, *opened; /* borrowed: the token's fold holds them */
+} books;
+
+
+static void books_clear(void) {
+    for (size_t i = 0; books.slots && i <= books.mask; i++)
+        Py_XDECREF(books.slots[i].name);
+    PyMem_Free(books.slots);
+    books.slots = NULL;
+    books.mask = books.used = 0;
+    Py_CLEAR(books.token);
+}
+
+static Book *books_slot(PyObject *name, Py_hash_t h) {
+    size_t i = (size_t)h & books.mask;
+    for (;;) {
+        Book *b = &books.slots[i];
+        if (!b->name || (b->hash == h && (b->name == name || PyUnicode_Compare(b->name, name) == 0)))
+            return b;
+        i = (i + 1) & books.mask;
+    }
+}
+
+/* Parse "digits[.digits]" (an amount, or a balance formatted with "f", maybe with a sign) into
+ * units and scale; 0 if it does not fit. */
+static int parse_units(const char *p, Py_ssize_t n, units_t *units, int *scale) {
+    int negative = n > 0 && p[0] == '-';
+    Py_ssize_t i = negative, whole = 0;
+    units_t v = 0;
+    while (i < n && p[i] == '0')
+        i++;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        if (++whole > MAX_WHOLE_DIGITS)
+            return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    int frac = 0;
+    if (i < n && p[i] == '.') {
+        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+            if (++frac > UNIT_DIGITS)
+                return 0;
+            v = v * 10 + (p[i] - '0');
+        }
+    }
+    if (i != n)
+        return 0;
+    for (int k = frac; k < UNIT_DIGITS; k++)
+        v *= 10;
+    *units = negative ? -v : v;
+    *scale = frac;
+    return 1;
+}
+
+/* The Decimal of a balance: its units shown with `scale` fraction digits. */
+static PyObject *units_decimal(units_t units, int scale) {
+    char digits[64], text[72];
+    int n = 0, negative = units < 0;
+    units_t v = negative ? -units : units;
+    for (int k = scale; k < UNIT_DIGITS; k++)
+        v /= 10; /* exact: no balance has more than `scale` fraction digits */
+    do {
+        digits[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    while (n <= scale)
+        digits[n++] = '0';
+    int t = 0;
+    if (negative)
+        text[t++] = '-';
+    for (int k = n - 1; k >= 0; k--) {
+        text[t++] = digits[k];
+        if (k == scale && scale > 0)
+            text[t++] = '.';
+    }
+    PyObject *str = PyUnicode_FromStringAndSize(text, t);
+    if (!str)
+        return NULL;
+    PyObject *value = PyObject_CallOneArg(decimal_type, str);
+    Py_DECREF(str);
+    return value;
+}
+
+static int book_write(Book *b) {
+    PyObject *value = units_decimal(b->units, b->scale);
+    if (!value || PyDict_SetItem(books.balances, b->name, value) < 0) {
+        Py_XDECREF(value);
+        return -1;
+    }
+    Py_DECREF(value);
+    b->dirty = 0;
+    return 0;
+}
+
+/* Start (or go on with) the mirror of the fold named by `token`. */
+static int books_begin(PyObject *token, PyObject *balances, PyObject *opened) {
+    if (books.token == token && books.balances == balances && books.opened == opened)
+        return 0;
+    books_clear();
+    books.mask = 1023;
+    if (!(books.slots = PyMem_Calloc(books.mask + 1, sizeof(Book)))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_INCREF(token);
+    books.token = token;
+    books.balances = balances;
+    books.opened = opened;
+    return 0;
+}
+
+static int books_grow(void) {
+    Book *old = books.slots;
+    size_t old_size = books.mask + 1;
+    Book *slots = PyMem_Calloc(old_size * 2, sizeof(Book));
+    if (!slots) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    books.slots = slots;
+    books.mask = old_size * 2 - 1;
+    for (size_t i = 0; i < old_size; i++)
+        if (old[i].name)
+            *books_slot(old[i].name, old[i].hash) = old[i];
+    PyMem_Free(old);
+    return 0;
+}
+
+/* The mirrored account `name`: loaded from the dicts on first touch. *found is 0 for an
+ * account the books do not know (none is made). -1 on a Python error. */
+static int book_of(PyObject *name, Book **found) {
+    Py_hash_t h = PyObject_Hash(name);
+    if (h == -1)
+        return -1;
+    Book *b = books_slot(name, h); /* the caller made room (books_room) */
+    if (b->name && !b->stale) {
+        *found = b;
+        return 0;
+    }
+    PyObject *is_open = PyDict_GetItemWithError(books.opened, name);
+    if (!is_open) {
+        *found = NULL;
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *balance = PyDict_GetItemWithError(books.balances, name);
+    if (!balance && PyErr_Occurred())
+        return -1;
+    Book entry = {NULL, h, 0, 0, is_open == Py_True, 0, 1, 0};
+    if (balance) { /* a balance that does not parse or fit stays foreign: Python's */
+        PyObject *text = PyObject_Format(balance, fixed_format);
+        if (!text)
+            return -1;
+        Py_ssize_t n;
+        const char *p = PyUnicode_AsUTF8AndSize(text, &n);
+        if (!p) {
+            Py_DECREF(text);
+            return -1;
+        }
+        entry.foreign = !parse_units(p, n, &entry.units, &entry.scale);
+        Py_DECREF(text);
+    }
+    if (b->name) { /* stale: Python changed it; load it again in place */
+        entry.name = b->name;
+    } else {
+        Py_INCREF(name);
+        entry.name = name;
+        books.used++;
+    }
+    *b = entry;
+    *found = b;
+    return 0;
+}
+
+/* Room for two more accounts, so that no lookup of one line moves another's Book. */
+static int books_room(void) {
+    return (books.used + 2) * 2 > books.mask + 1 ? books_grow() : 0;
+}
+
+/* A new account, opened with the balance `value`: put in the dicts at once, then mirrored. */
+static int book_new(PyObject *name, PyObject *value, Book **made) {
+    if (PyDict_SetItem(books.opened, name, Py_True) < 0 || PyDict_SetItem(books.balances, name, value) < 0)
+        return -1;
+    return book_of(name, made);
+}
+
+/* Write the changed balances back to the dicts: all of them, or those of `names` (a tuple of
+ * str or None), which are then marked stale because Python is about to change them. */
+static int books_sync(PyObject *names) {
+    if (!books.slots)
+        return 0;
+    if (names == Py_None) {
+        for (size_t i = 0; i <= books.mask; i++)
+            if (books.slots[i].name && books.slots[i].dirty && book_write(&books.slots[i]) < 0)
+                return -1;
+        return 0;
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(names); k++) {
+        PyObject *name = PyTuple_GET_ITEM(names, k);
+        if (name == Py_None)
+            continue;
+        Py_hash_t h = PyObject_Hash(name);
+        if (h == -1)
+            return -1;
+        Book *b = books_slot(name, h);
+        if (!b->name)
+            continue;
+        if (b->dirty && book_write(b) < 0)
+            return -1;
+        b->stale = 1;
+    }
+    return 0;
 }
 
 /* ---- the canonical line ------------------------------------------------------------------- */
@@ -512,14 +757,17 @@ static int parse_line(const char *p, const char *end, Line *ln) {
 enum { DONE = 0, HANDOFF = 1, BOUND = 2 };
 
 PyDoc_STRVAR(fold_doc,
-"fold(block, pos, seq, head, ts, balances, opened, keys, stop_seq, stop_ts, starts=None, only=None)\n"
+"fold(block, pos, seq, head, ts, balances, opened, keys, stop_seq, stop_ts, token, starts=None, only=None)\n"
 "-> (code, pos, seq, head, ts, line_start)\n\n"
 "Apply the movements in block[pos:] (whole lines) that follow event `seq` with hash `head`\n"
 "and timestamp `ts`, each verified, to the dicts. code 0: every line was applied; 1: the line\n"
 "at `pos` needs the Python reader; 2: event `stop_seq` was applied, or the line at `pos` lies\n"
 "after `stop_ts`. `line_start` is where the last applied line starts (-1 if none). With a\n"
 "list `starts`, the start of every applied line is appended to it; with `only` (an account),\n"
-"only of the lines whose account or `to` is that account or one of its sub-accounts.");
+"only of the lines whose account or `to` is that account or one of its sub-accounts.\n\n"
+"The balances are kept in the extension's books between calls with the same `token` (an\n"
+"object naming one fold): call sync(token) before reading `balances`, and\n"
+"sync(token, (account, to)) before changing those accounts in Python.");
 
 /* Whether the account name a[0:n] is `prefix` or one of its sub-accounts (values.covers). */
 static int covers(const char *prefix, Py_ssize_t prefix_n, const char *a, Py_ssize_t n) {
@@ -541,13 +789,15 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
     if (memcmp(digest, ln->hash, 64) != 0)
         return HANDOFF;
     int code = HANDOFF;
-    PyObject *account = NULL, *to = NULL, *amount = NULL, *key = NULL, *value = NULL;
+    PyObject *account = NULL, *to = NULL, *key = NULL, *value = NULL;
+    units_t units = 0;
+    int scale = 0;
     if (!(account = account_of(ln->account, ln->account_n)))
         goto done;
     if (ln->to && !(to = account_of(ln->to, ln->to_n)))
         goto done;
-    if (ln->amount && !(amount = amount_of(ln->amount, ln->amount_n)))
-        goto done;
+    if (ln->amount && (!amount_valid(ln->amount, ln->amount_n) || !parse_units(ln->amount, ln->amount_n, &units, &scale)))
+        goto done; /* not valid, or too big to mirror: Python's */
     if (ln->memo && memo_ok(ln->memo, ln->memo_n) <= 0)
         goto done;
     if (ln->key && key_ok(ln->key, ln->key_n) <= 0)
@@ -557,79 +807,72 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
         goto done;
     }
     /* The rules, all checked before anything changes. */
-    PyObject *is_open = PyDict_GetItemWithError(opened, account);
-    if (!is_open && PyErr_Occurred())
+    Book *acct = NULL, *dest = NULL;
+    if (books_room() < 0 || book_of(account, &acct) < 0)
         goto done;
-    if (ln->kind == OPENED || ln->kind == CLOSED) {
-        if (ln->key && !(key = PyUnicode_DecodeUTF8(ln->key, ln->key_n, "strict")))
-            goto done;
-        code = FAILED;
-        if (ln->kind == OPENED) { /* an account that is not open (new, or closed) opens */
-            if (is_open == Py_True)
-                goto handoff;
-            if (PyDict_SetItem(opened, account, Py_True) < 0 || PyDict_SetDefault(balances, account, zero) == NULL)
-                goto done;
-        } else { /* an open account at zero closes */
-            PyObject *has = is_open == Py_True ? PyDict_GetItemWithError(balances, account) : NULL;
-            if (!has)
-                goto handoff;
-            int at_zero = PyObject_RichCompareBool(has, zero, Py_EQ);
-            if (at_zero < 0)
-                goto done;
-            if (!at_zero)
-                goto handoff;
-            if (PyDict_SetItem(opened, account, Py_False) < 0)
-                goto done;
-        }
-        goto keyed;
-    handoff:
-        code = HANDOFF;
-        goto done;
-    }
-    if (ln->kind == DEPOSITED) {
-        if (is_open == Py_False)
-            goto done;
-    } else {
-        if (is_open != Py_True)
-            goto done;
-        PyObject *has = PyDict_GetItemWithError(balances, account);
-        if (!has)
-            goto done;
-        int short_funds = PyObject_RichCompareBool(has, amount, Py_LT);
-        if (short_funds != 0)
-            goto done;
-    }
-    PyObject *to_open = NULL;
     if (to) {
         if (ln->to_n == ln->account_n && memcmp(ln->to, ln->account, (size_t)ln->to_n) == 0)
             goto done;
-        to_open = PyDict_GetItemWithError(opened, to);
-        if ((!to_open && PyErr_Occurred()) || to_open == Py_False)
+        if (book_of(to, &dest) < 0)
             goto done;
     }
+    if ((acct && acct->foreign) || (dest && dest->foreign))
+        goto done;
+    Book *credit = ln->kind == DEPOSITED ? acct : ln->kind == TRANSFERRED ? dest : NULL;
+    units_t credited = 0;
+    switch (ln->kind) {
+    case DEPOSITED:
+        if (acct && !acct->open)
+            goto done;
+        break;
+    case WITHDRAWN:
+    case TRANSFERRED:
+        if (!acct || !acct->open || acct->units < units || (dest && !dest->open))
+            goto done;
+        break;
+    case OPENED:
+        if (acct && acct->open)
+            goto done;
+        break;
+    default: /* CLOSED */
+        if (!acct || !acct->open || acct->units != 0)
+            goto done;
+    }
+    if (credit && __builtin_add_overflow(credit->units, units, &credited))
+        goto done;
     if (ln->key && !(key = PyUnicode_DecodeUTF8(ln->key, ln->key_n, "strict")))
         goto done;
-    /* Apply: money leaves `account` (unless a deposit) and arrives in `to` or `account`. */
+    /* Apply: money leaves `account` (a withdrawal or transfer) and arrives in `to` or `account`. */
     code = FAILED;
-    PyObject *credit = to ? to : account, *credit_open = to ? to_open : is_open;
-    if (ln->kind != DEPOSITED) {
-        PyObject *has = PyDict_GetItemWithError(balances, account);
-        if (!has || !(value = PyNumber_Subtract(has, amount)) || PyDict_SetItem(balances, account, value) < 0)
-            goto done;
-        Py_CLEAR(value);
+    if (ln->kind == WITHDRAWN || ln->kind == TRANSFERRED) {
+        acct->units -= units;
+        acct->scale = acct->scale > scale ? acct->scale : scale;
+        acct->dirty = 1;
     }
-    if (ln->kind != WITHDRAWN) {
-        if (!credit_open) {
-            if (PyDict_SetItem(opened, credit, Py_True) < 0 || PyDict_SetItem(balances, credit, amount) < 0)
+    if (ln->kind == DEPOSITED || ln->kind == TRANSFERRED) {
+        if (credit) {
+            credit->units = credited;
+            credit->scale = credit->scale > scale ? credit->scale : scale;
+            credit->dirty = 1;
+        } else { /* money opens the account it arrives in */
+            Book *made;
+            if (!(value = amount_of(ln->amount, ln->amount_n)) ||
+                book_new(ln->kind == DEPOSITED ? account : to, value, &made) < 0)
                 goto done;
-        } else {
-            PyObject *has = PyDict_GetItemWithError(balances, credit);
-            if (!has || !(value = PyNumber_Add(has, amount)) || PyDict_SetItem(balances, credit, value) < 0)
-                goto done;
-            Py_CLEAR(value);
         }
+    } else if (ln->kind == OPENED) {
+        if (PyDict_SetItem(opened, account, Py_True) < 0 || PyDict_SetDefault(balances, account, zero) == NULL)
+            goto done;
+        if (acct)
+            acct->open = 1;
+        else if (book_of(account, &acct) < 0)
+            goto done;
+    } else if (ln->kind == CLOSED) {
+        if (PyDict_SetItem(opened, account, Py_False) < 0)
+            goto done;
+        acct->open = 0;
     }
-keyed:
+    Py_CLEAR(value);
     if (key) {
         if (!(value = PyLong_FromLongLong(ln->seq)) || PyDict_SetItem(keys, key, value) < 0)
             goto done;
@@ -644,11 +887,10 @@ done:
                 code = FAILED;
         }
     } else if (code == FAILED && !PyErr_Occurred()) {
-        PyErr_SetString(PyExc_SystemError, "fold: a balance vanished"); /* State holds one per open account */
+        PyErr_SetString(PyExc_SystemError, "fold: the books and the dicts disagree");
     }
     Py_XDECREF(account);
     Py_XDECREF(to);
-    Py_XDECREF(amount);
     Py_XDECREF(key);
     Py_XDECREF(value);
     return code;
@@ -660,13 +902,17 @@ static PyObject *fold(PyObject *self, PyObject *args) {
     long long seq, stop_seq;
     const char *head_in, *ts_in, *stop_ts;
     Py_ssize_t head_n, ts_n, stop_ts_n;
-    PyObject *balances, *opened, *keys, *starts = Py_None;
+    PyObject *balances, *opened, *keys, *token, *starts = Py_None;
     const char *only = NULL;
     Py_ssize_t only_n = 0;
-    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!O!Lz#|Oz#", &buf, &pos, &seq, &head_in, &head_n, &ts_in, &ts_n,
+    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!O!Lz#O|Oz#", &buf, &pos, &seq, &head_in, &head_n, &ts_in, &ts_n,
                           &PyDict_Type, &balances, &PyDict_Type, &opened, &PyDict_Type, &keys, &stop_seq,
-                          &stop_ts, &stop_ts_n, &starts, &only, &only_n))
+                          &stop_ts, &stop_ts_n, &token, &starts, &only, &only_n))
         return NULL;
+    if (books_begin(token, balances, opened) < 0) {
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
     if (starts != Py_None && !PyList_Check(starts)) {
         PyBuffer_Release(&buf);
         PyErr_SetString(PyExc_TypeError, "fold: starts must be a list or None");
@@ -818,6 +1064,26 @@ static PyObject *amount_py(PyObject *self, PyObject *arg) {
     return value;
 }
 
+PyDoc_STRVAR(sync_doc,
+"sync(token, names=None): write the balances the fold named by `token` changed back to its\n"
+"dict: all of them, or those of the accounts in the tuple `names` (None items are skipped),\n"
+"which the extension then reloads on next use (Python is about to change them).");
+
+static PyObject *sync_py(PyObject *self, PyObject *args) {
+    PyObject *token, *names = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O", &token, &names))
+        return NULL;
+    if (names != Py_None && !PyTuple_Check(names)) {
+        PyErr_SetString(PyExc_TypeError, "sync: names must be a tuple or None");
+        return NULL;
+    }
+    if (token != books.token) /* not the fold the books hold: nothing of it is here */
+        Py_RETURN_NONE;
+    if (books_sync(names) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(sha256_hex_doc, "sha256_hex(data) -> str: SHA-256 of data as hex (for tests of this module).");
 
 static PyObject *sha256_hex_py(PyObject *self, PyObject *arg) {
@@ -839,6 +1105,7 @@ static PyObject *sha256_hex_py(PyObject *self, PyObject *arg) {
 static PyObject *clear_caches(PyObject *self, PyObject *unused) {
     cache_clear(&accounts);
     cache_clear(&amounts);
+    books_clear();
     Py_RETURN_NONE;
 }
 
@@ -856,6 +1123,7 @@ static PyObject *use_portable_sha(PyObject *self, PyObject *flag) {
 
 static PyMethodDef methods[] = {
     {"fold", fold, METH_VARARGS, fold_doc},
+    {"sync", sync_py, METH_VARARGS, sync_doc},
     {"sha256_hex", sha256_hex_py, METH_O, sha256_hex_doc},
     {"seal_move", seal_move, METH_VARARGS, seal_move_doc},
     {"amount", amount_py, METH_O, amount_doc},
@@ -885,7 +1153,7 @@ PyMODINIT_FUNC PyInit__native(void) {
         !(account_problem = attr_of("ledger_cli.values", "account_problem")) ||
         !(memo_problem = attr_of("ledger_cli.values", "memo_problem")) ||
         !(key_problem = attr_of("ledger_cli.values", "key_problem")) ||
-        !(zero = attr_of("ledger_cli.domain", "ZERO")))
+        !(zero = attr_of("ledger_cli.domain", "ZERO")) || !(fixed_format = PyUnicode_InternFromString("f")))
         return NULL;
 #ifdef HAVE_X86
     if (cpu_has_sha())

@@ -284,8 +284,13 @@ class Ledger:
 
         starts = None if seen is None else seen.starts
         only = None if seen is None else seen.only
+        # The extension keeps the balances in its own books during this fold (named by the
+        # token) and writes them back to state.balances on sync: before Python reads them.
+        token = object()
+        sync = native().sync  # type: ignore[union-attr]
 
         def at_bound() -> tuple[Folded, bool]:
+            sync(token)
             if seen is not None:
                 seen.finish()
             return Folded(state, cursor.copy(), b"", True, from_seq), True
@@ -302,7 +307,7 @@ class Ledger:
                     stop = due if bound_seq < 0 or 0 <= due < bound_seq else bound_seq
                     code, pos, seq, head, ts, line_start = fold(
                         block, pos, state.seq, state.head, state.ts or "", balances, opened, keys, stop, bound_ts,
-                        starts, only,
+                        token, starts, only,
                     )  # fmt: skip
                     if seen is not None:
                         seen.lines(block)
@@ -315,6 +320,7 @@ class Ledger:
                         ev, _ = next(check_lines(block[pos:end], state.seq, state.head, state.ts or ""))
                         if until is not None and until.after(ev.seq, ev.ts):
                             return at_bound()
+                        sync(token, (ev.account, ev.to))  # Python reads and changes these two
                         failed = apply_block(state, [ev])
                         if failed is not None:
                             raise LogCorrupt(ev.seq, failed[1])
@@ -330,9 +336,11 @@ class Ledger:
                     elif state.seq != stop:  # it stopped before a line after `until`
                         return at_bound()
                     if caching and state.seq == due:
+                        sync(token)
                         checkpoint.save(self.path, state, cursor.copy(), head=False)
                     if state.seq == bound_seq:
                         return at_bound()
+        sync(token)
         if seen is not None:
             seen.finish()
         return Folded(state, cursor.copy(), scan.torn, True, from_seq), False
