@@ -1159,5 +1159,10 @@ PyMODINIT_FUNC PyInit__native(void) {
     if (cpu_has_sha())
         sha256_blocks = sha256_blocks_ni;
 #endif
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    /* accel.API: a stale build (an editable install after a pull) is not used, never called
+     * with arguments it does not know. Bump it with every change of these functions. */
+    if (m && PyModule_AddIntConstant(m, "API", 4) < 0)
+        Py_CLEAR(m);
+    return m;
 }

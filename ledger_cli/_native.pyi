@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+API: int
+
 def fold(
     block: bytes,
     pos: int,

@@ -12,17 +12,21 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
 
+API = 4  # what this code expects of the extension (its API constant; see _native.c)
 _found: list[ModuleType | None] = []  # [the module, or None]; tests may set it
 
 
 def native() -> ModuleType | None:
-    """ledger_cli._native, or None when it is not built or turned off."""
+    """ledger_cli._native, or None when it is not built, is a stale build of other sources
+    (its API differs), or is turned off."""
     if not _found:
         found: ModuleType | None = None
         if os.environ.get("LEDGER_CLI_NATIVE", "1") != "0":
             try:
                 from ledger_cli import _native as found
             except ImportError:
+                found = None
+            if found is not None and getattr(found, "API", None) != API:
                 found = None
         _found.append(found)
     return _found[0]

@@ -94,7 +94,18 @@ class Clock:
 
 
 def test_the_extension_is_what_folds_by_default() -> None:
+    assert native.API == accel.API
     assert service.native_fold() is native.fold
+
+
+def test_a_stale_build_of_the_extension_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accel, "_found", [])
+    monkeypatch.setattr(native, "API", accel.API - 1)
+    assert accel.native() is None
+    monkeypatch.setattr(accel, "_found", [])
+    monkeypatch.setenv("LEDGER_CLI_NATIVE", "0")
+    monkeypatch.setattr(native, "API", accel.API)
+    assert accel.native() is None
 
 
 @pytest.mark.parametrize("portable", [True, False], ids=["portable", "cpu"])
