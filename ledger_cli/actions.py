@@ -179,7 +179,8 @@ def history(
             running += delta(ev, name)
         if since_point is not None and since_point.before(ev.seq, ev.ts):
             return
-        row = (as_event(ev, ev.hash or ""), running if name is not None else None)
+        event = ev if isinstance(ev, Event) else as_event(ev, ev.hash or "")
+        row = (event, running if name is not None else None)
         if kept is None:
             writer.add(*row)  # streamed: no list of a million events in memory
         else:

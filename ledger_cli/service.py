@@ -43,6 +43,7 @@ from ledger_cli.events import (
     as_event,
     decode_line,
     movement_line,
+    verified_event,
 )
 from ledger_cli.money import format_amount, money_context
 from ledger_cli.store import CHUNK, Cursor, LogScan, Writer, check_lines, open_for_reading, warn
@@ -603,8 +604,9 @@ class _Seen:
 
 
 def _event_of(item: bytes | EventLike) -> EventLike:
-    """The event of a line the fold verified (decoded, and checked once more), or the event."""
-    return decode_line(item, 0) if isinstance(item, bytes) else item
+    """The event of a line the extension's fold verified (these bytes, in this process), or
+    the event itself."""
+    return verified_event(item) if isinstance(item, bytes) else item
 
 
 class _Spool:
