@@ -414,8 +414,15 @@ def machine() -> str:
         pass
     return (
         f"nproc {affinity} · CPU {model} · RAM {mem} · Python {platform.python_version()} "
-        f"({PYTHON}) · {platform.system()} {platform.release()}"
+        f"({PYTHON}) · {platform.system()} {platform.release()} · C extension {extension()}"
     )
+
+
+def extension() -> str:
+    """Whether the measured `ledger` runs with the C extension (built, current, not turned off)."""
+    probe = "from ledger_cli import accel; print('on' if accel.native() is not None else 'off')"
+    done = subprocess.run([PYTHON, "-c", probe], capture_output=True, text=True, check=False)
+    return done.stdout.strip() or "unknown"
 
 
 def loadavg() -> str:
