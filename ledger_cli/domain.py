@@ -337,13 +337,11 @@ _DECIMALS: dict[str, Decimal] = {}  # amount text -> value: logs repeat amounts 
 def apply_block(state: State, events: list[EventLike]) -> tuple[int, str] | None:
     """check() then evolve() every event in order, in one tight loop (the fold's hot path).
 
-    Deposits, withdrawals and transfers are applied inline; everything else, and every
-    refusal (for its message), goes through check() and evolve(), so the rules stay in
-    one place. Returns (index, problem) of the first event that breaks a rule; the state
+    Deposits, withdrawals and transfers go through apply_move(); everything else, and
+    every refusal (for its message), goes through check() and evolve(), so the rules stay
+    in one place. Returns (index, problem) of the first event that breaks a rule; the state
     then holds everything before it.
     """
-    balances = state.balances
-    opened = state.open
     keys = state.keys
     decimals = _DECIMALS
     if len(decimals) > 10_000:
@@ -351,40 +349,13 @@ def apply_block(state: State, events: list[EventLike]) -> tuple[int, str] | None
     previous = None
     for index, ev in enumerate(events):
         kind = ev.type
-        amount_text = ev.amount
-        if kind == DEPOSITED:
-            account = ev.account
-            is_open = opened.get(account)  # type: ignore[arg-type]
-            if is_open is False:
-                return _refusal(state, previous, index, ev)
+        if kind == DEPOSITED or kind == WITHDRAWN or kind == TRANSFERRED:
+            amount_text = ev.amount
             amount = decimals.get(amount_text)  # type: ignore[arg-type]
             if amount is None:
                 amount = decimals[amount_text] = Decimal(amount_text)  # type: ignore[arg-type,index]
-            if is_open is None:
-                opened[account] = True  # type: ignore[index]
-                balances[account] = amount  # type: ignore[index]
-            else:
-                balances[account] += amount  # type: ignore[index]
-        elif kind == WITHDRAWN or kind == TRANSFERRED:
-            account = ev.account
-            amount = decimals.get(amount_text)  # type: ignore[arg-type]
-            if amount is None:
-                amount = decimals[amount_text] = Decimal(amount_text)  # type: ignore[arg-type,index]
-            if opened.get(account) is not True or balances[account] < amount:  # type: ignore[arg-type,index]
+            if not apply_move(state, kind, ev.account, ev.to, amount):  # type: ignore[arg-type]
                 return _refusal(state, previous, index, ev)
-            if kind == TRANSFERRED:
-                to = ev.to
-                to_open = opened.get(to)  # type: ignore[arg-type]
-                if to_open is False or to == account:
-                    return _refusal(state, previous, index, ev)
-                balances[account] -= amount  # type: ignore[index]
-                if to_open is None:
-                    opened[to] = True  # type: ignore[index]
-                    balances[to] = amount  # type: ignore[index]
-                else:
-                    balances[to] += amount  # type: ignore[index]
-            else:
-                balances[account] -= amount  # type: ignore[index]
         else:
             _settle(state, previous)
             problem = check(state, ev)
@@ -402,9 +373,9 @@ def apply_block(state: State, events: list[EventLike]) -> tuple[int, str] | None
 
 def apply_move(state: State, kind: str, account: str, to: str | None, amount: Decimal) -> bool:
     """Apply a deposit, withdrawal or transfer (by its event type) to the balances, if it breaks
-    no rule; False, with `state` untouched, if it does (check() then says which). The batch
-    import's hot path: the same rules as check(), without building an event first. seq, ts,
-    head and keys are the caller's to set."""
+    no rule; False, with `state` untouched, if it does (check() then says which). The hot path
+    of folds and batch imports: the same rules as check(), without building an event first.
+    seq, ts, head and keys are the caller's to set."""
     opened, balances = state.open, state.balances
     if kind == DEPOSITED:
         is_open = opened.get(account)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from typer.testing import CliRunner
 
 from ledger_cli import entry
 from ledger_cli.cli import app
+from ledger_cli.domain import Command
+from ledger_cli.service import Ledger
 
 BIN = Path(sys.executable).parent
 
@@ -72,6 +75,21 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def ledger(request: pytest.FixtureRequest, log: Path) -> Runner:
     """The CLI, once through Typer alone and once through the fast path."""
     return Runner(request.param, log)
+
+
+_SEEDS: dict[tuple[Command, ...], bytes] = {}
+
+
+def seed(ledger: Runner, *commands: Command) -> None:
+    """Start the test's log with `commands` recorded (built once, then copied: fsync is slow)."""
+    if commands not in _SEEDS:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "ledger.jsonl"
+            for command in commands:
+                Ledger(path, use_cache=False).execute(command)
+            _SEEDS[commands] = path.read_bytes()
+    ledger.log.parent.mkdir(parents=True, exist_ok=True)
+    ledger.log.write_bytes(_SEEDS[commands])
 
 
 def run_installed(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ import pytest
 
 from ledger_cli.domain import Command, Deposit, Transfer, Withdraw
 from ledger_cli.service import Ledger
-from tests.conftest import Outcome, Runner
+from tests.conftest import Outcome, Runner, seed
 
 D = Decimal
 
@@ -48,21 +47,6 @@ def refused_with_2(ledger: Runner, *args: str) -> Outcome:
     assert_usage_error(out)
     assert snapshot(ledger.log) == before
     return out
-
-
-_SEEDS: dict[tuple[Command, ...], bytes] = {}
-
-
-def seed(ledger: Runner, *commands: Command) -> None:
-    """Start the test's log with `commands` recorded (built once, then copied: fsync is slow)."""
-    if commands not in _SEEDS:
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "ledger.jsonl"
-            for command in commands:
-                Ledger(path, use_cache=False).execute(command)
-            _SEEDS[commands] = path.read_bytes()
-    ledger.log.parent.mkdir(parents=True, exist_ok=True)
-    ledger.log.write_bytes(_SEEDS[commands])
 
 
 def balance_of(ledger: Runner, account: str) -> Decimal:

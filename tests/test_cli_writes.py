@@ -11,15 +11,13 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from ledger_cli.domain import Command, Deposit, Open
-from ledger_cli.service import Ledger
-from tests.conftest import Outcome, Runner
+from ledger_cli.domain import Deposit, Open
+from tests.conftest import Outcome, Runner, seed
 
 D = Decimal
 
@@ -118,21 +116,6 @@ WRITES = [
     ("close", ["close", "empty"]),
     ("reverse", ["reverse", "1"]),
 ]
-
-
-_SEEDS: dict[tuple[Command, ...], bytes] = {}
-
-
-def seed(ledger: Runner, *commands: Command) -> None:
-    """Start the test's log with `commands` recorded (built once, then copied: fsync is slow)."""
-    if commands not in _SEEDS:
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "ledger.jsonl"
-            for command in commands:
-                Ledger(path, use_cache=False).execute(command)
-            _SEEDS[commands] = path.read_bytes()
-    ledger.log.parent.mkdir(parents=True, exist_ok=True)
-    ledger.log.write_bytes(_SEEDS[commands])
 
 
 def _prepare(ledger: Runner) -> None:
