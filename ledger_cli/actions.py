@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 
-from ledger_cli import render
+from ledger_cli import interrupts, render
 from ledger_cli.domain import ZERO, Close, Command, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import ExitCode, InvalidValue, LedgerError, RuleViolation
 from ledger_cli.events import Event, EventLike, as_event
@@ -20,6 +20,7 @@ from ledger_cli.money import parse_amount
 from ledger_cli.reports import AccountRow, balance_report, delta, touches
 from ledger_cli.service import Ledger
 from ledger_cli.store import resolve_path
+from ledger_cli.streams import OutputError, discard_stdout, say, stdin_closed, warn
 from ledger_cli.values import covers, parse_account, parse_key, parse_memo
 from ledger_cli.when import Point, parse_point
 
@@ -29,17 +30,28 @@ if TYPE_CHECKING:
 
 
 def guarded(action: Callable[..., int | None], *args: Any, **kwargs: Any) -> int:
-    """Run an action; an expected failure becomes one stderr line and its exit code."""
+    """Run an action; an expected failure becomes one stderr line and its exit code.
+
+    Once a write is durable (interrupts), SIGINT and SIGTERM are held until the action has
+    reported it; one that came meanwhile is dropped here, with a note, and the exit is 0.
+    """
+    interrupts.begin()
     try:
-        return action(*args, **kwargs) or 0
+        try:
+            code = action(*args, **kwargs) or 0
+        finally:
+            dropped = interrupts.end()  # a signal held before the durable point arrives here
+        if dropped:
+            say("ledger: note: interrupted after the write was durable: what was reported is recorded")
+        return code
     except LedgerError as exc:
         _error(str(exc))
         return int(exc.exit_code)
     except BrokenPipeError:
-        sys.stderr.close()  # the reader went away (`ledger history | head`): stop quietly
+        discard_stdout()  # the reader went away (`ledger history | head`): stop quietly
         return 0
     except KeyboardInterrupt:
-        _error("interrupted; nothing was recorded unless it was reported")
+        _error("interrupted; nothing was recorded" if interrupts.was_writing() else "interrupted")
         return 130
     except OSError as exc:
         _error(f"{exc.filename or 'I/O'}: {exc.strerror or exc}")
@@ -47,10 +59,19 @@ def guarded(action: Callable[..., int | None], *args: Any, **kwargs: Any) -> int
 
 
 def _error(message: str) -> None:
+    say(f"ledger: error: {message}")
+
+
+def _confirm(show: Callable[[], object], what: str) -> None:
+    """Print a write's confirmation. The events are durable by now: a failure to print is a
+    warning, never a failed command (a retry would record them twice)."""
     try:
-        print(f"ledger: error: {message}", file=sys.stderr)
-    except (OSError, ValueError):
-        pass
+        show()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        discard_stdout()
+    except OutputError as exc:
+        warn(f"{what} is recorded, but its confirmation could not be printed: {exc}")
 
 
 def _format(fmt: str | None, as_json: bool) -> str:
@@ -58,6 +79,13 @@ def _format(fmt: str | None, as_json: bool) -> str:
     if chosen not in render.FORMATS:
         raise InvalidValue(f"invalid --format {fmt!r}: choose one of {', '.join(render.FORMATS)}")
     return chosen
+
+
+def choose_file(before: str | None, after: str | None) -> str | None:
+    """The -f given before the command (`ledger -f X balance`) or after it (`ledger balance -f X`)."""
+    if before is not None and after is not None and before != after:
+        raise InvalidValue(f"--file is given twice ({before!r} before the command, {after!r} after it)")
+    return after if after is not None else before
 
 
 def _ledger(file: str | None, no_cache: bool = False) -> Ledger:
@@ -73,7 +101,7 @@ def _point(text: str | None, option: str) -> Point | None:
 
 def record(file: str | None, command: Command, *, quiet: bool = False, as_json: bool = False) -> int:
     event, new = _ledger(file).execute(command)
-    render.recorded(event, "json" if as_json else None, new=new, quiet=quiet)
+    _confirm(lambda: render.recorded(event, "json" if as_json else None, new=new, quiet=quiet), f"seq {event.seq}")
     return 0
 
 
@@ -107,7 +135,7 @@ def transfer(
 
 
 def parse_seq(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
+    if not text.isascii() or not text.isdigit() or len(text) > 18 or int(text) < 1:
         raise InvalidValue(f"invalid event seq {text!r}: give a whole number from 1")
     return int(text)
 
@@ -167,6 +195,8 @@ def history(
     until_point = _point(until, "--until")
     if last is not None and last < 0:
         raise InvalidValue(f"invalid --last {last}: give a number from 0")
+    if last is not None:
+        last = min(last, sys.maxsize)  # more than any log holds: all of them
     writer = render.HistoryWriter(chosen, with_balance=name is not None)
     kept: deque[tuple[Event, Decimal | None]] | None = deque(maxlen=last) if last is not None else None
     running = ZERO
@@ -213,6 +243,8 @@ def import_batch(file: str | None, source: str | None = None, fmt: str | None = 
     kind = fmt or ("csv" if name.lower().endswith(".csv") else "jsonl")
     if kind not in ("jsonl", "csv"):
         raise InvalidValue(f"invalid --format {fmt!r} for import: choose jsonl or csv")
+    if name == "-" and stdin_closed():
+        raise InvalidValue("cannot read the records from standard input: it is closed")
     try:
         stream = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -226,5 +258,5 @@ def import_batch(file: str | None, source: str | None = None, fmt: str | None = 
     if not quiet:
         where = f"seq {first}–{first + count - 1}" if count else "nothing new"
         note = f" ({skipped} already recorded under their idempotency keys)" if skipped else ""
-        print(f"imported {count} events: {where}{note}")
+        _confirm(lambda: sys.stdout.write(f"imported {count} events: {where}{note}\n"), f"the batch ({where})")
     return 0

@@ -160,6 +160,10 @@ def jsonl_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, objec
     decode_record = msgspec.json.Decoder(_record_type()).decode
     decode = msgspec.json.Decoder().decode
     for number, line in enumerate(lines, 1):
+        if number == 1 and line.startswith(_BOM):  # as a CSV import accepts it
+            line = line[len(_BOM) :]
+        if b"\\" in line or any(line.count(name) > 1 for name in _QUOTED):
+            _refuse_repeats(number, line)  # a decoder keeps the last of two values silently
         try:
             yield number, decode_record(line)
             continue
@@ -174,6 +178,31 @@ def jsonl_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, objec
         if not isinstance(record, dict):
             raise RecordError(number, "not a JSON object")
         yield number, record
+
+
+_BOM = b"\xef\xbb\xbf"
+_QUOTED = tuple(f'"{name}"'.encode() for name in FIELDS)
+
+
+def _refuse_repeats(number: int, line: bytes) -> None:
+    """RecordError if a JSON object of the line names a field twice (spelled alike or with
+    escapes); anything else wrong with the line is left to the decoder's own message."""
+    import json
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        names = [name for name, _ in items]
+        for name in names:
+            if names.count(name) > 1:
+                raise RecordError(number, f"field {name!r} is given twice")
+        return dict(items)
+
+    def constant(text: str) -> object:
+        raise ValueError(text)
+
+    try:
+        json.loads(line, object_pairs_hook=pairs, parse_constant=constant)
+    except ValueError:
+        pass
 
 
 def csv_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, object]]]:
@@ -191,6 +220,9 @@ def csv_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, object]
     if header is None:
         return
     header = [name.strip().lstrip("\ufeff") for name in header]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise RecordError(1, f"the CSV header names {repeated[0]!r} twice")
     unknown = [name for name in header if name not in FIELDS]
     if unknown or "type" not in header:
         raise RecordError(1, f"the CSV header must name the fields {', '.join(FIELDS)} (got {', '.join(header)})")

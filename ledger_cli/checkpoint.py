@@ -64,13 +64,25 @@ def save(log: str, state: State, cursor: Cursor, *, head: bool) -> None:
     try:
         os.makedirs(where, mode=0o700, exist_ok=True)
         name = "head.json" if head else _name(state.seq, state.ts)
-        temporary = os.path.join(where, f".{name}.{os.getpid()}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(blob)
-        os.replace(temporary, os.path.join(where, name))
+        _replace(os.path.join(where, f".{name}.{os.getpid()}"), os.path.join(where, name), blob)
     except OSError:
         pass
+
+
+def _replace(temporary: str, final: str, blob: bytes) -> None:
+    """Write `blob` to `temporary`, then rename it over `final`; a failure leaves no temporary
+    behind (a full disk must not pile up `.seal.<pid>` files)."""
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(blob)
+        os.replace(temporary, final)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
 
 
 def stat_key(log_fd: int) -> list[int]:
@@ -96,11 +108,8 @@ def seal(log: str, log_fd: int, before: list[int] | None = None) -> None:
     where = folder(log)
     try:
         os.makedirs(where, mode=0o700, exist_ok=True)
-        temporary = os.path.join(where, f".seal.{os.getpid()}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(key, out)
-        os.replace(temporary, os.path.join(where, "seal.json"))
+        blob = json.dumps(key).encode()
+        _replace(os.path.join(where, f".seal.{os.getpid()}"), os.path.join(where, "seal.json"), blob)
     except OSError:
         pass
 

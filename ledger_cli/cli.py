@@ -43,6 +43,7 @@ Until = Annotated[
 ]
 Since = Annotated[Optional[str], typer.Option("--since", help="From this point on (same forms as --until).")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Ignore checkpoints; fold the log from its first line.")]
+File = Annotated[Optional[str], typer.Option("--file", "-f", help="The log file (may also come before the command).")]
 
 
 # "-5" must reach the amount parser ("invalid amount '-5'", exit 2) rather than be read as an
@@ -50,12 +51,14 @@ NoCache = Annotated[bool, typer.Option("--no-cache", help="Ignore checkpoints; f
 _AMOUNTS = {"ignore_unknown_options": True}
 
 
-def _file(ctx: typer.Context) -> Optional[str]:
-    return ctx.obj.get("file") if ctx.obj else None
+def _run(ctx: typer.Context, after: Optional[str], action: object, *args: object, **kwargs: object) -> None:
+    """Run an action on the log named by -f before the command or after it (not both)."""
+    before = ctx.obj.get("file") if ctx.obj else None
 
+    def call() -> int:
+        return action(actions.choose_file(before, after), *args, **kwargs)  # type: ignore[operator, no-any-return]
 
-def _run(action: object, *args: object, **kwargs: object) -> None:
-    code = actions.guarded(action, *args, **kwargs)  # type: ignore[arg-type]
+    code = actions.guarded(call)
     if code:
         raise typer.Exit(code)
 
@@ -83,10 +86,16 @@ def main(
 
 @app.command("open")
 def open_(
-    ctx: typer.Context, account: str, memo: Memo = None, key: Key = None, quiet: Quiet = False, as_json: JsonOut = False
+    ctx: typer.Context,
+    account: str,
+    memo: Memo = None,
+    key: Key = None,
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+    file: File = None,
 ) -> None:
     """Open ACCOUNT (again, if it was closed)."""
-    _run(actions.open_account, _file(ctx), account, memo, key, quiet=quiet, as_json=as_json)
+    _run(ctx, file, actions.open_account, account, memo, key, quiet=quiet, as_json=as_json)
 
 
 @app.command(context_settings=_AMOUNTS)
@@ -98,9 +107,10 @@ def deposit(
     key: Key = None,
     quiet: Quiet = False,
     as_json: JsonOut = False,
+    file: File = None,
 ) -> None:
     """Deposit AMOUNT into ACCOUNT (opening it if it never existed)."""
-    _run(actions.deposit, _file(ctx), account, amount, memo, key, quiet=quiet, as_json=as_json)
+    _run(ctx, file, actions.deposit, account, amount, memo, key, quiet=quiet, as_json=as_json)
 
 
 @app.command(context_settings=_AMOUNTS)
@@ -112,9 +122,10 @@ def withdraw(
     key: Key = None,
     quiet: Quiet = False,
     as_json: JsonOut = False,
+    file: File = None,
 ) -> None:
     """Withdraw AMOUNT from ACCOUNT; refused if the balance is short."""
-    _run(actions.withdraw, _file(ctx), account, amount, memo, key, quiet=quiet, as_json=as_json)
+    _run(ctx, file, actions.withdraw, account, amount, memo, key, quiet=quiet, as_json=as_json)
 
 
 @app.command(context_settings=_AMOUNTS)
@@ -127,20 +138,27 @@ def transfer(
     key: Key = None,
     quiet: Quiet = False,
     as_json: JsonOut = False,
+    file: File = None,
 ) -> None:
     """Move AMOUNT from FROM to TO in one event (TO is opened if it never existed)."""
-    _run(actions.transfer, _file(ctx), source, to, amount, memo, key, quiet=quiet, as_json=as_json)
+    _run(ctx, file, actions.transfer, source, to, amount, memo, key, quiet=quiet, as_json=as_json)
 
 
 @app.command()
 def close(
-    ctx: typer.Context, account: str, memo: Memo = None, key: Key = None, quiet: Quiet = False, as_json: JsonOut = False
+    ctx: typer.Context,
+    account: str,
+    memo: Memo = None,
+    key: Key = None,
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+    file: File = None,
 ) -> None:
     """Close ACCOUNT; only an account at zero can be closed."""
-    _run(actions.close_account, _file(ctx), account, memo, key, quiet=quiet, as_json=as_json)
+    _run(ctx, file, actions.close_account, account, memo, key, quiet=quiet, as_json=as_json)
 
 
-@app.command()
+@app.command(context_settings=_AMOUNTS)
 def reverse(
     ctx: typer.Context,
     seq: Annotated[str, typer.Argument(metavar="SEQ", help="The seq of the deposit, withdrawal or transfer to undo.")],
@@ -148,9 +166,10 @@ def reverse(
     key: Key = None,
     quiet: Quiet = False,
     as_json: JsonOut = False,
+    file: File = None,
 ) -> None:
     """Record a reversal that undoes the money movement of event SEQ."""
-    _run(actions.reverse, _file(ctx), seq, memo, key, quiet=quiet, as_json=as_json)
+    _run(ctx, file, actions.reverse, seq, memo, key, quiet=quiet, as_json=as_json)
 
 
 @app.command()
@@ -164,9 +183,10 @@ def balance(
     fmt: Format = None,
     as_json: JsonOut = False,
     no_cache: NoCache = False,
+    file: File = None,
 ) -> None:
     """Balances of every account (or those named), at the end or at --until."""
-    _run(actions.balance, _file(ctx), accounts or [], until, fmt, as_json, no_cache)
+    _run(ctx, file, actions.balance, accounts or [], until, fmt, as_json, no_cache)
 
 
 @app.command()
@@ -181,29 +201,37 @@ def history(
     fmt: Format = None,
     as_json: JsonOut = False,
     no_cache: NoCache = False,
+    file: File = None,
 ) -> None:
     """The events in log order."""
-    _run(actions.history, _file(ctx), account, since, until, last, fmt, as_json, no_cache)
+    _run(ctx, file, actions.history, account, since, until, last, fmt, as_json, no_cache)
 
 
 @app.command()
 def replay(
-    ctx: typer.Context, until: Until = None, fmt: Format = None, as_json: JsonOut = False, no_cache: NoCache = False
+    ctx: typer.Context,
+    until: Until = None,
+    fmt: Format = None,
+    as_json: JsonOut = False,
+    no_cache: NoCache = False,
+    file: File = None,
 ) -> None:
     """The whole state rebuilt up to --until, with the seq and hash of the last event applied."""
-    _run(actions.replay, _file(ctx), until, fmt, as_json, no_cache)
+    _run(ctx, file, actions.replay, until, fmt, as_json, no_cache)
 
 
 @app.command("accounts")
-def accounts_(ctx: typer.Context, fmt: Format = None, as_json: JsonOut = False, no_cache: NoCache = False) -> None:
+def accounts_(
+    ctx: typer.Context, fmt: Format = None, as_json: JsonOut = False, no_cache: NoCache = False, file: File = None
+) -> None:
     """The accounts, open and closed."""
-    _run(actions.accounts, _file(ctx), fmt, as_json, no_cache)
+    _run(ctx, file, actions.accounts, fmt, as_json, no_cache)
 
 
 @app.command()
-def verify(ctx: typer.Context, fmt: Format = None, as_json: JsonOut = False) -> None:
+def verify(ctx: typer.Context, fmt: Format = None, as_json: JsonOut = False, file: File = None) -> None:
     """Check the whole log: JSON, fields, seq, ts order, hash chain and every ledger rule."""
-    _run(actions.verify, _file(ctx), fmt, as_json)
+    _run(ctx, file, actions.verify, fmt, as_json)
 
 
 @app.command("import")
@@ -216,6 +244,20 @@ def import_(
         Optional[str], typer.Option("--format", help="jsonl or csv (default: csv for *.csv, else jsonl).")
     ] = None,
     quiet: Quiet = False,
+    file: File = None,
 ) -> None:
-    """Append a batch of commands all-or-nothing: open, deposit, withdraw, transfer, close."""
-    _run(actions.import_batch, _file(ctx), source, fmt, quiet=quiet)
+    """Append a batch of commands all-or-nothing: open, deposit, withdraw, transfer, close.
+
+    \b
+    One record a line (JSON Lines) or a row (CSV, with a header row):
+      type     open, deposit, withdraw, transfer or close
+      account  the account (a transfer's source); every type needs it
+      to       a transfer's destination
+      amount   a decimal string such as "12.50" (deposit, withdraw, transfer)
+      memo     free text (optional)
+      key      an idempotency key (optional; a record already recorded is skipped)
+    \b
+    {"type":"deposit","account":"assets:bank","amount":"50","key":"s-1"}
+    A bad record names its line and nothing is imported (exit 2 for a bad value, 1 for a rule).
+    """
+    _run(ctx, file, actions.import_batch, source, fmt, quiet=quiet)

@@ -7,18 +7,37 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    from ledger_cli.fastpath import run_fast
+    from ledger_cli import streams
 
-    code = run_fast(args)
-    if code is not None:
+    saved = streams.prepare()
+    try:
+        from ledger_cli.fastpath import run_fast
+
+        code = run_fast(args)
+        if code is None:
+            code = run_typer(args)
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            streams.discard_stdout()
         return code
-    return run_typer(args)
+    except streams.OutputError as exc:  # what Typer itself prints: --help, --version
+        streams.say(f"ledger: error: {exc}")
+        return int(exc.exit_code)
+    except KeyboardInterrupt:  # before a command started (while importing, parsing)
+        streams.say("ledger: error: interrupted")
+        return 130
+    finally:
+        streams.restore(saved)
 
 
 def run_typer(args: list[str]) -> int:
     """Run the Typer app; a usage error becomes one `ledger: error:` line and exit 2."""
     from ledger_cli.cli import app
+    from ledger_cli.streams import say
 
+    if not args:  # a bare `ledger` shows the help and succeeds, as git's help does
+        args = ["--help"]
     try:
         result = app(args=args, prog_name="ledger", standalone_mode=False)
     except SystemExit as exit_:
@@ -29,11 +48,11 @@ def run_typer(args: list[str]) -> int:
             ctx = getattr(exc, "ctx", None)
             command = ctx.command_path if ctx is not None else "ledger"
             message = exc.format_message()
-            if message:  # empty when the help was shown for a bare `ledger`
-                print(f"ledger: error: {message} (see '{command} --help')", file=sys.stderr)
+            if message:
+                say(f"ledger: error: {message} (see '{command} --help')")
             return int(exc.exit_code)  # type: ignore[attr-defined]
         if type(exc).__name__ == "Abort":
-            print("ledger: error: aborted", file=sys.stderr)
+            say("ledger: error: aborted")
             return 1
         raise
     return result if isinstance(result, int) else 0

@@ -64,6 +64,7 @@ def parse(args: list[str]) -> tuple[Callable[..., int], tuple[Any, ...], dict[st
     action, positional_names, variadic, values, flags = spec
     positionals: list[str] = []
     options: dict[str, Any] = {}
+    values = {**values, "-f": "file", "--file": "file"}  # -f may also follow the command
     tokens = iter(rest[1:])
     for token in tokens:
         if token.startswith("-") and token != "-":
@@ -80,6 +81,11 @@ def parse(args: list[str]) -> tuple[Callable[..., int], tuple[Any, ...], dict[st
                 return None  # --help, --, unknown options, negative numbers: Typer's job
         else:
             positionals.append(token)
+    after = options.pop("file", None)
+    if after is not None:
+        if file is not None and file != after:
+            return None  # given twice: Typer's path names the problem
+        file = after
     if variadic:
         return action, (file, positionals), options
     if len(positionals) != len(positional_names):

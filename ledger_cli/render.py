@@ -14,6 +14,7 @@ from decimal import Decimal
 from ledger_cli.events import Event
 from ledger_cli.money import format_amount
 from ledger_cli.reports import AccountRow, BalanceReport
+from ledger_cli.streams import say
 
 TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -115,9 +116,9 @@ def balance(report: BalanceReport, fmt: str, *, replay: bool = False, bound_give
     else:
         out.writelines(f"{row.account}\t{format_amount(row.balance)}\n" for row in report.rows)
     if replay:
-        print(f"ledger: {_bound(report)}: {report.seq} events applied, head {report.head}", file=sys.stderr)
+        say(f"ledger: {_bound(report)}: {report.seq} events applied, head {report.head}")
     elif bound_given:
-        print(f"ledger: {_bound(report)}", file=sys.stderr)
+        say(f"ledger: {_bound(report)}")
 
 
 def accounts(rows: list[AccountRow], fmt: str) -> None:
@@ -268,7 +269,7 @@ def verified(ok: bool, events: int, head: str, problems: list[str], fmt: str) ->
         sys.stdout.write(f"ok: {events} events, head {head}\n")
     else:
         for problem in problems:
-            print(f"ledger: verify failed: {problem}", file=sys.stderr)
+            say(f"ledger: verify failed: {problem}")
 
 
 def with_progress(items: Iterator[Any]) -> Iterator[Any]:

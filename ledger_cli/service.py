@@ -46,7 +46,8 @@ from ledger_cli.events import (
     verified_event,
 )
 from ledger_cli.money import format_amount, money_context
-from ledger_cli.store import CHUNK, Cursor, LogScan, Writer, check_lines, open_for_reading, warn
+from ledger_cli.store import CHUNK, Cursor, LogScan, Writer, check_lines, open_for_reading
+from ledger_cli.streams import warn
 from ledger_cli.when import Point
 
 TYPE_CHECKING = False
@@ -126,7 +127,8 @@ class Ledger:
         clock: Callable[[], str] = system_clock,
         new_id: Callable[[], str] = uuid7,
     ) -> None:
-        self.path = os.path.abspath(os.fspath(path))
+        # Symlinks resolved: every symlinked name of a log shares its lock, checkpoints and seal.
+        self.path = os.path.realpath(os.fspath(path))
         self.use_cache = use_cache
         self.clock = clock
         self.new_id = new_id
@@ -375,11 +377,11 @@ class Ledger:
         """Warn of a torn tail, unless a writer holds the lock (then it is a write in flight)."""
         if not torn:
             return
-        try:
-            fd = os.open(self.path + ".lock", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            fd = -1
-        if fd >= 0:
+        for name in (self.path + ".lock", self.path):
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+            except OSError:
+                continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -463,6 +465,7 @@ class Ledger:
             if command.key is not None and command.key in state.keys:
                 keyed = _event_at(self.path, writer.fd, state.keys[command.key])
             stamp = Stamp(ts=self.clock(), id=self.new_id())
+            _warn_if_pinned(state.ts, stamp.ts)
             with money_context():
                 events = decide(command, state, stamp, original=original, keyed=keyed)
             if not events:
@@ -486,6 +489,7 @@ class Ledger:
             state = folded.state
             start = state.seq + 1
             ts = self.clock()
+            _warn_if_pinned(state.ts, ts)
             new_id = self.new_id
             batch_keys: dict[str, bytes] = {}  # key -> its line in this batch (smaller than an Event)
             skipped = 0
@@ -572,6 +576,27 @@ class Ledger:
                 evolve(state, event)
         end = os.fstat(fd).st_size
         checkpoint.save(self.path, state, Cursor(end, state.seq, state.head, state.ts, last_line), head=True)
+
+
+PIN_WARNING = 60  # seconds: a clock this far behind the last event's ts is worth a warning
+
+
+def _warn_if_pinned(last: str | None, now: str) -> None:
+    """ts never decreases, so after an event stamped by a clock far in the future every new
+    one is stamped at that moment too: say so (once a command), as the books' times are off."""
+    if last is None or last <= now:
+        return
+    import calendar
+
+    def seconds(ts: str) -> int:
+        return calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+
+    if seconds(last) - seconds(now) >= PIN_WARNING:
+        warn(
+            f"the last event is stamped {last}, after this machine's clock ({now}): new events are "
+            "stamped at that moment until the clock passes it (ts never decreases); was a clock set "
+            "far in the future?"
+        )
 
 
 class _Seen:
@@ -701,16 +726,20 @@ def _end_of(start: int, lines: list[bytes], count: int, state: State) -> Cursor:
 
 
 def _event_at(path: str, fd: int, seq: int) -> Event:
-    """The event on line `seq` (hash-checked), found by counting newlines."""
+    """The event on line `seq` (hash-checked), found by counting newlines.
+
+    `offset` always lies inside line `line`; the target starts after the (seq - line)th
+    newline from there, which may be the last newline of a block (issue 8: a line that
+    starts after a block's last newline was skipped with the rest of the block).
+    """
     offset = 0
     line = 1
-    rest = b""
-    while True:
+    while line < seq:
         chunk = os.pread(fd, CHUNK, offset)
         if not chunk:
             raise StoreError(f"{path}: event {seq} is missing")
         newlines = chunk.count(b"\n")
-        if line + newlines <= seq:
+        if line + newlines < seq:
             line += newlines
             offset += len(chunk)
             continue
@@ -718,12 +747,13 @@ def _event_at(path: str, fd: int, seq: int) -> Event:
         while line < seq:
             position = chunk.index(b"\n", position) + 1
             line += 1
-        rest = chunk[position:]
+        offset += position
+    rest = os.pread(fd, CHUNK, offset)
+    end = rest.find(b"\n")
+    while end < 0:
+        more = os.pread(fd, CHUNK, offset + len(rest))
+        if not more:
+            raise StoreError(f"{path}: event {seq} is {'incomplete' if rest else 'missing'}")
+        rest += more
         end = rest.find(b"\n")
-        while end < 0:
-            more = os.pread(fd, CHUNK, offset + position + len(rest))
-            if not more:
-                raise StoreError(f"{path}: event {seq} is incomplete")
-            rest += more
-            end = rest.find(b"\n")
-        return decode_line(rest[:end], seq)
+    return decode_line(rest[:end], seq)

@@ -14,13 +14,15 @@ import fcntl
 import os
 import re
 import signal
-import sys
+import stat
 import time
 from collections.abc import Iterator
 from types import TracebackType
 
 from ledger_cli.errors import InvalidValue, LedgerError, LockTimeout, LogCorrupt, StoreError
 from ledger_cli.events import GENESIS, Event, EventLike, decode_line, event_problem, seal
+from ledger_cli.interrupts import durable, hold, pending, writing
+from ledger_cli.streams import warn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,10 +44,14 @@ def resolve_path(option: str | None) -> str:
 
     Paths are plain strings: pathlib costs several milliseconds of start-up.
     """
-    if option:
+    if option is not None:
+        if not option:
+            raise InvalidValue("--file is empty: give the path of the log")
         return os.path.expanduser(option)
     env = os.environ.get(FILE_ENV)
-    if env:
+    if env is not None:
+        if not env:
+            raise InvalidValue(f"{FILE_ENV} is set but empty: give the path of the log, or unset it")
         return os.path.expanduser(env)
     import platformdirs  # imported only when needed
 
@@ -63,10 +69,6 @@ def lock_timeout() -> float:
     if not 0 <= value < 1e9:
         raise InvalidValue(f"{LOCK_TIMEOUT_ENV} must be a number of seconds, not {raw!r}")
     return value
-
-
-def warn(message: str) -> None:
-    print(f"ledger: warning: {message}", file=sys.stderr)
 
 
 class Cursor:
@@ -259,16 +261,39 @@ def check_lines(block: bytes, seq: int, head: str, ts: str) -> Iterator[tuple[Ev
         yield ev, line
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def not_a_file(path: str, mode: int) -> StoreError:
+    """The error for a log name that is not a regular file (it would hang, or take no lock)."""
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return StoreError(f"{path} is {kind}, not a ledger log (a log is a regular file); nothing was read or written")
+
+
 def open_for_reading(path: str) -> int | None:
-    """A read-only descriptor on the log, or None when the log does not exist yet."""
+    """A read-only descriptor on the log, or None when the log does not exist yet.
+
+    O_NONBLOCK: opening a FIFO must not wait for a writer; anything but a regular file is refused.
+    """
     try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except IsADirectoryError:
         raise StoreError(f"{path} is a folder, not a ledger log") from None
     except OSError as exc:
         raise StoreError(f"cannot open {path}: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise not_a_file(path, mode)
+    return fd
 
 
 def _mkdirs(folder: str) -> None:
@@ -308,24 +333,41 @@ def _open_private(path: str, flags: int) -> tuple[int, bool]:
 
 
 class Writer:
-    """The write side, used as a context manager: lock, open, append with fsync, unlock."""
+    """The write side, used as a context manager: lock, open, append with fsync, unlock.
+
+    Two locks are taken, in this order: `<log>.lock` beside the log's real path (symlinks
+    resolved; a backup script can hold it), then a flock of the log's own descriptor. A hard
+    link is another path to the same file, with a lock file of its own: the second lock is the
+    one every name of the file shares.
+    """
 
     def __init__(self, path: str) -> None:
-        self.path = os.path.abspath(path)
+        self.path = os.path.realpath(path)
         self.lock_path = self.path + ".lock"
         self.torn_path = self.path + ".torn"
         self._lock_fd = -1
         self.fd = -1
+        self._deadline = 0.0
+        self._timeout = 0.0
 
     def __enter__(self) -> Writer:
         try:
+            self._refuse_special()
             _mkdirs(os.path.dirname(self.path))
             self._lock_fd, _ = _open_private(self.lock_path, os.O_RDWR)
-            self._acquire(lock_timeout())
+            self._timeout = lock_timeout()
+            self._deadline = time.monotonic() + self._timeout
+            self._acquire(self._lock_fd)
+            writing()
             try:  # a missing log is created by the first append, not before: a refusal leaves no file
-                self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+                self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NONBLOCK)
             except FileNotFoundError:
                 self.fd = -1
+            if self.fd >= 0:
+                mode = os.fstat(self.fd).st_mode
+                if not stat.S_ISREG(mode):
+                    raise not_a_file(self.path, mode)
+                self._acquire(self.fd)
         except LedgerError:
             self._release()
             raise
@@ -340,19 +382,27 @@ class Writer:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self._release()
 
-    def _acquire(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    def _refuse_special(self) -> None:
+        """A name that is not a regular file takes no lock file beside it (no /dev/null.lock)."""
+        try:
+            mode = os.stat(self.path).st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISREG(mode):
+            raise not_a_file(self.path, mode)
+
+    def _acquire(self, fd: int) -> None:
         pause = 0.001
         while True:
             try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
                 pass
-            remaining = deadline - time.monotonic()
+            remaining = self._deadline - time.monotonic()
             if remaining <= 0:
                 raise LockTimeout(
-                    f"{self.path} is locked by another writer (waited {timeout:g}s; "
+                    f"{self.path} is locked by another writer (waited {self._timeout:g}s; "
                     f"set {LOCK_TIMEOUT_ENV} to wait longer); nothing was written"
                 )
             time.sleep(min(pause, remaining))
@@ -360,10 +410,10 @@ class Writer:
 
     def _release(self) -> None:
         if self.fd >= 0:
-            os.close(self.fd)
+            os.close(self.fd)  # closing the descriptor drops its flock
             self.fd = -1
         if self._lock_fd >= 0:
-            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            os.close(self._lock_fd)
             self._lock_fd = -1
 
     def quarantine(self, at: int, torn: bytes) -> None:
@@ -384,8 +434,8 @@ class Writer:
     def append(self, at: int, events: list[Event]) -> int:
         """Seal and append `events` at byte `at` (the log's verified end) in one write, fsynced.
 
-        Returns where the last new line starts. On any failure the log is truncated back
-        to `at` and StoreError is raised.
+        Returns where the last new line starts. On any failure what this call wrote is
+        truncated away and StoreError is raised.
         """
         lines = [seal(event) for event in events]
         data = b"".join(lines)
@@ -393,28 +443,41 @@ class Writer:
         return at + len(data) - len(lines[-1])
 
     def append_bytes(self, at: int, data: bytes | Iterator[bytes]) -> None:
+        """Append at byte `at`, fsynced: durable on return. SIGINT and SIGTERM are held from
+        here on (interrupts): one that comes before the fsync undoes the write."""
         previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
+        hold()
+        wrote = False  # only bytes this call wrote are ever truncated away
         try:
             if self.fd < 0:
                 self.fd, created = _open_private(self.path, os.O_RDWR | os.O_APPEND)
+                self._acquire(self.fd)
                 if created:
                     os.fsync(self.fd)
                     _fsync_dir(os.path.dirname(self.path))
             size = os.fstat(self.fd).st_size
             if size != at:
                 raise StoreError(f"{self.path} changed while it was locked; nothing was written")
+            wrote = True
             if isinstance(data, bytes):
                 _write_all(self.fd, data, single=True)
             else:
                 for piece in data:
+                    if pending():
+                        raise KeyboardInterrupt
                     _write_all(self.fd, piece)
+            if pending():
+                raise KeyboardInterrupt
             os.fsync(self.fd)
+            durable()
         except OSError as exc:
-            self._undo(at)
+            if wrote:
+                self._undo(at)
             reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
             raise StoreError(f"could not append to {self.path}: {reason}; nothing was recorded") from None
         except BaseException:
-            self._undo(at)
+            if wrote:
+                self._undo(at)
             raise
         finally:
             signal.signal(signal.SIGXFSZ, previous)

@@ -17,6 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
 
+MAX_SEQ = 10**18  # a seq bound above it is clamped: no log holds that many events
 _SEQ = re.compile(r"[0-9]+")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(
@@ -57,22 +58,48 @@ def utc_text(moment: datetime) -> str:
     return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.%fZ")  # %Y is not zero-padded below 1000
 
 
+def local_instant(naive: datetime) -> datetime:
+    """The instant a local wall-clock time (TZ) names, as an aware UTC datetime.
+
+    Around a change of offset a wall-clock time may name no instant or two. One in a gap (a
+    spring-forward hour, or a midnight that does not exist) moves forward: it is read with the
+    offset in force before the gap, so `2025-09-07` in America/Santiago, a day that starts at
+    01:00, means 01:00. One that happens twice (a fall-back hour) is the earlier instant. Both
+    as zoneinfo's fold=0 reads them. The offsets come from the C library's own TZ rules
+    (time.localtime), so a POSIX TZ string works as well as a zone name.
+    """
+    import calendar
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    wall = calendar.timegm(naive.replace(microsecond=0).timetuple())  # the wall time's digits, as if UTC
+    before = time.localtime(wall - 86400).tm_gmtoff  # offsets are under a day: one side each
+    after = time.localtime(wall + 86400).tm_gmtoff
+    candidates = sorted({wall - before, wall - after})
+    valid = [instant for instant in candidates if instant + time.localtime(instant).tm_gmtoff == wall]
+    instant = valid[0] if valid else wall - before  # twice: the earlier; never: forward
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    try:
+        return epoch + timedelta(seconds=instant, microseconds=naive.microsecond)
+    except OverflowError:  # before year 1 or after 9999 in UTC: the first or last instant there is
+        return datetime.min.replace(tzinfo=timezone.utc) if instant < 0 else datetime.max.replace(tzinfo=timezone.utc)
+
+
 def parse_point(text: str, option: str = "--until") -> Point:
     """Resolve the text of --until/--since, or InvalidValue (exit 2)."""
     from datetime import date, datetime  # only a bounded read pays for it
 
     value = text
-    if _SEQ.fullmatch(value):
-        return Point(text, seq=int(value))
+    if _SEQ.fullmatch(value):  # past any log's end it means the whole log (and fits the C fold)
+        return Point(text, seq=int(value) if len(value) <= 18 else MAX_SEQ)
     try:
         if _DAY.fullmatch(value):
             day = date.fromisoformat(value)
-            moment = datetime(day.year, day.month, day.day).astimezone()  # local midnight
-            return Point(text, ts=utc_text(moment))
+            return Point(text, ts=utc_text(local_instant(datetime(day.year, day.month, day.day))))
         if _DATETIME.fullmatch(value):
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
             if parsed.tzinfo is None:
-                parsed = parsed.astimezone()  # a naive time is local time (TZ)
+                parsed = local_instant(parsed)  # a naive time is local time (TZ)
             return Point(text, ts=utc_text(parsed))
     except (ValueError, OverflowError, OSError):
         pass

@@ -1,0 +1,74 @@
+"""Ctrl-C (SIGINT) and SIGTERM around the durable write: either nothing is recorded, or the
+command reports what it recorded.
+
+From the moment a write starts, both signals are blocked: held pending, not lost. The writer
+looks for a held one between the pieces of a long write and before the fsync, and then undoes
+the write and lets it in (exit 130, nothing recorded). Once the fsync returned the events are
+durable: the command finishes, prints its confirmation, and a held signal is dropped with a note
+(exit 0), so a retry never records the same thing twice. This is active only inside
+`command()` (the CLI's one boundary, actions.guarded); a library caller keeps Python's usual
+behaviour.
+"""
+
+from __future__ import annotations
+
+import signal
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_CAN_BLOCK = hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigtimedwait")
+
+
+class _State:
+    active = False  # inside a command run by the CLI
+    writing = False  # a write lock was taken: an interrupt means "nothing was recorded"
+    held = False  # the signals are blocked
+    durable = False  # events were fsynced: the command must report success
+
+
+_state = _State()
+
+
+def begin() -> None:
+    """A command starts (the CLI's boundary)."""
+    _state.active, _state.writing, _state.held, _state.durable = True, False, False, False
+
+
+def writing() -> None:
+    """The command takes the write lock."""
+    _state.writing = True
+
+
+def was_writing() -> bool:
+    return _state.writing
+
+
+def hold() -> None:
+    """A write is about to start: hold SIGINT and SIGTERM until the command has reported."""
+    if _state.active and not _state.held and _CAN_BLOCK:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+        _state.held = True
+
+
+def pending() -> bool:
+    """Whether a held signal is waiting (the write is not durable yet: give up)."""
+    return _state.held and not _state.durable and bool(signal.sigpending() & set(_SIGNALS))
+
+
+def durable() -> None:
+    """The write reached the disk."""
+    _state.durable = True
+
+
+def end() -> bool:
+    """The command is done: let the signals in again. Returns whether one held after the durable
+    point was dropped. One held before it is delivered now (SIGINT: KeyboardInterrupt)."""
+    dropped = False
+    if _state.held and _state.durable:
+        while signal.sigpending() & set(_SIGNALS):
+            signal.sigtimedwait(_SIGNALS, 0)
+            dropped = True
+    held = _state.held
+    _state.active, _state.held = False, False
+    if held:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+    return dropped
