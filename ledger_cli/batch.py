@@ -54,7 +54,10 @@ def _record_type() -> type[Record]:
 
 
 class _Cache:
-    """Account names and amounts repeat a lot in a batch: parse each distinct text once."""
+    """Account names and amounts repeat a lot in a batch: parse each distinct text once (the
+    first LIMIT distinct ones: memory stays bounded when they do not repeat)."""
+
+    LIMIT = 10_000
 
     def __init__(self) -> None:
         self.accounts: dict[str, str] = {}
@@ -71,14 +74,16 @@ class _Cache:
     def account(self, text: str) -> str:
         name = self.accounts.get(text)
         if name is None:
-            name = self.accounts[text] = parse_account(text)
+            name = parse_account(text)
+            if len(self.accounts) < self.LIMIT:  # a batch of 200k new accounts must not hold them twice
+                self.accounts[text] = name
         return name
 
     def amount(self, text: str) -> Decimal:
         value = self.amounts.get(text)
         if value is None:
             value = parse_amount(text)
-            if len(self.amounts) < 10_000:
+            if len(self.amounts) < self.LIMIT:
                 self.amounts[text] = value
         return value
 

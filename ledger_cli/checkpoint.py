@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from hashlib import sha256
+from itertools import islice
 
 from ledger_cli.domain import State
 from ledger_cli.errors import LedgerError
@@ -45,37 +47,68 @@ def _digits(ts: str) -> str:
 
 def save(log: str, state: State, cursor: Cursor, *, head: bool) -> None:
     """Write a checkpoint of `state`, the books after event state.seq, whose line starts at
-    cursor.line_start and ends at cursor.offset."""
-    data = {
-        "format": FORMAT,
-        "seq": state.seq,
-        "offset": cursor.offset,
-        "line_start": cursor.line_start,
-        "hash": state.head,
-        "ts": state.ts,
-        "balances": {account: str(balance) for account, balance in state.balances.items()},
-        "open": state.open,
-        "reversed_by": {str(target): by for target, by in state.reversed_by.items()},
-        "keys": state.keys if head else None,
-    }
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    blob = body[:-1] + _DIGEST_MARK + sha256(body).hexdigest().encode() + b'"}'
+    cursor.line_start and ends at cursor.offset. The file is written as it is serialised, a
+    few thousand accounts at a time: memory does not grow with a second copy of the books."""
     where = folder(log)
     try:
         os.makedirs(where, mode=0o700, exist_ok=True)
         name = "head.json" if head else _name(state.seq, state.ts)
-        _replace(os.path.join(where, f".{name}.{os.getpid()}"), os.path.join(where, name), blob)
+        _replace(os.path.join(where, f".{name}.{os.getpid()}"), os.path.join(where, name), _blob(state, cursor, head))
     except OSError:
         pass
 
 
-def _replace(temporary: str, final: str, blob: bytes) -> None:
+_BATCH = 4096  # accounts serialised at a time
+
+
+def _members(items: Iterator[tuple[str, object]]) -> Iterator[str]:
+    """The members of a JSON object, without its braces, a batch of items at a time."""
+    first = True
+    while batch := dict(islice(items, _BATCH)):
+        yield ("" if first else ",") + _dumps(batch)[1:-1]
+        first = False
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _blob(state: State, cursor: Cursor, head: bool) -> Iterator[bytes]:
+    """The checkpoint file in pieces: its JSON body with the digest of the body spliced in last."""
+    fields: dict[str, object] = {"format": FORMAT, "seq": state.seq, "offset": cursor.offset}
+    fields.update({"line_start": cursor.line_start, "hash": state.head, "ts": state.ts})
+
+    def body() -> Iterator[str]:
+        yield _dumps(fields)[:-1] + ',"balances":{'
+        yield from _members((account, str(balance)) for account, balance in state.balances.items())
+        yield '},"open":{'
+        yield from _members(iter(state.open.items()))
+        yield '},"reversed_by":{'
+        yield from _members((str(target), by) for target, by in state.reversed_by.items())
+        if head:
+            yield '},"keys":{'
+            yield from _members(iter(state.keys.items()))
+            yield "}"
+        else:
+            yield '},"keys":null'
+
+    digest = sha256()
+    for piece in body():
+        data = piece.encode()
+        digest.update(data)
+        yield data
+    digest.update(b"}")
+    yield _DIGEST_MARK + digest.hexdigest().encode() + b'"}'
+
+
+def _replace(temporary: str, final: str, blob: Iterable[bytes]) -> None:
     """Write `blob` to `temporary`, then rename it over `final`; a failure leaves no temporary
     behind (a full disk must not pile up `.seal.<pid>` files)."""
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(blob)
+            for piece in blob:
+                out.write(piece)
         os.replace(temporary, final)
     except BaseException:
         try:
@@ -109,7 +142,7 @@ def seal(log: str, log_fd: int, before: list[int] | None = None) -> None:
     try:
         os.makedirs(where, mode=0o700, exist_ok=True)
         blob = json.dumps(key).encode()
-        _replace(os.path.join(where, f".seal.{os.getpid()}"), os.path.join(where, "seal.json"), blob)
+        _replace(os.path.join(where, f".seal.{os.getpid()}"), os.path.join(where, "seal.json"), (blob,))
     except OSError:
         pass
 

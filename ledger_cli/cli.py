@@ -15,7 +15,6 @@ app = typer.Typer(
     name="ledger",
     help="An event-sourced ledger: every command appends one event to an append-only, "
     "hash-chained JSON Lines log; reads fold the log.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -69,7 +68,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def main(
     ctx: typer.Context,
     file: Annotated[
@@ -82,6 +81,9 @@ def main(
 ) -> None:
     """An event-sourced ledger with a hash-chained, append-only log."""
     ctx.obj = {"file": file}
+    if ctx.invoked_subcommand is None:  # a bare `ledger` shows the help and succeeds, as git's help does
+        print(ctx.get_help())
+        raise typer.Exit(0)
 
 
 @app.command("open")

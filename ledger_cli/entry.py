@@ -36,8 +36,6 @@ def run_typer(args: list[str]) -> int:
     from ledger_cli.cli import app
     from ledger_cli.streams import say
 
-    if not args:  # a bare `ledger` shows the help and succeeds, as git's help does
-        args = ["--help"]
     try:
         result = app(args=args, prog_name="ledger", standalone_mode=False)
     except SystemExit as exit_:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
@@ -435,8 +435,9 @@ class Ledger:
 
         try:
             folded = self._fold(fd, use_cache=False, on_block=remember)
+            index = LineIndex(fd)
             for reversal in reversals:
-                original = _event_at(self.path, fd, reversal.target or 0)
+                original = _event_at(self.path, fd, reversal.target or 0, index)
                 problem = reversal_matches(reversal, original)
                 if problem is not None:
                     raise LogCorrupt(reversal.seq, problem)
@@ -492,6 +493,7 @@ class Ledger:
             _warn_if_pinned(state.ts, ts)
             new_id = self.new_id
             batch_keys: dict[str, bytes] = {}  # key -> its line in this batch (smaller than an Event)
+            index = LineIndex(writer.fd) if writer.fd >= 0 else None  # for the events of keyed retries
             skipped = 0
             spool = _Spool()
             from ledger_cli.fastcodec import seal as seal_line  # a batch repays msgspec's import
@@ -529,7 +531,10 @@ class Ledger:
                     if command.key is not None and command.key in state.keys:
                         line = batch_keys.get(command.key)
                         seq = state.keys[command.key]
-                        keyed = decode_line(line[:-1], seq) if line else _event_at(self.path, writer.fd, seq)
+                        if line:
+                            keyed = decode_line(line[:-1], seq)
+                        else:
+                            keyed = _event_at(self.path, writer.fd, seq, index)
                     try:
                         events = decide(command, state, Stamp(ts, new_id()), keyed=keyed)
                     except RuleViolation as exc:
@@ -725,17 +730,58 @@ def _end_of(start: int, lines: list[bytes], count: int, state: State) -> Cursor:
     return Cursor(end, state.seq, state.head, state.ts, line_start)
 
 
-def _event_at(path: str, fd: int, seq: int) -> Event:
-    """The event on line `seq` (hash-checked), found by counting newlines.
+LINE_GUESS = 8 << 10  # bytes read for one line (a longer one is read on)
+
+
+class LineIndex:
+    """Where the lines of a log are, sampled every STEP bytes, so that finding event `seq`
+    (a reversal's target, an idempotency key's event) reads at most STEP bytes past a sample
+    instead of counting newlines from byte 0 each time: a batch of 20,000 keyed retries
+    would otherwise read the log 20,000 times.
+
+    `lines[k]` is the number of the line that byte k * STEP lies in. The log only grows while
+    it is open (a torn tail is cut off only past the verified lines), so samples stay true.
+    """
+
+    STEP = 16 << 10
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lines = [1]
+        self.end = 0  # bytes counted so far (a multiple of STEP, or the end of the file)
+
+    def start(self, seq: int) -> tuple[int, int]:
+        """A byte offset at or before the start of line `seq`, and the number of its line."""
+        step = self.STEP
+        while self.lines[-1] < seq and self.end == (len(self.lines) - 1) * step:
+            chunk = os.pread(self.fd, CHUNK, self.end)
+            if not chunk:
+                break
+            line = self.lines[-1]
+            for at in range(0, len(chunk), step):
+                piece = chunk.count(b"\n", at, at + step)
+                if at + step > len(chunk):  # a short last piece: no sample after it yet
+                    self.end += len(chunk) - at
+                    break
+                line += piece
+                self.lines.append(line)
+                self.end += step
+        k = bisect_left(self.lines, seq) - 1  # the last sample inside a line before `seq`
+        return (0, 1) if k < 0 else (k * step, self.lines[k])
+
+
+def _event_at(path: str, fd: int, seq: int, index: LineIndex | None = None) -> Event:
+    """The event on line `seq` (hash-checked), found by counting newlines (from the nearest
+    sample of `index`, if one is given).
 
     `offset` always lies inside line `line`; the target starts after the (seq - line)th
     newline from there, which may be the last newline of a block (issue 8: a line that
     starts after a block's last newline was skipped with the rest of the block).
     """
-    offset = 0
-    line = 1
+    offset, line = (0, 1) if index is None else index.start(seq)
+    size = CHUNK if index is None else LineIndex.STEP
     while line < seq:
-        chunk = os.pread(fd, CHUNK, offset)
+        chunk = os.pread(fd, size, offset)
         if not chunk:
             raise StoreError(f"{path}: event {seq} is missing")
         newlines = chunk.count(b"\n")
@@ -748,7 +794,7 @@ def _event_at(path: str, fd: int, seq: int) -> Event:
             position = chunk.index(b"\n", position) + 1
             line += 1
         offset += position
-    rest = os.pread(fd, CHUNK, offset)
+    rest = os.pread(fd, LINE_GUESS, offset)
     end = rest.find(b"\n")
     while end < 0:
         more = os.pread(fd, CHUNK, offset + len(rest))
