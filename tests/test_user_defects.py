@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +27,7 @@ from ledger_cli.errors import StoreError
 from ledger_cli.service import Ledger
 from ledger_cli.when import local_instant, parse_point
 from tests.conftest import Runner, run_installed, seed
+from tests.test_properties import local_zone
 
 # ---- 1. the seq -> line lookup at block boundaries ------------------------------------------
 
@@ -103,21 +103,6 @@ def test_a_line_that_starts_right_after_a_block_edge_is_found(tmp_path: Path) ->
 # ---- 6. --until around changes of offset (DST) ----------------------------------------------
 
 
-@contextmanager
-def local_zone(name: str) -> Iterator[None]:
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = name
-    time.tzset()
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = saved
-        time.tzset()
-
-
 @pytest.fixture
 def zone() -> Iterator[Callable[[str], None]]:
     with ExitStack() as stack:
@@ -159,19 +144,43 @@ def test_a_local_time_that_happens_twice_is_the_earlier_instant(zone: Callable[[
 ZONES = ["America/Santiago", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"]
 
 
-@given(
-    name=st.sampled_from(ZONES),
-    naive=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2037, 12, 31)),
-)
-def test_local_times_resolve_as_zoneinfo_fold_0_does(name: str, naive: datetime) -> None:
+def _changes(name: str) -> list[datetime]:
+    """The local wall-clock times at which `name` changed its offset in 2015-2030."""
+    zone = ZoneInfo(name)
+    moment = datetime(2015, 1, 1, tzinfo=timezone.utc)
+    found = []
+    offset = moment.astimezone(zone).utcoffset()
+    while moment.year < 2031:
+        later = moment + timedelta(hours=1)
+        if later.astimezone(zone).utcoffset() != offset:
+            offset = later.astimezone(zone).utcoffset()
+            found.append(later.astimezone(zone).replace(tzinfo=None))
+        moment = later
+    return found or [datetime(2025, 1, 1)]
+
+
+_CHANGES = {name: _changes(name) for name in ZONES}
+
+
+@st.composite
+def wall_times(draw: st.DrawFn) -> tuple[str, datetime]:
+    """A zone and a local wall-clock time: often within three hours of a change of offset
+    (where gaps and repeats are), otherwise anywhere in 1971-2037."""
+    name = draw(st.sampled_from(ZONES))
+    if draw(st.booleans()):
+        change = draw(st.sampled_from(_CHANGES[name]))
+        minutes = draw(st.integers(-180, 180))
+        return name, change + timedelta(minutes=minutes, seconds=draw(st.sampled_from([0, 1, 59])))
+    return name, draw(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2037, 12, 31)))
+
+
+@given(case=wall_times())
+def test_local_times_resolve_as_zoneinfo_fold_0_does(case: tuple[str, datetime]) -> None:
+    name, naive = case
     with local_zone(name):
         resolved = local_instant(naive)
-    expected = naive.replace(tzinfo=ZoneInfo(name), fold=0).astimezone(timezone.utc)
-    if expected.astimezone(ZoneInfo(name)).replace(tzinfo=None) != naive:  # in a gap: fold=0 reads it
-        expected = (naive - (naive.replace(tzinfo=ZoneInfo(name)).utcoffset() or timedelta())).replace(
-            tzinfo=timezone.utc
-        )
-    assert resolved == expected
+    # PEP 495: fold=0 reads a time in a gap with the offset before it, a repeated one as the first.
+    assert resolved == naive.replace(tzinfo=ZoneInfo(name), fold=0).astimezone(timezone.utc)
 
 
 # ---- 7. a repeated field in an import --------------------------------------------------------

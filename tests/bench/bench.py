@@ -658,6 +658,42 @@ def main(argv: list[str] | None = None) -> int:
                 imp.rate is not None and imp.rate >= 100_000 and written == n_import,
             )  # fmt: skip
 
+    # 5b. issue 8: an import that creates many accounts, and a batch of keyed retries.
+    accounts = 200_000
+    opens = OUT / f"opens-{accounts}.jsonl"
+    if not opens.exists():
+        opens.write_text("".join(f'{{"type":"open","account":"acct:{i}"}}\n' for i in range(accounts)))
+    say(f"import creating {human(accounts)} accounts")
+    opened_log = WORK / "opened.jsonl"
+    label = f"import creating accounts, {human(accounts)}"
+    made = interleaved(
+        {label: ledger(opened_log, "import", opens)}, 1, warmup=0, before=lambda _label: fresh(opened_log),
+        events={label: accounts},
+    )[label]  # fmt: skip
+    limit = 50 + accounts * 150 / (1 << 20)
+    table.add(
+        f"`import` creating {human(accounts)} accounts: peak RSS", f"{made.rss_mib:.0f} MiB ({ms(made.median)})",
+        "", "", f"≤ 50 MiB + 150 B/account ({limit:.0f} MiB)", made.ok and made.rss_mib <= limit,
+    )  # fmt: skip
+    retries = 20_000
+    keyed = OUT / f"keyed-{retries}.jsonl"
+    if not keyed.exists():
+        keyed.write_text("".join(
+            json.dumps({"type": "deposit", "account": f"a{i % 100}", "amount": "1.25", "key": f"batch-{i}"}) + "\n"
+            for i in range(retries)
+        ))  # fmt: skip
+    keyed_log = WORK / "keyed.jsonl"
+    fresh(keyed_log)
+    run_once(ledger(keyed_log, "import", keyed))
+    say(f"import of {human(retries)} keyed retries")
+    label = f"import of keyed retries, {human(retries)}"
+    again = interleaved({label: ledger(keyed_log, "import", keyed)}, 2, warmup=0, events={label: retries})[label]
+    table.add(
+        f"`import` of {human(retries)} records already recorded under their keys", f"{per_s(again.rate)} "
+        f"({ms(again.median)})", "", "", "≥ 10k records/s (no re-read of the log per key)",
+        again.ok and again.rate is not None and again.rate >= 10_000,
+    )  # fmt: skip
+
     # 6. peak RSS of every command we ran, per size.
     for size in big_sizes:
         tag = f", {human(size)}"
