@@ -6,8 +6,13 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; without `argv` (the console script, `python -m ledger_cli`) this
+    process is the program, which exits right after."""
     args = sys.argv[1:] if argv is None else argv
-    from ledger_cli import streams
+    from ledger_cli import interrupts, streams
+
+    if argv is None:
+        interrupts.for_process()
 
     saved = streams.prepare()
     try:

@@ -7,7 +7,9 @@ the write and lets it in (exit 130, nothing recorded). Once the fsync returned t
 durable: the command finishes, prints its confirmation, and a held signal is dropped with a note
 (exit 0), so a retry never records the same thing twice. This is active only inside
 `command()` (the CLI's one boundary, actions.guarded); a library caller keeps Python's usual
-behaviour.
+behaviour. In the `ledger` program itself (for_process), the signals stay held after a durable
+write until the process exits, which discards them: a signal that comes after the confirmation
+was printed cannot turn it into a non-zero exit either.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ _CAN_BLOCK = hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigtimedwai
 
 
 class _State:
+    process = False  # this process is the `ledger` program: it exits right after the command
     active = False  # inside a command run by the CLI
     writing = False  # a write lock was taken: an interrupt means "nothing was recorded"
     held = False  # the signals are blocked
@@ -26,6 +29,13 @@ class _State:
 
 
 _state = _State()
+
+
+def for_process() -> None:
+    """This process runs one command and exits: after a durable write the signals stay held
+    until the exit, which discards them (no window after the confirmation where one could
+    still turn a recorded event into a non-zero exit or a traceback)."""
+    _state.process = True
 
 
 def begin() -> None:
@@ -68,7 +78,8 @@ def end() -> bool:
             signal.sigtimedwait(_SIGNALS, 0)
             dropped = True
     held = _state.held
-    _state.active, _state.held = False, False
-    if held:
+    _state.active = False
+    if held and not (_state.durable and _state.process):
+        _state.held = False
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
     return dropped

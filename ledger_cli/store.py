@@ -351,6 +351,7 @@ class Writer:
         self._timeout = 0.0
 
     def __enter__(self) -> Writer:
+        writing()  # from here an interrupt says "nothing was recorded"
         try:
             self._refuse_special()
             _mkdirs(os.path.dirname(self.path))
@@ -358,7 +359,6 @@ class Writer:
             self._timeout = lock_timeout()
             self._deadline = time.monotonic() + self._timeout
             self._acquire(self._lock_fd)
-            writing()
             try:  # a missing log is created by the first append, not before: a refusal leaves no file
                 self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NONBLOCK)
             except FileNotFoundError:
