@@ -164,18 +164,25 @@ def jsonl_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, objec
 
     decode_record = msgspec.json.Decoder(_record_type()).decode
     decode = msgspec.json.Decoder().decode
+    fields = msgspec.structs.astuple
     for number, line in enumerate(lines, 1):
         if number == 1 and line.startswith(_BOM):  # as a CSV import accepts it
             line = line[len(_BOM) :]
-        if b"\\" in line or any(line.count(name) > 1 for name in _QUOTED):
-            _refuse_repeats(number, line)  # a decoder keeps the last of two values silently
         try:
-            yield number, decode_record(line)
-            continue
+            record = decode_record(line)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
             pass
+        else:
+            # A decoder keeps the last of two values of a field silently. Without escapes, each
+            # `":` ends a member's name: as many as there are fields with a value means none is
+            # repeated. Anything else (escapes, nulls, spacing) is checked exactly.
+            if b"\\" in line or line.count(b'":') != 6 - fields(record).count(None):  # type: ignore[arg-type]
+                _refuse_repeats(number, line)
+            yield number, record
+            continue
         if not line.strip():
             continue
+        _refuse_repeats(number, line)
         try:
             record = decode(line)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
@@ -186,7 +193,6 @@ def jsonl_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, objec
 
 
 _BOM = b"\xef\xbb\xbf"
-_QUOTED = tuple(f'"{name}"'.encode() for name in FIELDS)
 
 
 def _refuse_repeats(number: int, line: bytes) -> None:

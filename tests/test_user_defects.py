@@ -193,6 +193,9 @@ def test_local_times_resolve_as_zoneinfo_fold_0_does(case: tuple[str, datetime])
         '{"type":"deposit","account":"x","amount":"5","am\\u006funt":"500"}',
         '{"type":"deposit","account":"x","account":"y","amount":"5"}',
         '{"type":"deposit","account":"x","amount":"5","memo":null,"memo":"m"}',
+        '{"type": "deposit", "account": "x", "amount": "5", "amount": "500"}',
+        '{"type" : "deposit" , "account" : "x" , "amount" : "5" , "amount" : "500"}',
+        '{"type":"deposit","account":"x","amount":"5","memo":"a\\"b","amount":"6"}',
     ],
 )
 def test_a_json_record_naming_a_field_twice_is_refused(ledger: Runner, line: str) -> None:
@@ -200,6 +203,20 @@ def test_a_json_record_naming_a_field_twice_is_refused(ledger: Runner, line: str
     assert out.code == 2, (out.stdout, out.stderr)
     assert "line 1" in out.stderr and "twice" in out.stderr
     assert not ledger.log.exists()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"type":"deposit","account":"x","amount":"5","memo":null}',
+        '{"type" : "deposit", "account" : "x", "amount" : "5"}',
+        '{"type":"deposit","account":"x","amount":"5","memo":"\\"amount\\": \\"6\\""}',
+    ],
+)
+def test_records_without_a_repeated_field_are_imported(ledger: Runner, line: str) -> None:
+    out = ledger("import", input=line + "\n")
+    assert out.code == 0, out.stderr
+    assert json.loads(ledger.lines()[0])["amount"] == "5"
 
 
 def test_a_field_name_inside_a_value_is_not_a_repeat(ledger: Runner) -> None:
