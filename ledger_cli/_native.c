@@ -2,10 +2,11 @@
  *
  * fold() reads whole log lines from a block of bytes and, line by line, proves each one is a
  * deposit, withdrawal, transfer, open or close in exactly the canonical form of contract section 2 (sorted
- * keys, no whitespace, no escapes), with the expected seq, prev and a non-decreasing ts, valid
+ * keys, no whitespace, no escapes but a memo's or key's \" and \\), with the expected seq, prev
+ * and a non-decreasing ts, valid
  * values and a hash that matches its bytes, and that it breaks no rule of the books; then it
  * applies it to the state's dicts. At the first line it cannot vouch for (another event type,
- * any escape, anything unusual or wrong) it stops and says so: the Python reader then takes
+ * any other escape, anything unusual or wrong) it stops and says so: the Python reader then takes
  * that one line, and names the problem if there is one. So this module never accepts a line
  * that the Python path would refuse; it only gets the common case done without building
  * Python objects per event. The rules themselves stay in ledger_cli.domain; the mirror of them
@@ -648,6 +649,53 @@ static int str_body(Cur *c, const char **s, Py_ssize_t *n) {
     return 1;
 }
 
+/* A memo's or key's string, like str_body, but the two escapes a canonical line holds for a
+ * valid text (\" and \\: json.dumps writes no other for text without control characters) are
+ * undone into `buf` (`cap` bytes), and the text is then read from there. 0 for any other escape,
+ * a control byte, or a text longer than `cap`: the Python reader names what is wrong. */
+static int text_body(Cur *c, char *buf, Py_ssize_t cap, const char **s, Py_ssize_t *n) {
+    const char *q = c->p;
+    while (q < c->end && *q != '"' && *q != '\\') {
+        if ((uint8_t)*q < 0x20)
+            return 0;
+        q++;
+    }
+    if (q >= c->end)
+        return 0;
+    if (*q == '"') {
+        *s = c->p;
+        *n = q - c->p;
+        c->p = q + 1;
+        return 1;
+    }
+    Py_ssize_t len = q - c->p;
+    if (len > cap)
+        return 0;
+    memcpy(buf, c->p, (size_t)len);
+    while (q < c->end && *q != '"') {
+        char ch = *q;
+        if (ch == '\\') {
+            if (q + 1 >= c->end || (q[1] != '"' && q[1] != '\\'))
+                return 0;
+            ch = q[1];
+            q += 2;
+        } else {
+            if ((uint8_t)ch < 0x20)
+                return 0;
+            q++;
+        }
+        if (len >= cap)
+            return 0;
+        buf[len++] = ch;
+    }
+    if (q >= c->end)
+        return 0;
+    *s = buf;
+    *n = len;
+    c->p = q + 1;
+    return 1;
+}
+
 static int digits(const char *p, int n) {
     for (int i = 0; i < n; i++)
         if (p[i] < '0' || p[i] > '9')
@@ -689,6 +737,7 @@ typedef struct {
     long long seq;
     int kind;
     const char *body_end; /* where `,"hash":` starts */
+    char memo_buf[4000], key_buf[800]; /* an escaped memo or key, undone (1000 and 200 characters) */
 } Line;
 
 /* Parse one movement line in canonical form; 0 if it is anything else. */
@@ -704,9 +753,9 @@ static int parse_line(const char *p, const char *end, Line *ln) {
         return 0;
     if (!LIT(&c, ",\"id\":\"") || !str_body(&c, &ln->id, &ln->id_n))
         return 0;
-    if (LIT(&c, ",\"key\":\"") && !str_body(&c, &ln->key, &ln->key_n))
+    if (LIT(&c, ",\"key\":\"") && !text_body(&c, ln->key_buf, sizeof ln->key_buf, &ln->key, &ln->key_n))
         return 0;
-    if (LIT(&c, ",\"memo\":\"") && !str_body(&c, &ln->memo, &ln->memo_n))
+    if (LIT(&c, ",\"memo\":\"") && !text_body(&c, ln->memo_buf, sizeof ln->memo_buf, &ln->memo, &ln->memo_n))
         return 0;
     if (!LIT(&c, ",\"prev\":\"") || end - c.p < 65 || c.p[64] != '"')
         return 0;
@@ -985,11 +1034,25 @@ static void put(Buf *b, const char *s, size_t n) {
 }
 #define PUT(b, s) put((b), (s), sizeof(s) - 1)
 
+/* A valid memo or key as json.dumps writes it: only `"` and `\\` are escaped (a valid text has no
+ * control characters, and non-ASCII stays UTF-8). */
+static void put_text(Buf *b, const char *s, size_t n) {
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\') {
+            put(b, s + start, i - start);
+            put(b, "\\", 1);
+            start = i;
+        }
+    }
+    put(b, s + start, n - start);
+}
+
 PyDoc_STRVAR(seal_move_doc,
 "seal_move(type, seq, id, ts, prev, account, to, amount, memo, key) -> (line, hash) | None\n\n"
 "events.movement_line() in C: the sealed log line of a deposit, withdrawal or transfer whose\n"
-"values are valid. None when a memo or key holds a quote or a backslash (escapes are\n"
-"json.dumps's job) or the line would be too long; the caller then uses movement_line().");
+"values are valid (a quote or backslash in a memo or key is escaped as json.dumps does). None\n"
+"when the line would be too long; the caller then uses movement_line().");
 
 static PyObject *seal_move(PyObject *self, PyObject *args) {
     const char *type, *id, *ts, *prev, *account, *to, *amount, *memo, *key;
@@ -999,9 +1062,6 @@ static PyObject *seal_move(PyObject *self, PyObject *args) {
                           &prev_n, &account, &account_n, &to, &to_n, &amount, &amount_n, &memo, &memo_n, &key,
                           &key_n))
         return NULL;
-    if ((memo && (memchr(memo, '"', (size_t)memo_n) || memchr(memo, '\\', (size_t)memo_n))) ||
-        (key && (memchr(key, '"', (size_t)key_n) || memchr(key, '\\', (size_t)key_n))))
-        Py_RETURN_NONE;
     char space[8192];
     Buf b = {space, 0, sizeof(space)};
     char number[24];
@@ -1015,12 +1075,12 @@ static PyObject *seal_move(PyObject *self, PyObject *args) {
     PUT(&b, "\"");
     if (key) {
         PUT(&b, ",\"key\":\"");
-        put(&b, key, (size_t)key_n);
+        put_text(&b, key, (size_t)key_n);
         PUT(&b, "\"");
     }
     if (memo) {
         PUT(&b, ",\"memo\":\"");
-        put(&b, memo, (size_t)memo_n);
+        put_text(&b, memo, (size_t)memo_n);
         PUT(&b, "\"");
     }
     PUT(&b, ",\"prev\":\"");

@@ -7,6 +7,7 @@ line, so an import accepts exactly what the commands accept. Errors name the lin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
@@ -173,10 +174,11 @@ def jsonl_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, objec
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
             pass
         else:
-            # A decoder keeps the last of two values of a field silently. Without escapes, each
-            # `":` ends a member's name: as many as there are fields with a value means none is
-            # repeated. Anything else (escapes, nulls, spacing) is checked exactly.
-            if b"\\" in line or line.count(b'":') != 6 - fields(record).count(None):  # type: ignore[arg-type]
+            # A decoder keeps the last of two values of a field silently. Every member's name
+            # ends in `":` unless whitespace comes before its colon; a value can only add more. So
+            # exactly as many as there are fields with a value means no field is repeated (nor
+            # null). Anything else is checked exactly.
+            if line.count(b'":') != 6 - fields(record).count(None) or _QUOTE_SPACE(line):  # type: ignore[arg-type]
                 _refuse_repeats(number, line)
             yield number, record
             continue
@@ -193,6 +195,7 @@ def jsonl_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, objec
 
 
 _BOM = b"\xef\xbb\xbf"
+_QUOTE_SPACE = re.compile(rb'"[ \t\r\n]+:').search  # a member's name, spaced from its colon
 
 
 def _refuse_repeats(number: int, line: bytes) -> None:

@@ -22,6 +22,7 @@ import ledger_cli._native as native  # the suite expects the extension to be bui
 from ledger_cli import accel, service
 from ledger_cli.domain import Close, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import LedgerError
+from ledger_cli.events import movement_line
 from ledger_cli.money import amount_problem, money_context
 from ledger_cli.service import Ledger
 from ledger_cli.values import account_problem, key_problem, memo_problem
@@ -202,9 +203,37 @@ def test_a_memo_and_key_are_applied_only_if_the_python_rules_accept_them(memo: s
     except UnicodeEncodeError:
         return
     valid = (memo is None or memo_problem(memo) is None) and (key is None or key_problem(key) is None)
-    if _accepts(line):
-        assert valid, fields
-    # A valid memo or key with an escape (a quote, a backslash) is handed to Python: no claim.
+    assert _accepts(line) == valid, fields  # quotes and backslashes (escaped) are applied too
+
+
+ESCAPES = st.text(alphabet='ab"\\é東\n\x7f ', max_size=12)
+
+
+@given(memo=st.one_of(st.none(), ESCAPES), key=st.one_of(st.none(), ESCAPES))
+def test_memos_and_keys_with_quotes_and_backslashes_are_applied_natively_with_their_value(
+    memo: str | None, key: str | None
+) -> None:
+    fields = {name: value for name, value in (("memo", memo), ("key", key)) if value is not None}
+    line = _one_deposit(**fields)
+    valid = (memo is None or memo_problem(memo) is None) and (key is None or key_problem(key) is None)
+    native.clear_caches()
+    keys: dict[str, int] = {}
+    with money_context():
+        code = native.fold(line, 0, 0, GENESIS, "", {}, {}, keys, -1, None, object())[0]
+    assert (code == 0) == valid, fields
+    if code == 0 and key is not None:
+        assert keys == {key: 1}  # the key as the text it stands for, escapes undone
+
+
+@given(memo=st.one_of(st.none(), ESCAPES), key=st.one_of(st.none(), ESCAPES))
+def test_seal_move_writes_what_movement_line_writes_for_quotes_and_backslashes(
+    memo: str | None, key: str | None
+) -> None:
+    if (memo is not None and memo_problem(memo)) or (key is not None and key_problem(key)):
+        return  # seal_move is given valid values only
+    fields = ("deposited", 7, "00000000-0000-7000-8000-000000000001", "2025-01-01T00:00:01.000000Z", GENESIS,
+              "acct", None, "5", memo, key)  # fmt: skip
+    assert native.seal_move(*fields) == movement_line(*fields)
 
 
 def test_every_character_gets_the_python_verdict_as_a_memo_and_as_a_key() -> None:
