@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from hashlib import sha256
@@ -212,6 +214,59 @@ def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
         return state, Cursor(offset, seq, digest, ts, start), keys is not None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError, LedgerError):
         return None
+
+
+_HEAD = re.compile(rb'\{"format":2,"seq":([0-9]+),"offset":([0-9]+),"line_start":([0-9]+),"hash":"([0-9a-f]{64})"')
+
+
+class Snapshots:
+    """Line starts known from the snapshots of a sealed log, for finding an event (a reversal's
+    target, a key's event) without reading the log from its start: `before(seq)` is where the
+    line after the newest snapshot before `seq` starts, and that line's number, or None. A
+    snapshot counts only if it is intact and the log still holds its event where it says."""
+
+    def __init__(self, log: str, log_fd: int) -> None:
+        self.log = log
+        self.fd = log_fd
+        self.names: dict[int, str] = {}  # snapshot seq -> its file's name
+        self.checked: dict[int, int | None] = {}  # snapshot seq -> where the next line starts
+        if sealed(log, log_fd):
+            try:
+                names = os.listdir(folder(log))
+            except OSError:
+                names = []
+            self.names = {int(name[1:13]): name for name in names if name.startswith("s") and name[1:13].isdigit()}
+        self.seqs = sorted(self.names)
+
+    def before(self, seq: int) -> tuple[int, int] | None:
+        for k in range(bisect_left(self.seqs, seq) - 1, -1, -1):
+            at = self.seqs[k]
+            if at not in self.checked:
+                self.checked[at] = self._end_of(at)
+            end = self.checked[at]
+            if end is not None:
+                return end, at + 1
+        return None
+
+    def _end_of(self, at: int) -> int | None:
+        try:
+            with open(os.path.join(folder(self.log), self.names[at]), "rb") as source:
+                blob = source.read()
+            found = _HEAD.match(blob) if _intact(blob) else None
+            if found is None:
+                return None
+            snap, offset, start = (int(found.group(k)) for k in (1, 2, 3))
+            if snap != at or not 0 <= start < offset:
+                return None
+            line = os.pread(self.fd, offset - start, start)
+            if len(line) != offset - start or not line.endswith(b"\n") or b"\n" in line[:-1]:
+                return None
+            if start > 0 and os.pread(self.fd, 1, start - 1) != b"\n":
+                return None
+            event = decode_line(line[:-1], at)
+            return offset if (event.seq, event.hash) == (at, found.group(4).decode()) else None
+        except (OSError, ValueError, LedgerError):
+            return None
 
 
 def best(log: str, log_fd: int, until: Point | None, *, need_keys: bool) -> tuple[State, Cursor, bool] | None:

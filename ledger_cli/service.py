@@ -460,11 +460,12 @@ class Ledger:
             folded = self._begin(writer, need_keys=command.key is not None)
             state = folded.state
             original = None
+            index = self._line_index(writer.fd)
             if isinstance(command, Reverse) and 1 <= command.target <= state.seq:
-                original = _event_at(self.path, writer.fd, command.target)
+                original = _event_at(self.path, writer.fd, command.target, index)
             keyed = None
             if command.key is not None and command.key in state.keys:
-                keyed = _event_at(self.path, writer.fd, state.keys[command.key])
+                keyed = _event_at(self.path, writer.fd, state.keys[command.key], index)
             stamp = Stamp(ts=self.clock(), id=self.new_id())
             _warn_if_pinned(state.ts, stamp.ts)
             with money_context():
@@ -493,7 +494,7 @@ class Ledger:
             _warn_if_pinned(state.ts, ts)
             new_id = self.new_id
             batch_keys: dict[str, bytes] = {}  # key -> its line in this batch (smaller than an Event)
-            index = LineIndex(writer.fd) if writer.fd >= 0 else None  # for the events of keyed retries
+            index = self._line_index(writer.fd) if writer.fd >= 0 else None  # for the events of keyed retries
             skipped = 0
             spool = _Spool()
             from ledger_cli.fastcodec import seal as seal_line  # a batch repays msgspec's import
@@ -558,6 +559,11 @@ class Ledger:
                     checkpoint.save(self.path, state, Cursor(end, state.seq, state.head, state.ts, last), head=True)
             spool.close()
             return state.seq - start + 1, skipped, start
+
+    def _line_index(self, fd: int) -> LineIndex:
+        """Where lines are, for finding events by seq: from the checkpoints when they may be used."""
+        near = checkpoint.Snapshots(self.path, fd).before if self.use_cache else None
+        return LineIndex(fd, near)
 
     def _begin(self, writer: Writer, *, need_keys: bool) -> Folded:
         """Under the lock: fold what is there and move a torn tail aside."""
@@ -745,10 +751,11 @@ class LineIndex:
 
     STEP = 16 << 10
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, near: Callable[[int], tuple[int, int] | None] | None = None) -> None:
         self.fd = fd
         self.lines = [1]
         self.end = 0  # bytes counted so far (a multiple of STEP, or the end of the file)
+        self.near = near  # a checkpoint's line start before a seq: then no counting from byte 0
 
     def start(self, seq: int) -> tuple[int, int]:
         """A byte offset at or before the start of line `seq`, and the number of its line."""
@@ -778,7 +785,11 @@ def _event_at(path: str, fd: int, seq: int, index: LineIndex | None = None) -> E
     newline from there, which may be the last newline of a block (issue 8: a line that
     starts after a block's last newline was skipped with the rest of the block).
     """
-    offset, line = (0, 1) if index is None else index.start(seq)
+    hint = None if index is None or index.near is None else index.near(seq)
+    if hint is not None:  # a snapshot's verified line start before `seq`
+        offset, line = hint
+    else:
+        offset, line = (0, 1) if index is None else index.start(seq)
     size = CHUNK if index is None else LineIndex.STEP
     while line < seq:
         chunk = os.pread(fd, size, offset)

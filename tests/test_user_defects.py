@@ -195,6 +195,8 @@ def test_local_times_resolve_as_zoneinfo_fold_0_does(case: tuple[str, datetime])
         '{"type":"deposit","account":"x","amount":"5","memo":null,"memo":"m"}',
         '{"type": "deposit", "account": "x", "amount": "5", "amount": "500"}',
         '{"type" : "deposit" , "account" : "x" , "amount" : "5" , "amount" : "500"}',
+        '{"type" : "deposit","account":"x","amount":"5","amount":"500"}',
+        '{"type":"deposit","account":"x","amount":"5","amount"\t:"500"}',
         '{"type":"deposit","account":"x","amount":"5","memo":"a\\"b","amount":"6"}',
     ],
 )
@@ -382,3 +384,91 @@ def run_probe(probe: str, args: list[str]) -> str:
     result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+# ---- finding an event by seq without reading the log from its start -------------------------
+
+
+@pytest.fixture(scope="module")
+def snapshotted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cached log of 3,500 keyed deposits, with the snapshots a reader leaves (every 1,000)."""
+    path = tmp_path_factory.mktemp("snap") / "log.jsonl"
+    records = "".join(
+        json.dumps({"type": "deposit", "account": f"a{i % 7}", "amount": "1", "key": f"k{i}"}) + "\n"
+        for i in range(3500)
+    )
+    source = path.with_name("records.jsonl")
+    source.write_text(records)
+    assert run_installed(["import", str(source)], path).returncode == 0
+    assert run_installed(["balance", "--until", "3499"], path).returncode == 0  # a fold that leaves snapshots
+    assert len([n for n in os.listdir(f"{path}.cache") if n[1:13].isdigit()]) == 3
+    return path
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    offsets: list[int] = []
+    real = os.pread
+
+    def pread(fd: int, size: int, offset: int) -> bytes:
+        offsets.append(offset)
+        return real(fd, size, offset)
+
+    monkeypatch.setattr(service.os, "pread", pread)
+    return offsets
+
+
+def test_a_late_event_is_found_from_the_nearest_snapshot_not_from_byte_0(
+    snapshotted: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = snapshotted.read_bytes().split(b"\n")[:-1]
+    third = sum(len(line) + 1 for line in lines[:2999]) - 1  # the newline before line 3000, the snapshot's
+    fd = os.open(snapshotted, os.O_RDONLY)
+    try:
+        index = Ledger(snapshotted)._line_index(fd)
+        offsets = _reads(monkeypatch)
+        for seq in (3001, 3200, 3500):
+            assert service._event_at(str(snapshotted), fd, seq, index).hash == json.loads(lines[seq - 1])["hash"]
+        assert offsets and min(offsets) >= third, min(offsets)
+    finally:
+        os.close(fd)
+
+
+def test_a_forged_snapshot_does_not_mislead_the_lookup(tmp_path: Path, snapshotted: Path) -> None:
+    import shutil
+    from hashlib import sha256
+
+    path = tmp_path / "log.jsonl"
+    shutil.copy(snapshotted, path)
+    shutil.copytree(f"{snapshotted}.cache", f"{path}.cache")
+    os.utime(path, ns=(os.stat(snapshotted).st_atime_ns, os.stat(snapshotted).st_mtime_ns))
+    lines = path.read_bytes().split(b"\n")[:-1]
+    name = next(n for n in os.listdir(f"{path}.cache") if n.startswith("s000000003000"))
+    blob = Path(f"{path}.cache/{name}").read_bytes()
+    body = blob[: -(len(',"digest":"') + 64 + 2)] + b"}"
+    data = json.loads(body)
+    data["offset"] -= len(lines[2999]) + 1  # points one line early, with a digest that matches
+    data["line_start"] -= len(lines[2998]) + 1
+    forged = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    Path(f"{path}.cache/{name}").write_bytes(forged[:-1] + b',"digest":"' + sha256(forged).hexdigest().encode() + b'"}')
+    from ledger_cli.checkpoint import seal
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        seal(str(path), fd)  # as if a writer had sealed this very file
+        index = Ledger(path)._line_index(fd)
+        for seq in (3001, 3002, 3400):
+            assert service._event_at(str(path), fd, seq, index).hash == json.loads(lines[seq - 1])["hash"]
+    finally:
+        os.close(fd)
+
+
+def test_a_keyed_retry_and_a_reversal_of_late_events_find_the_right_ones(snapshotted: Path, tmp_path: Path) -> None:
+    import shutil
+
+    path = tmp_path / "log.jsonl"
+    shutil.copy(snapshotted, path)
+    retry = run_installed(["deposit", "a5", "1", "-k", "k3400"], path)  # 3400 % 7 == 5
+    assert retry.returncode == 0 and "already recorded as seq 3401" in retry.stdout, retry.stderr
+    reverse = run_installed(["reverse", "3401"], path)
+    assert reverse.returncode == 0 and "reversed event 3401" in reverse.stdout, reverse.stderr
+    assert run_installed(["verify"], path).returncode == 0
