@@ -460,12 +460,11 @@ class Ledger:
             folded = self._begin(writer, need_keys=command.key is not None)
             state = folded.state
             original = None
-            index = self._line_index(writer.fd)
             if isinstance(command, Reverse) and 1 <= command.target <= state.seq:
-                original = _event_at(self.path, writer.fd, command.target, index)
+                original = _event_at(self.path, writer.fd, command.target, self._line_index(writer.fd))
             keyed = None
             if command.key is not None and command.key in state.keys:
-                keyed = _event_at(self.path, writer.fd, state.keys[command.key], index)
+                keyed = _event_at(self.path, writer.fd, state.keys[command.key], self._line_index(writer.fd))
             stamp = Stamp(ts=self.clock(), id=self.new_id())
             _warn_if_pinned(state.ts, stamp.ts)
             with money_context():

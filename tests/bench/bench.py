@@ -210,7 +210,10 @@ def build_import_file(size: int) -> Path:
 
 
 def child_env() -> dict[str, str]:
+    # PYTHONDONTWRITEBYTECODE (set on some machines) would make every run compile every module
+    # from source: a user's installed package has its bytecode cached, so measure that.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LEDGER_CLI_", "LEDGER_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(NO_COLOR="1", TZ="UTC", LC_ALL="C.UTF-8")
     return env
 
