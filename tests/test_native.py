@@ -382,4 +382,3 @@ def test_balances_past_the_extensions_integers_are_folded_by_python_with_the_sam
     path = tmp_path / "big.jsonl"
     path.write_bytes(data)
     assert_same_reads(path)
-
