@@ -1,0 +1,168 @@
+"""Guard rails (issue 9, item 7): rules of the code's shape, as tests that fail when broken.
+
+- the layers: nothing imports the CLI but the entry point; the pure modules (money, values,
+  when, events, domain, reports, errors) never import the store, the application, rendering,
+  the CLI, rich or typer; rich is imported only by render, typer only by cli;
+- the fast path's table of commands and options equals the Typer app's, so an option added to
+  one cannot silently drift from the other;
+- the fast movement check (domain.apply_move) accepts exactly what check() accepts, and then
+  leaves the books evolve() would.
+"""
+
+from __future__ import annotations
+
+import ast
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import typer.main
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger_cli import fastpath
+from ledger_cli.cli import app
+from ledger_cli.domain import State, apply_move, check, evolve
+from ledger_cli.events import DEPOSITED, TRANSFERRED, WITHDRAWN, Event
+
+PACKAGE = Path(__file__).resolve().parent.parent / "ledger_cli"
+PURE = {"money", "values", "when", "events", "domain", "reports", "errors"}
+IMPURE = {"store", "service", "checkpoint", "render", "actions", "cli", "fastpath", "entry", "streams",
+          "interrupts", "batch", "fastcodec", "accel"}  # fmt: skip
+ONLY_IN = {"rich": {"render"}, "typer": {"cli"}, "ledger_cli.cli": {"entry"}}
+
+
+def imports_of(source: str) -> set[str]:
+    """Every module a source imports, at any depth (imports inside functions count too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            if node.module == "ledger_cli":
+                found.update(f"ledger_cli.{alias.name}" for alias in node.names)
+    return found
+
+
+def violations(modules: dict[str, str]) -> list[str]:
+    """The layer rules broken by `modules` (name -> source)."""
+    found = []
+    for name, source in sorted(modules.items()):
+        for imported in sorted(imports_of(source)):
+            top = imported.split(".")[0]
+            inner = imported.split(".")[1] if imported.startswith("ledger_cli.") else None
+            if name in PURE and (inner in IMPURE or top in ("rich", "typer")):
+                found.append(f"{name} (pure) imports {imported}")
+            for guarded, allowed in ONLY_IN.items():
+                if (imported == guarded or top == guarded) and name not in allowed:
+                    found.append(f"{name} imports {imported} (only {', '.join(sorted(allowed))} may)")
+    return found
+
+
+def package_sources() -> dict[str, str]:
+    return {path.stem: path.read_text(encoding="utf-8") for path in PACKAGE.glob("*.py")}
+
+
+def test_no_module_breaks_a_layer_rule() -> None:
+    assert violations(package_sources()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("domain", "from ledger_cli.store import Writer"),
+        ("events", "def f():\n    from ledger_cli import render"),
+        ("reports", "import rich.table"),
+        ("service", "from ledger_cli.cli import app"),
+        ("actions", "import typer"),
+        ("store", "from rich.console import Console"),
+    ],
+)
+def test_the_layer_check_catches_a_violation(name: str, line: str) -> None:
+    """The rule is not vacuous: each of these added lines is reported."""
+    sources = package_sources()
+    sources[name] += "\n" + line + "\n"
+    assert violations(sources), (name, line)
+
+
+# ---- the fast path and the Typer app agree ---------------------------------------------------
+
+COMMANDS = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+
+
+def _typer_options(command: str) -> dict[str, tuple[str, bool]]:
+    """Option string -> (parameter name, is a flag), for a Typer command (without --help)."""
+    table = {}
+    for param in COMMANDS[command].params:
+        if param.param_type_name != "option":
+            continue
+        for opt in (*param.opts, *param.secondary_opts):
+            if opt not in ("--help", "-h"):
+                table[opt] = (param.name, bool(param.is_flag))
+    return table
+
+
+def _fast_options(command: str) -> dict[str, tuple[str, bool]]:
+    _, _, _, values, flags = fastpath._COMMANDS[command]
+    table = {opt: (name, False) for opt, name in {**values, "-f": "file", "--file": "file"}.items()}
+    table.update({opt: (name, True) for opt, name in flags.items()})
+    return table
+
+
+@pytest.mark.parametrize("command", sorted(fastpath._COMMANDS))
+def test_the_fast_path_knows_exactly_the_options_of_the_typer_command(command: str) -> None:
+    assert command in COMMANDS
+    assert _fast_options(command) == _typer_options(command)
+
+
+@pytest.mark.parametrize("command", sorted(fastpath._COMMANDS))
+def test_the_fast_path_takes_the_arguments_of_the_typer_command(command: str) -> None:
+    _, positional, variadic, _, _ = fastpath._COMMANDS[command]
+    arguments = [param for param in COMMANDS[command].params if param.param_type_name == "argument"]
+    assert tuple(param.name for param in arguments) == positional
+    assert variadic == any(param.nargs == -1 for param in arguments)
+
+
+# ---- the fast movement check is check() ------------------------------------------------------
+
+ACCOUNTS = ["a", "b", "c"]
+AMOUNTS = st.decimals(min_value=Decimal("0.01"), max_value=Decimal(200), places=2)
+
+
+@st.composite
+def books(draw: st.DrawFn) -> State:
+    """A state where each account is unknown, open or closed, with some balance."""
+    state = State()
+    for name in ACCOUNTS:
+        status = draw(st.sampled_from(["unknown", "open", "closed"]))
+        if status != "unknown":
+            state.open[name] = status == "open"
+            state.balances[name] = draw(AMOUNTS) if status == "open" else Decimal(0)
+    return state
+
+
+def _copy(state: State) -> State:
+    return State(balances=dict(state.balances), open=dict(state.open))
+
+
+@given(
+    state=books(),
+    kind=st.sampled_from([DEPOSITED, WITHDRAWN, TRANSFERRED]),
+    account=st.sampled_from(ACCOUNTS),
+    to=st.sampled_from(ACCOUNTS),
+    amount=AMOUNTS,
+)
+def test_apply_move_accepts_exactly_what_check_accepts_and_leaves_what_evolve_leaves(
+    state: State, kind: str, account: str, to: str, amount: Decimal
+) -> None:
+    target = to if kind == TRANSFERRED else None
+    event = Event(type=kind, seq=1, id="x", ts="t", prev="p", account=account, to=target, amount=str(amount))
+    fast = _copy(state)
+    accepted = apply_move(fast, kind, account, target, amount)
+    assert accepted == (check(state, event) is None)
+    if accepted:
+        slow = evolve(_copy(state), event)
+        assert (fast.balances, fast.open) == (slow.balances, slow.open)
+    else:
+        assert (fast.balances, fast.open) == (state.balances, state.open)  # untouched
