@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger_cli import batch, checkpoint, service, store
+from ledger_cli import batch, checkpoint, fold, store
 from ledger_cli.domain import Close, Command, Deposit, Open, Reverse, State, Transfer, Withdraw
 from ledger_cli.errors import LogCorrupt, RuleViolation
 from ledger_cli.service import Ledger
@@ -68,8 +68,8 @@ class Seen:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.events = 0
-        apply_block = service.apply_block
-        native = service.native_fold()
+        apply_block = fold.apply_block
+        native = fold.native_fold()
 
         def counted_apply(state: State, events: list[Any]) -> Any:
             self.events += len(events)
@@ -80,9 +80,9 @@ class Seen:
             self.events += result[2] - args[2]
             return result
 
-        monkeypatch.setattr(service, "apply_block", counted_apply)
+        monkeypatch.setattr(fold, "apply_block", counted_apply)
         if native is not None:
-            monkeypatch.setattr(service, "native_fold", lambda: counted_fold)
+            monkeypatch.setattr(fold, "native_fold", lambda: counted_fold)
 
     def take(self) -> int:
         count, self.events = self.events, 0

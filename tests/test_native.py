@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger_cli import accel, service
+from ledger_cli import accel, fold
 from ledger_cli.domain import Close, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import LedgerError
 from ledger_cli.events import movement_line
@@ -73,7 +73,7 @@ def assert_same_reads(path: Path) -> None:
     the extension never reads: it stops right after event N for `--until N`, and at the
     first (verified) line after the instant for `--until TIME`.
     """
-    assert service.native_fold() is not None
+    assert fold.native_fold() is not None
     fast = [outcome(path), verdict(path), *(outcome(path, bound) for bound in BOUNDS)]
     with python_path():
         slow = [outcome(path), verdict(path), *(outcome(path, bound) for bound in BOUNDS)]
@@ -99,7 +99,7 @@ class Clock:
 
 def test_the_extension_is_what_folds_by_default() -> None:
     assert native.API == accel.API
-    assert service.native_fold() is native.fold
+    assert fold.native_fold() is native.fold
 
 
 def test_a_stale_build_of_the_extension_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:

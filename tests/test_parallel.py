@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger_cli import accel, service, store
+from ledger_cli import accel, fold, store
 from ledger_cli.domain import Close, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import LedgerError, LogCorrupt
 from ledger_cli.service import Ledger
@@ -28,11 +28,11 @@ from tests.helpers_log import seal as reseal
 def forced(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Fork a helper for every read, with small blocks; records the ranges it was given."""
     monkeypatch.setattr(accel, "_found", [None])
-    monkeypatch.setattr(service, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(fold, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(store, "CHUNK", 4096)
     monkeypatch.setattr(store, "FAST_DECODE_BYTES", 0)
     ranges: list[tuple[int, int]] = []
-    original = service._start_helper
+    original = fold._start_helper
 
     def spy(fd: int, cursor: store.Cursor):  # type: ignore[no-untyped-def]
         helper = original(fd, cursor)
@@ -40,7 +40,7 @@ def forced(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
             ranges.append((helper.start, helper.end))
         return helper
 
-    monkeypatch.setattr(service, "_start_helper", spy)
+    monkeypatch.setattr(fold, "_start_helper", spy)
     return ranges
 
 
@@ -65,7 +65,7 @@ def test_the_helper_path_gives_the_same_books_as_one_process(tmp_path: Path, mon
     write_log(path)
     expected = snapshot(path)
     expected_at = {k: Ledger(path, use_cache=False).state(Point(str(k), seq=k)).balances for k in (1, 100, 250, 300)}
-    monkeypatch.setattr(service, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(fold, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(store, "CHUNK", 4096)
     assert snapshot(path) == expected
     for k, balances in expected_at.items():
@@ -216,10 +216,10 @@ def test_the_two_process_fold_equals_the_one_process_fold(
     if not path.exists():
         return
     with monkeypatch.context() as patch:
-        patch.setattr(service, "PARALLEL_BYTES", 1 << 62)
+        patch.setattr(fold, "PARALLEL_BYTES", 1 << 62)
         alone = Ledger(path, use_cache=False).state()
     with monkeypatch.context() as patch:
-        patch.setattr(service, "PARALLEL_BYTES", 0)
+        patch.setattr(fold, "PARALLEL_BYTES", 0)
         patch.setattr(store, "CHUNK", 256)
         together = Ledger(path, use_cache=False).state()
         assert Ledger(path).verify().ok

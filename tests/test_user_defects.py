@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger_cli import checkpoint, service
+from ledger_cli import checkpoint, lookup
 from ledger_cli.domain import Deposit, Open
 from ledger_cli.errors import StoreError
 from ledger_cli.service import Ledger
@@ -54,22 +54,22 @@ def test_event_at_finds_every_line_whatever_block_edge_it_starts_on(
     lines = path.read_bytes().split(b"\n")[:-1]
     seqs = list(range(1, len(lines) + 1))
     order.shuffle(seqs)  # an index is built as far as each lookup needs, in any order
-    saved = service.CHUNK, service.LineIndex.STEP
+    saved = lookup.CHUNK, lookup.LineIndex.STEP
     # Blocks and samples shorter and longer than a line, with edges at every offset.
-    service.CHUNK, service.LineIndex.STEP = chunk, step
+    lookup.CHUNK, lookup.LineIndex.STEP = chunk, step
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
-            index = service.LineIndex(fd) if indexed else None
+            index = lookup.LineIndex(fd) if indexed else None
             for seq in seqs:
-                found = service._event_at(str(path), fd, seq, index)
+                found = lookup.event_at(str(path), fd, seq, index)
                 assert found.hash == json.loads(lines[seq - 1])["hash"]
             with pytest.raises(StoreError):
-                service._event_at(str(path), fd, len(lines) + 1, index)
+                lookup.event_at(str(path), fd, len(lines) + 1, index)
         finally:
             os.close(fd)
     finally:
-        service.CHUNK, service.LineIndex.STEP = saved
+        lookup.CHUNK, lookup.LineIndex.STEP = saved
 
 
 def test_a_line_that_starts_right_after_a_block_edge_is_found(tmp_path: Path) -> None:
@@ -413,7 +413,7 @@ def _reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         offsets.append(offset)
         return real(fd, size, offset)
 
-    monkeypatch.setattr(service.os, "pread", pread)
+    monkeypatch.setattr(lookup.os, "pread", pread)
     return offsets
 
 
@@ -427,7 +427,7 @@ def test_a_late_event_is_found_from_the_nearest_snapshot_not_from_byte_0(
         index = Ledger(snapshotted)._line_index(fd)
         offsets = _reads(monkeypatch)
         for seq in (3001, 3200, 3500):
-            assert service._event_at(str(snapshotted), fd, seq, index).hash == json.loads(lines[seq - 1])["hash"]
+            assert lookup.event_at(str(snapshotted), fd, seq, index).hash == json.loads(lines[seq - 1])["hash"]
         assert offsets and min(offsets) >= third, min(offsets)
     finally:
         os.close(fd)
@@ -457,7 +457,7 @@ def test_a_forged_snapshot_does_not_mislead_the_lookup(tmp_path: Path, snapshott
         seal(str(path), fd)  # as if a writer had sealed this very file
         index = Ledger(path)._line_index(fd)
         for seq in (3001, 3002, 3400):
-            assert service._event_at(str(path), fd, seq, index).hash == json.loads(lines[seq - 1])["hash"]
+            assert lookup.event_at(str(path), fd, seq, index).hash == json.loads(lines[seq - 1])["hash"]
     finally:
         os.close(fd)
 
