@@ -341,7 +341,7 @@ class Writer:
     one every name of the file shares.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, timeout: float | None = None) -> None:
         self.path = os.path.realpath(path)
         self.lock_path = self.path + ".lock"
         self.torn_path = self.path + ".torn"
@@ -349,6 +349,7 @@ class Writer:
         self.fd = -1
         self._deadline = 0.0
         self._timeout = 0.0
+        self._wait = timeout  # seconds; None: LEDGER_CLI_LOCK_TIMEOUT
 
     def __enter__(self) -> Writer:
         writing()  # from here an interrupt says "nothing was recorded"
@@ -356,7 +357,7 @@ class Writer:
             self._refuse_special()
             _mkdirs(os.path.dirname(self.path))
             self._lock_fd, _ = _open_private(self.lock_path, os.O_RDWR)
-            self._timeout = lock_timeout()
+            self._timeout = lock_timeout() if self._wait is None else self._wait
             self._deadline = time.monotonic() + self._timeout
             self._acquire(self._lock_fd)
             try:  # a missing log is created by the first append, not before: a refusal leaves no file
@@ -445,7 +446,10 @@ class Writer:
     def append_bytes(self, at: int, data: bytes | Iterator[bytes]) -> None:
         """Append at byte `at`, fsynced: durable on return. SIGINT and SIGTERM are held from
         here on (interrupts): one that comes before the fsync undoes the write."""
-        previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
+        try:
+            previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
+        except ValueError:  # not the main thread: handlers are the main thread's to set
+            previous = None
         hold()
         wrote = False  # only bytes this call wrote are ever truncated away
         try:
@@ -480,7 +484,8 @@ class Writer:
                 self._undo(at)
             raise
         finally:
-            signal.signal(signal.SIGXFSZ, previous)
+            if previous is not None:
+                signal.signal(signal.SIGXFSZ, previous)
 
     def _undo(self, at: int) -> None:
         try:

@@ -28,7 +28,7 @@ from ledger_cli.events import DEPOSITED, TRANSFERRED, WITHDRAWN, Event
 PACKAGE = Path(__file__).resolve().parent.parent / "ledger_cli"
 PURE = {"money", "values", "when", "events", "domain", "reports", "errors"}
 IMPURE = {"store", "service", "fold", "lookup", "stamps", "checkpoint", "render", "actions", "cli", "fastpath",
-          "entry", "streams", "interrupts", "batch", "fastcodec", "accel"}  # fmt: skip
+          "entry", "streams", "interrupts", "batch", "fastcodec", "accel", "eventlog", "memlog", "filelog"}  # fmt: skip
 ONLY_IN = {"rich": {"render"}, "typer": {"cli"}, "ledger_cli.cli": {"entry"}}
 
 

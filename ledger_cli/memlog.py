@@ -1,0 +1,161 @@
+"""The in-memory reference store (eventlog.EventLog): canonical lines in a list, under a lock.
+
+It checks what it reads exactly as the file store does, with store.check_lines. So a line
+tampered with in memory is named by its seq, the same commands give the same head hash as on
+a file, and the contract suite can hold every other store to this one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
+
+from ledger_cli.errors import LockTimeout, LogCorrupt
+from ledger_cli.eventlog import EMPTY, Head, Snapshot
+from ledger_cli.events import Event, decode_line, event_problem, seal
+from ledger_cli.store import check_lines
+from ledger_cli.when import Point
+
+
+def continuity_problem(head: Head, events: Sequence[Event]) -> tuple[int, str] | None:
+    """(seq, why) if `events` do not continue `head`: seq, prev, ts order, formats and values."""
+    seq, prev, ts = head
+    for event in events:
+        seq += 1
+        if event.seq != seq:
+            return event.seq, f"seq is {event.seq}, expected {seq}"
+        if seq == head.seq + 1 and event.prev != prev:  # later prevs are checked as they are sealed
+            return seq, "prev is not the hash of the event before (a fork)"
+        if ts is not None and event.ts < ts:
+            return seq, f"ts {event.ts} is earlier than the event before ({ts})"
+        problem = event_problem(event)
+        if problem is not None:
+            return seq, problem
+        ts = event.ts
+    return None
+
+
+class MemorySnapshots:
+    def __init__(self, log: MemoryLog) -> None:
+        self.log = log
+        self.kept: dict[int, Snapshot] = {}
+
+    def save(self, seq: int, hash: str, data: bytes) -> None:
+        self.kept[seq] = Snapshot(seq, hash, bytes(data))
+
+    def best(self, until: int | None = None) -> Snapshot | None:
+        for seq in sorted(self.kept, reverse=True):
+            if until is not None and seq > until:
+                continue
+            event = self.log.at(seq)
+            if event is not None and event.hash == self.kept[seq].hash:
+                return self.kept[seq]
+        return None
+
+
+class MemoryLog:
+    """A log held in memory: for tests, and the reference the other stores are held to."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []  # each sealed line, newline included
+        self._lock = threading.Lock()
+        self._grown = threading.Condition()
+        self.snapshots = MemorySnapshots(self)
+
+    def head(self) -> Head:
+        lines = self.lines
+        if not lines:
+            return EMPTY
+        last = self._events(len(lines) - 1, len(lines))
+        event = next(last)
+        return Head(event.seq, event.hash or "", event.ts)
+
+    def _events(self, start: int, end: int) -> Iterator[Event]:
+        """Verified events of lines[start:end] (0-based), the chain checked from line `start`."""
+        if start >= end:
+            return
+        if start == 0:
+            seq, prev, ts = EMPTY
+        else:
+            before = decode_line(self.lines[start - 1][:-1], start)  # its own hash checked
+            seq, prev, ts = before.seq, before.hash or "", before.ts
+        block = b"".join(self.lines[start:end])
+        for event, _ in check_lines(block, seq, prev, ts or ""):
+            yield event  # type: ignore[misc]
+
+    def read(self, after: int = 0, until: Point | None = None) -> Iterator[Event]:
+        end = len(self.lines)
+        for event in self._events(max(after, 0), end):
+            if until is not None and until.after(event.seq, event.ts):
+                return
+            yield event
+
+    def at(self, seq: int) -> Event | None:
+        if not 1 <= seq <= len(self.lines):
+            return None
+        return next(self._events(seq - 1, seq))
+
+    def by_key(self, key: str) -> Event | None:
+        for event in self.read():
+            if event.key == key:
+                return event
+        return None
+
+    @contextmanager
+    def writing(self, timeout: float) -> Iterator[MemorySession]:
+        if not self._lock.acquire(timeout=max(timeout, 0)):
+            raise LockTimeout(f"the in-memory log is locked by another writer (waited {timeout:g}s)")
+        try:
+            yield MemorySession(self)
+        finally:
+            self._lock.release()
+
+    def follow(self, after: int, stop: float | None = None) -> Iterator[Event]:
+        seen = after
+        while True:
+            with self._grown:
+                if not self._grown.wait_for(partial(_longer, self.lines, seen), stop):
+                    return
+            for event in self.read(seen):
+                seen = event.seq
+                yield event
+
+    def _appended(self) -> None:
+        with self._grown:
+            self._grown.notify_all()
+
+
+def _longer(lines: list[bytes], count: int) -> bool:
+    return len(lines) > count
+
+
+class MemorySession:
+    def __init__(self, log: MemoryLog) -> None:
+        self.log = log
+
+    def head(self) -> Head:
+        return self.log.head()
+
+    def at(self, seq: int) -> Event | None:
+        return self.log.at(seq)
+
+    def by_key(self, key: str) -> Event | None:
+        return self.log.by_key(key)
+
+    def append(self, events: Sequence[Event]) -> list[Event]:
+        head = self.head()
+        found = continuity_problem(head, events)
+        if found is not None:
+            raise LogCorrupt(*found)
+        lines = []
+        prev = head.hash
+        for event in events:
+            if event.prev != prev:
+                raise LogCorrupt(event.seq, "prev is not the hash of the event before (a fork)")
+            lines.append(seal(event))
+            prev = event.hash or ""
+        self.log.lines.extend(lines)  # one step: all or nothing
+        self.log._appended()
+        return list(events)
