@@ -25,7 +25,7 @@ from itertools import islice
 
 from ledger_cli.domain import State
 from ledger_cli.errors import LedgerError
-from ledger_cli.events import decode_line
+from ledger_cli.events import Event, decode_line
 from ledger_cli.store import Cursor
 from ledger_cli.when import Point
 
@@ -166,6 +166,17 @@ def _is_map(value: object, keys: type, values: type) -> bool:
     return isinstance(value, dict) and all(type(k) is keys and type(v) is values for k, v in value.items())
 
 
+def _line_at(log_fd: int, start: int, end: int, seq: int) -> Event | None:
+    """The event of the whole line of the log at bytes [start, end), if there is one there
+    (hash-checked; LogCorrupt if the line is bad)."""
+    line = os.pread(log_fd, end - start, start)
+    if len(line) != end - start or not line.endswith(b"\n") or b"\n" in line[:-1]:
+        return None
+    if start > 0 and os.pread(log_fd, 1, start - 1) != b"\n":
+        return None
+    return decode_line(line[:-1], seq)
+
+
 def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
     """A checkpoint whose content is intact and whose event is still in the log, or None."""
     try:
@@ -191,13 +202,8 @@ def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
             and (keys is None or _is_map(keys, str, int))
         ):
             return None
-        line = os.pread(log_fd, offset - start, start)
-        if len(line) != offset - start or not line.endswith(b"\n") or b"\n" in line[:-1]:
-            return None
-        if start > 0 and os.pread(log_fd, 1, start - 1) != b"\n":
-            return None
-        event = decode_line(line[:-1], seq)  # the event itself must agree with the checkpoint
-        if (event.seq, event.ts, event.hash) != (seq, ts, digest):
+        event = _line_at(log_fd, start, offset, seq)  # the event itself must agree with the checkpoint
+        if event is None or (event.seq, event.ts, event.hash) != (seq, ts, digest):
             return None
         balances = {account: Decimal(balance) for account, balance in data["balances"].items()}
         if not all(balance.is_finite() for balance in balances.values()):
@@ -258,13 +264,8 @@ class Snapshots:
             snap, offset, start = (int(found.group(k)) for k in (1, 2, 3))
             if snap != at or not 0 <= start < offset:
                 return None
-            line = os.pread(self.fd, offset - start, start)
-            if len(line) != offset - start or not line.endswith(b"\n") or b"\n" in line[:-1]:
-                return None
-            if start > 0 and os.pread(self.fd, 1, start - 1) != b"\n":
-                return None
-            event = decode_line(line[:-1], at)
-            return offset if (event.seq, event.hash) == (at, found.group(4).decode()) else None
+            event = _line_at(self.fd, start, offset, at)
+            return offset if event is not None and (event.seq, event.hash) == (at, found.group(4).decode()) else None
         except (OSError, ValueError, LedgerError):
             return None
 

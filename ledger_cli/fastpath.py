@@ -18,9 +18,10 @@ TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings a
 if TYPE_CHECKING:
     from typing import Any
 
-_WRITE_VALUES = {"-m": "memo", "--memo": "memo", "-k": "key", "--idempotency-key": "key"}
+_FILE = {"-f": "file", "--file": "file"}  # -f may also follow the command
+_WRITE_VALUES = {"-m": "memo", "--memo": "memo", "-k": "key", "--idempotency-key": "key", **_FILE}
 _WRITE_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "as_json"}
-_READ_VALUES = {"--format": "fmt"}
+_READ_VALUES = {"--format": "fmt", **_FILE}
 _READ_FLAGS = {"--json": "as_json", "--no-cache": "no_cache"}
 
 # name -> (action, positional names, variadic, value options, flag options)
@@ -64,7 +65,6 @@ def parse(args: list[str]) -> tuple[Callable[..., int], tuple[Any, ...], dict[st
     action, positional_names, variadic, values, flags = spec
     positionals: list[str] = []
     options: dict[str, Any] = {}
-    values = {**values, "-f": "file", "--file": "file"}  # -f may also follow the command
     tokens = iter(rest[1:])
     for token in tokens:
         if token.startswith("-") and token != "-":

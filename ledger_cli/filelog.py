@@ -14,12 +14,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from ledger_cli import checkpoint
-from ledger_cli.errors import LogCorrupt
 from ledger_cli.eventlog import EMPTY, Head, Snapshot
-from ledger_cli.events import Event, as_event, seal
-from ledger_cli.fold import Folded, Reader
-from ledger_cli.lookup import LineIndex, event_at
-from ledger_cli.memlog import continuity_problem
+from ledger_cli.events import Event, as_event
+from ledger_cli.fold import Reader
+from ledger_cli.lookup import event_at
+from ledger_cli.memlog import sealed_chain
 from ledger_cli.store import Cursor, LogScan, Writer, open_for_reading
 from ledger_cli.when import Point
 
@@ -32,15 +31,12 @@ class FileLog(Reader):
         self.use_cache = use_cache
         self.snapshots = FileSnapshots(self)
 
-    def _folded(self, fd: int, *, need_keys: bool = False) -> Folded:
-        return self._fold(fd, need_keys=need_keys)
-
     def head(self) -> Head:
         fd = open_for_reading(self.path)
         if fd is None:
             return EMPTY
         try:
-            state = self._folded(fd).state
+            state = self._fold(fd).state
         finally:
             os.close(fd)
         return Head(state.seq, state.head, state.ts) if state.seq else EMPTY
@@ -59,16 +55,13 @@ class FileLog(Reader):
         finally:
             os.close(fd)
 
-    def _index(self, fd: int) -> LineIndex:
-        return LineIndex(fd, checkpoint.Snapshots(self.path, fd).before if self.use_cache else None)
-
     def at(self, seq: int) -> Event | None:
         fd = open_for_reading(self.path)
         if fd is None:
             return None
         try:
-            state = self._folded(fd).state
-            return event_at(self.path, fd, seq, self._index(fd)) if 1 <= seq <= state.seq else None
+            state = self._fold(fd).state
+            return event_at(self.path, fd, seq, self._line_index(fd)) if 1 <= seq <= state.seq else None
         finally:
             os.close(fd)
 
@@ -77,8 +70,8 @@ class FileLog(Reader):
         if fd is None:
             return None
         try:
-            seq = self._folded(fd, need_keys=True).state.keys.get(key)
-            return None if seq is None else event_at(self.path, fd, seq, self._index(fd))
+            seq = self._fold(fd, need_keys=True).state.keys.get(key)
+            return None if seq is None else event_at(self.path, fd, seq, self._line_index(fd))
         finally:
             os.close(fd)
 
@@ -119,24 +112,16 @@ class FileSession:
     def at(self, seq: int) -> Event | None:
         if not 1 <= seq <= self.head().seq:
             return None
-        return event_at(self.log.path, self.writer.fd, seq, self.log._index(self.writer.fd))
+        return event_at(self.log.path, self.writer.fd, seq, self.log._line_index(self.writer.fd))
 
     def by_key(self, key: str) -> Event | None:
         seq = None if self.folded is None else self.folded.state.keys.get(key)
         return None if seq is None else self.at(seq)
 
     def append(self, events: Sequence[Event]) -> list[Event]:
-        found = continuity_problem(self.head(), events)
-        if found is not None:
-            raise LogCorrupt(*found)
-        prev = self.head().hash
-        for event in events:  # the whole chain is checked before anything is written
-            if event.prev != prev:
-                raise LogCorrupt(event.seq, "prev is not the hash of the event before (a fork)")
-            seal(event)
-            prev = event.hash or ""
+        lines = sealed_chain(self.head(), events)  # the whole chain is checked before anything is written
         at = 0 if self.folded is None else self.folded.cursor.offset
-        self.writer.append(at, list(events))
+        self.writer.append_bytes(at, b"".join(lines))
         self.folded = None if self.writer.fd < 0 else self.log._fold(self.writer.fd, need_keys=True)
         return list(events)
 

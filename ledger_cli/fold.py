@@ -18,6 +18,7 @@ from ledger_cli.accel import native
 from ledger_cli.domain import State, apply_block, apply_summary, check, evolve
 from ledger_cli.errors import LogCorrupt
 from ledger_cli.events import EventLike, verified_event
+from ledger_cli.lookup import LineIndex
 from ledger_cli.money import money_context
 from ledger_cli.store import Cursor, LogScan, check_lines
 from ledger_cli.streams import warn
@@ -284,6 +285,11 @@ class Reader:
         cursor = Cursor(helper.start, state.seq, state.head, state.ts)
         trusted = (helper.start, helper.end) if verdict is not None else None
         return LogScan(self.path, fd, cursor, bulk=True, trusted=trusted)
+
+    def _line_index(self, fd: int) -> LineIndex:
+        """Where lines are, for finding events by seq: from the checkpoints when they may be used."""
+        near = checkpoint.Snapshots(self.path, fd).before if self.use_cache else None
+        return LineIndex(fd, near)
 
     def _warn_torn(self, torn: bytes) -> None:
         """Warn of a torn tail, unless a writer holds the lock (then it is a write in flight)."""

@@ -5,8 +5,8 @@ From the moment a write starts, both signals are blocked: held pending, not lost
 looks for a held one between the pieces of a long write and before the fsync, and then undoes
 the write and lets it in (exit 130, nothing recorded). Once the fsync returned the events are
 durable: the command finishes, prints its confirmation, and a held signal is dropped with a note
-(exit 0), so a retry never records the same thing twice. This is active only inside
-`command()` (the CLI's one boundary, actions.guarded); a library caller keeps Python's usual
+(exit 0), so a retry never records the same thing twice. This is active only between
+begin() and end() (the CLI's one boundary, actions.guarded); a library caller keeps Python's usual
 behaviour. In the `ledger` program itself (for_process), the signals stay held after a durable
 write until the process exits, which discards them: a signal that comes after the confirmation
 was printed cannot turn it into a non-zero exit either.

@@ -19,22 +19,25 @@ from ledger_cli.store import check_lines
 from ledger_cli.when import Point
 
 
-def continuity_problem(head: Head, events: Sequence[Event]) -> tuple[int, str] | None:
-    """(seq, why) if `events` do not continue `head`: seq, prev, ts order, formats and values."""
+def sealed_chain(head: Head, events: Sequence[Event]) -> list[bytes]:
+    """The sealed lines of `events` (their hashes set), or LogCorrupt if they do not continue
+    `head`: seq, prev, ts order, formats and values. Nothing is written before this passes."""
     seq, prev, ts = head
+    lines = []
     for event in events:
         seq += 1
         if event.seq != seq:
-            return event.seq, f"seq is {event.seq}, expected {seq}"
-        if seq == head.seq + 1 and event.prev != prev:  # later prevs are checked as they are sealed
-            return seq, "prev is not the hash of the event before (a fork)"
+            raise LogCorrupt(event.seq, f"seq is {event.seq}, expected {seq}")
+        if event.prev != prev:
+            raise LogCorrupt(seq, "prev is not the hash of the event before (a fork)")
         if ts is not None and event.ts < ts:
-            return seq, f"ts {event.ts} is earlier than the event before ({ts})"
+            raise LogCorrupt(seq, f"ts {event.ts} is earlier than the event before ({ts})")
         problem = event_problem(event)
         if problem is not None:
-            return seq, problem
-        ts = event.ts
-    return None
+            raise LogCorrupt(seq, problem)
+        lines.append(seal(event))
+        prev, ts = event.hash or "", event.ts
+    return lines
 
 
 class MemorySnapshots:
@@ -145,17 +148,7 @@ class MemorySession:
         return self.log.by_key(key)
 
     def append(self, events: Sequence[Event]) -> list[Event]:
-        head = self.head()
-        found = continuity_problem(head, events)
-        if found is not None:
-            raise LogCorrupt(*found)
-        lines = []
-        prev = head.hash
-        for event in events:
-            if event.prev != prev:
-                raise LogCorrupt(event.seq, "prev is not the hash of the event before (a fork)")
-            lines.append(seal(event))
-            prev = event.hash or ""
+        lines = sealed_chain(self.head(), events)
         self.log.lines.extend(lines)  # one step: all or nothing
         self.log._appended()
         return list(events)

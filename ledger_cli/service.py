@@ -250,11 +250,6 @@ class Ledger(Reader):
             spool.close()
             return state.seq - start + 1, skipped, start
 
-    def _line_index(self, fd: int) -> LineIndex:
-        """Where lines are, for finding events by seq: from the checkpoints when they may be used."""
-        near = checkpoint.Snapshots(self.path, fd).before if self.use_cache else None
-        return LineIndex(fd, near)
-
     def _begin(self, writer: Writer, *, need_keys: bool) -> Folded:
         """Under the lock: fold what is there and move a torn tail aside."""
         if writer.fd < 0:  # no log yet

@@ -69,13 +69,6 @@ class _Closed:
     def fileno(self) -> int:
         raise OSError(errno.EBADF, f"{self.name} is closed")
 
-    @property
-    def buffer(self) -> _Closed:
-        return self
-
-    def __iter__(self) -> _Closed:
-        raise OSError(errno.EBADF, f"{self.name} is closed")
-
 
 class _Dropped(_Closed):
     """A closed stderr: messages go nowhere."""

@@ -105,7 +105,7 @@ def _typer_options(command: str) -> dict[str, tuple[str, bool]]:
 
 def _fast_options(command: str) -> dict[str, tuple[str, bool]]:
     _, _, _, values, flags = fastpath._COMMANDS[command]
-    table = {opt: (name, False) for opt, name in {**values, "-f": "file", "--file": "file"}.items()}
+    table = {opt: (name, False) for opt, name in values.items()}
     table.update({opt: (name, True) for opt, name in flags.items()})
     return table
 
