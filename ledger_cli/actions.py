@@ -13,13 +13,12 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from ledger_cli import interrupts, render
+from ledger_cli.config import open_ledger
 from ledger_cli.domain import ZERO, Close, Command, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import ExitCode, InvalidValue, LedgerError, RuleViolation
 from ledger_cli.events import Event, EventLike, as_event
 from ledger_cli.money import parse_amount
 from ledger_cli.reports import AccountRow, balance_report, delta, touches
-from ledger_cli.service import Ledger
-from ledger_cli.store import resolve_path
 from ledger_cli.streams import OutputError, discard_stdout, say, stdin_closed, warn
 from ledger_cli.values import covers, parse_account, parse_key, parse_memo
 from ledger_cli.when import Point, parse_point
@@ -27,6 +26,8 @@ from ledger_cli.when import Point, parse_point
 TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings anyway
 if TYPE_CHECKING:
     from typing import Any
+
+    from ledger_cli.service import Ledger
 
 
 def guarded(action: Callable[..., int | None], *args: Any, **kwargs: Any) -> int:
@@ -41,6 +42,7 @@ def guarded(action: Callable[..., int | None], *args: Any, **kwargs: Any) -> int
             code = action(*args, **kwargs) or 0
         finally:
             dropped = interrupts.end()  # a signal held before the durable point arrives here
+            _say_notes()
         if dropped:
             say("ledger: note: interrupted after the write was durable: what was reported is recorded")
         return code
@@ -88,8 +90,22 @@ def choose_file(before: str | None, after: str | None) -> str | None:
     return after if after is not None else before
 
 
+_OPENED: list[Ledger] = []  # the books this command opened, whose notes guarded() says
+
+
 def _ledger(file: str | None, no_cache: bool = False) -> Ledger:
-    return Ledger(resolve_path(file), use_cache=not no_cache)
+    ledger = open_ledger(file, use_cache=not no_cache)
+    _OPENED.append(ledger)
+    return ledger
+
+
+def _say_notes() -> None:
+    """The warnings the store and the application gathered (they never print themselves)."""
+    for ledger in _OPENED:
+        for note in ledger.notes:
+            warn(note)
+        ledger.notes.clear()
+    _OPENED.clear()
 
 
 def _point(text: str | None, option: str) -> Point | None:

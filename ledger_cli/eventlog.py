@@ -1,44 +1,67 @@
-"""The store protocol (issue 9): what the application needs of a log, naming no bytes, offsets,
+"""The store protocol: what the application needs of a log, naming no bytes, offsets,
 descriptors or SQL.
 
-A store holds a hash-chained sequence of events. It can say what its head is, and it can
-give back verified events in seq order, the event at a seq, and the event that holds an
-idempotency key. Writing happens inside a session taken with a lock timeout: in the session
-the head, `at` and `by_key` are read under the lock, and a batch is appended all-or-nothing
-and durably. `follow` blocks for new events. `snapshots` keeps derived blobs keyed by
-(seq, hash), and hands one back only while the log still holds that event.
+A store holds a hash-chained sequence of events. It says what its head is, and gives back
+verified events in seq order, the event at a seq, the event that holds an idempotency key,
+and the books folded from them (`books`, `walk`, `verify`: a store may fold faster than
+event by event, from its own snapshots or in C, but the answer is the one `folding` gives
+over `read`). Writing happens inside a session taken with a lock timeout: in the session
+the books, the head, `at` and `by_key` are read under the lock, and a batch is appended
+all-or-nothing and durably. `follow` blocks for new events. `snapshots` keeps derived blobs
+keyed by (seq, hash), and hands one back only while the log still holds that event.
+
+A store never prints: what a user should hear of (a torn tail moved aside) goes to `notes`,
+which the CLI prints on stderr.
 
 Implementations: memlog.MemoryLog (the reference) and filelog.FileLog (the JSON Lines file).
-Both must pass tests/test_store_contract.py. A PostgreSQL store will subclass that suite.
-This is the seam of issue 9. The application (service.Ledger) does not use it yet; it still
-drives the file directly.
+Both pass tests/test_store_contract.py. A PostgreSQL store will subclass that suite.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
-from typing import NamedTuple, Protocol
+from collections import namedtuple
 
-from ledger_cli.events import GENESIS, Event
-from ledger_cli.when import Point
+from ledger_cli.events import GENESIS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up, which every shell loop pays: only the checker reads it
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from contextlib import AbstractContextManager
+    from typing import NamedTuple, Protocol
 
-class Head(NamedTuple):
-    """The last event of a log: its seq, hash and ts (0, 64 zeros and None when empty)."""
+    from ledger_cli.domain import State
+    from ledger_cli.events import Event, EventLike
+    from ledger_cli.when import Point
 
-    seq: int
-    hash: str
-    ts: str | None
+    class Head(NamedTuple):
+        """The last event of a log: its seq, hash and ts (0, 64 zeros and None when empty)."""
 
+        seq: int
+        hash: str
+        ts: str | None
+
+    class Snapshot(NamedTuple):
+        seq: int
+        hash: str
+        data: bytes
+else:
+    Protocol = object
+    Head = namedtuple("Head", "seq hash ts")
+    Snapshot = namedtuple("Snapshot", "seq hash data")
 
 EMPTY = Head(0, GENESIS, None)
 
 
-class Snapshot(NamedTuple):
-    seq: int
-    hash: str
-    data: bytes
+class VerifyReport:
+    """What `verify` found: ok, how many events were good, the head hash, the problems."""
+
+    __slots__ = ("ok", "events", "head", "problems")
+
+    def __init__(self, ok: bool, events: int, head: str, problems: list[str] | None = None) -> None:
+        self.ok = ok
+        self.events = events
+        self.head = head
+        self.problems = problems or []
 
 
 class SnapshotStore(Protocol):
@@ -50,6 +73,9 @@ class SnapshotStore(Protocol):
 
 
 class WriteSession(Protocol):
+    def books(self, *, keys: bool = True) -> State:
+        """The books at the head, read under the lock (with every idempotency key if `keys`)."""
+
     def head(self) -> Head: ...
 
     def at(self, seq: int) -> Event | None: ...
@@ -60,9 +86,14 @@ class WriteSession(Protocol):
         """Seal and append `events` (seq, prev and ts continuing the head) all-or-nothing and
         durably; returns them with their hashes. LogCorrupt if they do not continue the head."""
 
+    def append_sealed(self, lines: Iterable[bytes], books: State) -> None:
+        """Append canonical lines the codec sealed (continuing the head, checked by the
+        caller's fold) all-or-nothing and durably; `books` is the state after them."""
+
 
 class EventLog(Protocol):
     snapshots: SnapshotStore
+    notes: list[str]
 
     def head(self) -> Head: ...
 
@@ -74,8 +105,22 @@ class EventLog(Protocol):
 
     def by_key(self, key: str) -> Event | None: ...
 
-    def writing(self, timeout: float) -> AbstractContextManager[WriteSession]:
-        """A write session under the store's lock; LockTimeout (exit 4) after `timeout` seconds."""
+    def books(self, until: Point | None = None) -> State:
+        """The books after every event up to `until` (all of them when None)."""
+
+    def walk(
+        self, visit: Callable[[EventLike], None], until: Point | None = None, *, only: str | None = None,
+        tail: int | None = None,
+    ) -> State:  # fmt: skip
+        """Fold from the first event, calling `visit` in log order on each event, or at least on
+        each that touches `only` (or a sub-account), or at least on the last `tail`."""
+
+    def verify(self) -> VerifyReport:
+        """Check every event from the first (never from a snapshot), reversals against their targets."""
+
+    def writing(self, timeout: float | None = None) -> AbstractContextManager[WriteSession]:
+        """A write session under the store's lock; LockTimeout (exit 4) after `timeout` seconds
+        (None: the store's default wait)."""
 
     def follow(self, after: int, stop: float | None = None) -> Iterator[Event]:
         """The events after seq `after`, waiting for new ones as they are appended; ends after

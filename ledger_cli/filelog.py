@@ -1,24 +1,29 @@
-"""The JSON Lines file as an eventlog.EventLog: an adapter over store.Writer, fold.Reader,
-the line lookup and a folder of snapshot blobs beside the log.
+"""The JSON Lines file as an eventlog.EventLog: everything file-, flock-, C- and
+checkpoint-specific lives behind this class (the fold in fold.Reader, the lines in store, the
+line lookup in lookup, the checkpoints in checkpoint).
 
-This is the first form of issue 9's file store. The application still drives the file
-through service.Ledger; this adapter lets the store contract suite hold the file to the
-in-memory reference.
+The file's own checkpoints (`<log>.cache/`) carry the byte offset of their line as well as
+its (seq, hash), so a fold starts from one without a lookup; `snapshots` is the protocol's
+store of derived blobs, kept in the same folder and trusted on the same condition (the log
+still holds that event).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from ledger_cli import checkpoint
-from ledger_cli.eventlog import EMPTY, Head, Snapshot
-from ledger_cli.events import Event, as_event
-from ledger_cli.fold import Reader
-from ledger_cli.lookup import event_at
+from ledger_cli.domain import State, evolve, reversal_matches
+from ledger_cli.errors import LogCorrupt, StoreError
+from ledger_cli.eventlog import EMPTY, Head, Snapshot, VerifyReport
+from ledger_cli.events import REVERSED, Event, EventLike, as_event
+from ledger_cli.fold import Folded, Reader
+from ledger_cli.lookup import LineIndex, event_at
 from ledger_cli.memlog import sealed_chain
+from ledger_cli.money import money_context
 from ledger_cli.store import Cursor, LogScan, Writer, open_for_reading
 from ledger_cli.when import Point
 
@@ -26,23 +31,77 @@ FOLLOW_POLL = 0.05  # seconds between looks at the file's size while following
 
 
 class FileLog(Reader):
+    """One log file. Every symlinked name of it shares its lock, checkpoints and seal."""
+
     def __init__(self, path: str, *, use_cache: bool = True) -> None:
         self.path = os.path.realpath(path)
         self.use_cache = use_cache
         self.snapshots = FileSnapshots(self)
+        self.notes: list[str] = []
+
+    def _reading(self) -> int | None:
+        return open_for_reading(self.path)
 
     def head(self) -> Head:
-        fd = open_for_reading(self.path)
-        if fd is None:
-            return EMPTY
-        try:
-            state = self._fold(fd).state
-        finally:
-            os.close(fd)
+        state = self.books()
         return Head(state.seq, state.head, state.ts) if state.seq else EMPTY
 
+    def books(self, until: Point | None = None) -> State:
+        fd = self._reading()
+        if fd is None:
+            return State()
+        try:
+            folded = self._fold(fd, until)
+        finally:
+            os.close(fd)
+        self._warn_torn(folded.torn)
+        return folded.state
+
+    def walk(
+        self, visit: Callable[[EventLike], None], until: Point | None = None, *, only: str | None = None,
+        tail: int | None = None,
+    ) -> State:  # fmt: skip
+        fd = self._reading()
+        if fd is None:
+            return State()
+        try:
+            folded = self._fold(fd, until, use_cache=False, on_event=visit, only=only, tail=tail)
+        finally:
+            os.close(fd)
+        self._warn_torn(folded.torn)
+        return folded.state
+
+    def verify(self) -> VerifyReport:
+        """The whole file from its first line, never from a checkpoint; then each reversal
+        against its target, found from the nearest line sample (never counting from byte 0)."""
+        fd = self._reading()
+        if fd is None:
+            return VerifyReport(True, 0, EMPTY.hash)
+        reversals: list[Event] = []
+
+        def remember(events: list[EventLike]) -> None:
+            reversals.extend(as_event(ev, ev.hash or "") for ev in events if ev.type == REVERSED)
+
+        index = LineIndex(fd)
+        try:
+            folded = self._fold(fd, use_cache=False, on_block=remember)
+            for reversal in reversals:  # once every line is good (as the memory store does)
+                problem = reversal_matches(reversal, event_at(self.path, fd, reversal.target or 0, index))
+                if problem is not None:
+                    raise LogCorrupt(reversal.seq, problem)
+        except LogCorrupt as exc:  # every line before the bad one is good
+            good = exc.line - 1
+            head = event_at(self.path, fd, good, index).hash or "" if good else EMPTY.hash
+            return VerifyReport(False, good, head, [str(exc)])
+        except StoreError as exc:  # not a ledger log, unreadable
+            return VerifyReport(False, 0, EMPTY.hash, [str(exc)])
+        finally:
+            os.close(fd)
+        self._warn_torn(folded.torn)
+        return VerifyReport(True, folded.state.seq, folded.state.head)
+
     def read(self, after: int = 0, until: Point | None = None) -> Iterator[Event]:
-        fd = open_for_reading(self.path)
+        fd = self._reading()
         if fd is None:
             return
         try:
@@ -56,7 +115,7 @@ class FileLog(Reader):
             os.close(fd)
 
     def at(self, seq: int) -> Event | None:
-        fd = open_for_reading(self.path)
+        fd = self._reading()
         if fd is None:
             return None
         try:
@@ -66,7 +125,7 @@ class FileLog(Reader):
             os.close(fd)
 
     def by_key(self, key: str) -> Event | None:
-        fd = open_for_reading(self.path)
+        fd = self._reading()
         if fd is None:
             return None
         try:
@@ -76,8 +135,9 @@ class FileLog(Reader):
             os.close(fd)
 
     @contextmanager
-    def writing(self, timeout: float) -> Iterator[FileSession]:
-        with Writer(self.path, timeout) as writer:
+    def writing(self, timeout: float | None = None) -> Iterator[FileSession]:
+        """Under the lock (None: LEDGER_CLI_LOCK_TIMEOUT's wait)."""
+        with Writer(self.path, timeout, notes=self.notes) as writer:
             yield FileSession(self, writer)
 
     def follow(self, after: int, stop: float | None = None) -> Iterator[Event]:
@@ -95,35 +155,88 @@ class FileLog(Reader):
 
 
 class FileSession:
+    """A write session: the lock held, the log folded once (lazily), appends at its verified end."""
+
     def __init__(self, log: FileLog, writer: Writer) -> None:
         self.log = log
         self.writer = writer
-        if writer.fd < 0:
-            self.folded = None
+        self._folded: Folded | None = None
+        self._keys = False
+        self._index: LineIndex | None = None
+
+    def _fold(self, keys: bool) -> Folded:
+        """Fold what is there (once; again only to add the keys) and move a torn tail aside."""
+        if self._folded is not None and (self._keys or not keys):
+            return self._folded
+        if self.writer.fd < 0:  # no log yet
+            self._folded = Folded(State(), Cursor(), b"", True, 0)
         else:
-            self.folded = log._fold(writer.fd, need_keys=True)
-            if self.folded.torn:
-                writer.quarantine(self.folded.cursor.offset, self.folded.torn)
+            self._folded = self.log._fold(self.writer.fd, need_keys=keys)
+            if self._folded.torn:
+                self.writer.quarantine(self._folded.cursor.offset, self._folded.torn)
+                self._folded.torn = b""
+        self._keys = keys
+        return self._folded
+
+    def books(self, *, keys: bool = True) -> State:
+        return self._fold(keys).state
 
     def head(self) -> Head:
-        state = None if self.folded is None else self.folded.state
-        return EMPTY if state is None or not state.seq else Head(state.seq, state.head, state.ts)
+        state = self._fold(False).state
+        return Head(state.seq, state.head, state.ts) if state.seq else EMPTY
 
     def at(self, seq: int) -> Event | None:
         if not 1 <= seq <= self.head().seq:
             return None
-        return event_at(self.log.path, self.writer.fd, seq, self.log._line_index(self.writer.fd))
+        if self._index is None:  # the log only grows under the lock: its samples stay true
+            self._index = self.log._line_index(self.writer.fd)
+        return event_at(self.log.path, self.writer.fd, seq, self._index)
 
     def by_key(self, key: str) -> Event | None:
-        seq = None if self.folded is None else self.folded.state.keys.get(key)
+        seq = self._fold(True).state.keys.get(key)
         return None if seq is None else self.at(seq)
 
     def append(self, events: Sequence[Event]) -> list[Event]:
+        folded = self._fold(self._keys)
         lines = sealed_chain(self.head(), events)  # the whole chain is checked before anything is written
-        at = 0 if self.folded is None else self.folded.cursor.offset
-        self.writer.append_bytes(at, b"".join(lines))
-        self.folded = None if self.writer.fd < 0 else self.log._fold(self.writer.fd, need_keys=True)
+        data = b"".join(lines)
+        at = folded.cursor.offset
+        self.writer.append_bytes(at, data)
+        state = folded.state
+        with money_context():
+            for event in events:
+                evolve(state, event)
+        end = at + len(data)
+        folded.cursor = Cursor(end, state.seq, state.head, state.ts, end - len(lines[-1]))
+        self._after_append(folded, events[-1].seq - folded.from_seq >= checkpoint.HEAD_REFRESH)
         return list(events)
+
+    def append_sealed(self, lines: Iterable[bytes], books: State) -> None:
+        folded = self._fold(self._keys)
+        at = folded.cursor.offset
+        self.writer.append_bytes(at, iter(lines))
+        end = os.fstat(self.writer.fd).st_size
+        folded.state = books
+        folded.cursor = Cursor(end, books.seq, books.head, books.ts, _last_line_start(self.writer.fd, end))
+        self._after_append(folded, True)
+
+    def _after_append(self, folded: Folded, refresh: bool) -> None:
+        """Seal the grown file, and save a head checkpoint once enough events piled up."""
+        if not self.log.use_cache:
+            return
+        checkpoint.seal(self.log.path, self.writer.fd)
+        if refresh and folded.keys_complete and folded.cursor.line_start >= 0:
+            checkpoint.save(self.log.path, folded.state, folded.cursor.copy(), head=True)
+
+
+def _last_line_start(fd: int, end: int) -> int:
+    """Where the file's last line starts (-1 if it is longer than we look back)."""
+    size = min(end, 1 << 20)
+    tail = os.pread(fd, size, end - size)
+    found = tail.rfind(b"\n", 0, len(tail) - 1)
+    if found < 0:
+        return 0 if size == end else -1
+    return end - size + found + 1
 
 
 class FileSnapshots:

@@ -21,7 +21,6 @@ from ledger_cli.events import EventLike, verified_event
 from ledger_cli.lookup import LineIndex
 from ledger_cli.money import money_context
 from ledger_cli.store import Cursor, LogScan, check_lines
-from ledger_cli.streams import warn
 from ledger_cli.when import Point
 
 TYPE_CHECKING = False
@@ -47,6 +46,7 @@ class Reader:
 
     path: str
     use_cache: bool
+    notes: list[str]  # warnings for the user, said by the CLI (the store never prints)
 
     @staticmethod
     def _segments(
@@ -306,7 +306,7 @@ class Reader:
                 return
             finally:
                 os.close(fd)
-        warn(f"ignoring {len(torn)} bytes of an interrupted write at the end of {self.path}")
+        self.notes.append(f"ignoring {len(torn)} bytes of an interrupted write at the end of {self.path}")
 
 
 class _Seen:

@@ -8,13 +8,15 @@ a file, and the contract suite can hold every other store to this one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 
+from ledger_cli import folding
+from ledger_cli.domain import State
 from ledger_cli.errors import LockTimeout, LogCorrupt
-from ledger_cli.eventlog import EMPTY, Head, Snapshot
-from ledger_cli.events import Event, decode_line, event_problem, seal
+from ledger_cli.eventlog import EMPTY, Head, Snapshot, VerifyReport
+from ledger_cli.events import Event, EventLike, decode_line, event_problem, seal
 from ledger_cli.store import check_lines
 from ledger_cli.when import Point
 
@@ -66,6 +68,7 @@ class MemoryLog:
         self._lock = threading.Lock()
         self._grown = threading.Condition()
         self.snapshots = MemorySnapshots(self)
+        self.notes: list[str] = []
 
     def head(self) -> Head:
         lines = self.lines
@@ -106,9 +109,21 @@ class MemoryLog:
                 return event
         return None
 
+    def books(self, until: Point | None = None) -> State:
+        return folding.fold(self, until)
+
+    def walk(
+        self, visit: Callable[[EventLike], None], until: Point | None = None, *, only: str | None = None,
+        tail: int | None = None,
+    ) -> State:  # fmt: skip
+        return folding.fold(self, until, visit)
+
+    def verify(self) -> VerifyReport:
+        return folding.verify(self)
+
     @contextmanager
-    def writing(self, timeout: float) -> Iterator[MemorySession]:
-        if not self._lock.acquire(timeout=max(timeout, 0)):
+    def writing(self, timeout: float | None = None) -> Iterator[MemorySession]:
+        if not self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
             raise LockTimeout(f"the in-memory log is locked by another writer (waited {timeout:g}s)")
         try:
             yield MemorySession(self)
@@ -138,6 +153,9 @@ class MemorySession:
     def __init__(self, log: MemoryLog) -> None:
         self.log = log
 
+    def books(self, *, keys: bool = True) -> State:
+        return self.log.books()
+
     def head(self) -> Head:
         return self.log.head()
 
@@ -152,3 +170,10 @@ class MemorySession:
         self.log.lines.extend(lines)  # one step: all or nothing
         self.log._appended()
         return list(events)
+
+    def append_sealed(self, lines: Iterable[bytes], books: State) -> None:
+        data = b"".join(lines)
+        seq, prev, ts = self.head()
+        checked = [line + b"\n" for _, line in check_lines(data, seq, prev, ts or "")]  # it trusts no caller
+        self.log.lines.extend(checked)
+        self.log._appended()

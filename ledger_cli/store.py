@@ -19,10 +19,10 @@ import time
 from collections.abc import Iterator
 from types import TracebackType
 
-from ledger_cli.errors import InvalidValue, LedgerError, LockTimeout, LogCorrupt, StoreError
+from ledger_cli.config import LOCK_TIMEOUT_ENV, lock_timeout
+from ledger_cli.errors import LedgerError, LockTimeout, LogCorrupt, StoreError
 from ledger_cli.events import GENESIS, Event, EventLike, decode_line, event_problem, seal
 from ledger_cli.interrupts import durable, hold, pending, writing
-from ledger_cli.streams import warn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,45 +30,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-APP_NAME = "ledger-cli"
-FILE_ENV = "LEDGER_CLI_FILE"
-LOCK_TIMEOUT_ENV = "LEDGER_CLI_LOCK_TIMEOUT"
-DEFAULT_LOCK_TIMEOUT = 30.0
 CHUNK = 1 << 20
 SMALL_CHUNK = 64 << 10
 FAST_DECODE_BYTES = 4 << 20  # above this many bytes to read, msgspec repays its import
-
-
-def resolve_path(option: str | None) -> str:
-    """Where the log lives: --file, then LEDGER_CLI_FILE, then the user data folder.
-
-    Paths are plain strings: pathlib costs several milliseconds of start-up.
-    """
-    if option is not None:
-        if not option:
-            raise InvalidValue("--file is empty: give the path of the log")
-        return os.path.expanduser(option)
-    env = os.environ.get(FILE_ENV)
-    if env is not None:
-        if not env:
-            raise InvalidValue(f"{FILE_ENV} is set but empty: give the path of the log, or unset it")
-        return os.path.expanduser(env)
-    import platformdirs  # imported only when needed
-
-    return os.path.join(platformdirs.user_data_dir(APP_NAME), "ledger.jsonl")
-
-
-def lock_timeout() -> float:
-    raw = os.environ.get(LOCK_TIMEOUT_ENV)
-    if raw is None or raw == "":
-        return DEFAULT_LOCK_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 1e9:
-        raise InvalidValue(f"{LOCK_TIMEOUT_ENV} must be a number of seconds, not {raw!r}")
-    return value
 
 
 class Cursor:
@@ -341,8 +305,9 @@ class Writer:
     one every name of the file shares.
     """
 
-    def __init__(self, path: str, timeout: float | None = None) -> None:
+    def __init__(self, path: str, timeout: float | None = None, *, notes: list[str] | None = None) -> None:
         self.path = os.path.realpath(path)
+        self.notes = [] if notes is None else notes  # what a user should hear of, said by the CLI
         self.lock_path = self.path + ".lock"
         self.torn_path = self.path + ".torn"
         self._lock_fd = -1
@@ -419,7 +384,9 @@ class Writer:
 
     def quarantine(self, at: int, torn: bytes) -> None:
         """Move a torn tail aside: append it to `<log>.torn` (fsynced), then cut it off."""
-        warn(f"moved {len(torn)} bytes of an interrupted write from the end of {self.path} to {self.torn_path}")
+        self.notes.append(
+            f"moved {len(torn)} bytes of an interrupted write from the end of {self.path} to {self.torn_path}"
+        )
         try:
             fd, _ = _open_private(self.torn_path, os.O_WRONLY | os.O_APPEND)
             try:

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from ledger_cli import entry
 from ledger_cli.cli import app
+from ledger_cli.config import ledger_at
 from ledger_cli.domain import Command
-from ledger_cli.service import Ledger
 
 BIN = Path(sys.executable).parent
 
@@ -86,7 +86,7 @@ def seed(ledger: Runner, *commands: Command) -> None:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "ledger.jsonl"
             for command in commands:
-                Ledger(path, use_cache=False).execute(command)
+                ledger_at(path, use_cache=False).execute(command)
             _SEEDS[commands] = path.read_bytes()
     ledger.log.parent.mkdir(parents=True, exist_ok=True)
     ledger.log.write_bytes(_SEEDS[commands])

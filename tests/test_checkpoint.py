@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger_cli import batch, checkpoint, fold, store
+from ledger_cli.config import ledger_at
 from ledger_cli.domain import Close, Command, Deposit, Open, Reverse, State, Transfer, Withdraw
 from ledger_cli.errors import LogCorrupt, RuleViolation
 from ledger_cli.service import Ledger
@@ -137,7 +138,7 @@ def build(
     path: Path, rows: list[dict[str, str]], *, per_batch: int, use_cache: bool = True, clock: Clock | None = None
 ) -> Ledger:
     """Import `rows` in batches of `per_batch` (one ts per batch)."""
-    ledger = Ledger(path, use_cache=use_cache, clock=clock or Clock(), new_id=Ids())
+    ledger = ledger_at(path, use_cache=use_cache, clock=clock or Clock(), new_id=Ids())
     for at in range(0, len(rows), per_batch):
         ledger.import_commands(to_commands(rows[at : at + per_batch]))
     return ledger
@@ -185,15 +186,15 @@ def test_full_read_writes_head_and_seal_and_next_read_folds_nothing(log: Path, m
     build(log, records(400, seed=1), per_batch=400, use_cache=False)
     assert not cache(log).exists()
     seen = Seen(monkeypatch)
-    first = Ledger(log).state()
+    first = ledger_at(log).state()
     assert seen.take() == 400
     head = json.loads((cache(log) / "head.json").read_text())
     assert (head["seq"], head["hash"], head["offset"]) == (400, last_hash(log), log.stat().st_size)
     assert seal_matches(log)
-    second = Ledger(log).state()
+    second = ledger_at(log).state()
     assert seen.take() == 0  # started from the head checkpoint
     assert second == first  # keys included: the head checkpoint keeps them
-    assert view(second) == view(Ledger(log, use_cache=False).state())
+    assert view(second) == view(ledger_at(log, use_cache=False).state())
 
 
 @pytest.mark.parametrize("how", ["copied elsewhere", "written without cache"])
@@ -210,14 +211,14 @@ def test_log_without_cache_is_verified_sealed_then_checkpointed(
         build(log, records(300, seed=2), per_batch=60, use_cache=False)
     assert not cache(log).exists()
     seen = Seen(monkeypatch)
-    first = Ledger(log).state()
+    first = ledger_at(log).state()
     assert seen.take() == 300  # every line verified
     assert (cache(log) / "seal.json").exists() and seal_matches(log)
     assert (cache(log) / "head.json").exists()
-    again = Ledger(log).state()
+    again = ledger_at(log).state()
     assert seen.take() == 0  # the regression: the seal was never written, so no read used a checkpoint
     assert again == first
-    bounded = Ledger(log).state(Point("300", seq=300))
+    bounded = ledger_at(log).state(Point("300", seq=300))
     assert view(bounded) == view(first)
 
 
@@ -292,10 +293,10 @@ def test_in_place_edit_before_checkpoints_is_caught_by_every_command(
 
     for until in [None, Point("450", seq=450), Point("700", seq=700), Point(middle_ts, ts=middle_ts)]:
         with pytest.raises(LogCorrupt) as caught:
-            Ledger(log).state(until)
+            ledger_at(log).state(until)
         assert caught.value.line == bad
     with pytest.raises(LogCorrupt) as caught:
-        Ledger(log).execute(Deposit("acct", Decimal(1)))
+        ledger_at(log).execute(Deposit("acct", Decimal(1)))
     assert caught.value.line == bad
     assert log.read_bytes() == data
 
@@ -308,9 +309,9 @@ def test_checkpoints_of_a_rewritten_log_are_ignored(log: Path, small_blocks: Non
     the new file, so only the line check (offset + hash) keeps the old checkpoints out."""
     rows = records(900, seed=4)
     build(log, rows, per_batch=100)
-    assert Ledger(log).state().seq == 900
+    assert ledger_at(log).state().seq == 900
     for k in (150, 420, 777):
-        Ledger(log).state(Point(str(k), seq=k))
+        ledger_at(log).state(Point(str(k), seq=k))
     old_cache = {p.name: p.read_bytes() for p in cache(log).iterdir() if p.name != "seal.json"}
     assert "head.json" in old_cache and len(old_cache) > 5
 
@@ -318,7 +319,7 @@ def test_checkpoints_of_a_rewritten_log_are_ignored(log: Path, small_blocks: Non
     with open(log, "r+b") as out:  # truncate, keeping the first 120 lines
         out.truncate(sum(map(len, keep)))
     other = records(1000, seed=5, first=[{"type": "deposit", "account": "acct", "amount": "1000000"}])
-    writer = Ledger(log, clock=Clock(datetime(2025, 6, 1, tzinfo=timezone.utc)), new_id=Ids(7))
+    writer = ledger_at(log, clock=Clock(datetime(2025, 6, 1, tzinfo=timezone.utc)), new_id=Ids(7))
     for at in range(0, len(other), 125):
         writer.import_commands(to_commands(other[at : at + 125]))
     writer.execute(Deposit("acct", Decimal("3.25")))
@@ -327,22 +328,22 @@ def test_checkpoints_of_a_rewritten_log_are_ignored(log: Path, small_blocks: Non
     for name, content in old_cache.items():
         (cache(log) / name).write_bytes(content)
     assert seal_matches(log)
-    seq = Ledger(log, use_cache=False).state().seq
+    seq = ledger_at(log, use_cache=False).state().seq
     assert seq == 1121
 
-    assert view(Ledger(log).state()) == view(Ledger(log, use_cache=False).state())
+    assert view(ledger_at(log).state()) == view(ledger_at(log, use_cache=False).state())
     rng = random.Random(4)
     points = [0, 1, 119, 120, 121, 150, 420, 777, 900, seq - 1, seq, seq + 5, *rng.sample(range(seq), 40)]
     for k in points:
         for name, content in old_cache.items():  # reads refresh snapshots: restore the stale ones each time
             (cache(log) / name).write_bytes(content)
-        cached = Ledger(log).state(Point(str(k), seq=k))
-        assert view(cached) == view(Ledger(log, use_cache=False).state(Point(str(k), seq=k))), k
+        cached = ledger_at(log).state(Point(str(k), seq=k))
+        assert view(cached) == view(ledger_at(log, use_cache=False).state(Point(str(k), seq=k))), k
     # and a write on top decides on the true state
     for name, content in old_cache.items():
         (cache(log) / name).write_bytes(content)
-    Ledger(log, new_id=Ids(9)).execute(Withdraw("acct", Decimal("999000")))  # only the new log has these funds
-    assert view(Ledger(log).state()) == view(Ledger(log, use_cache=False).state())
+    ledger_at(log, new_id=Ids(9)).execute(Withdraw("acct", Decimal("999000")))  # only the new log has these funds
+    assert view(ledger_at(log).state()) == view(ledger_at(log, use_cache=False).state())
 
 
 GARBAGE = [b"", b"not json at all", b"\xff\xfe\x00garbage", b"[]", b"null", b"42", b'"text"', b'{"format": 1}',
@@ -354,24 +355,24 @@ GARBAGE = [b"", b"not json at all", b"\xff\xfe\x00garbage", b"[]", b"null", b"42
 @pytest.mark.parametrize("garbage", GARBAGE, ids=range(len(GARBAGE)))
 def test_garbage_checkpoint_files_are_ignored(log: Path, small_blocks: None, garbage: bytes) -> None:
     build(log, records(600, seed=6), per_batch=150)
-    Ledger(log).state()
-    Ledger(log).state(Point("333", seq=333))
+    ledger_at(log).state()
+    ledger_at(log).state(Point("333", seq=333))
     names = ["head.json", *(p.name for p in snapshots(log))]
     assert len(names) > 3 and seal_matches(log)
     for name in names:
         (cache(log) / name).write_bytes(garbage)
-    reference = Ledger(log, use_cache=False)
+    reference = ledger_at(log, use_cache=False)
     for k in [None, 1, 99, 100, 101, 333, 450, 600]:
         until = None if k is None else Point(str(k), seq=k)
-        assert view(Ledger(log).state(until)) == view(reference.state(until)), k
+        assert view(ledger_at(log).state(until)) == view(reference.state(until)), k
     # the head checkpoint is rebuilt by the full read above
     head = json.loads((cache(log) / "head.json").read_text())
     assert head["seq"] == 600 and head["hash"] == last_hash(log)
     # writes decide on the true state; a garbage seal only means "fold everything"
     (cache(log) / "head.json").write_bytes(garbage)
     (cache(log) / "seal.json").write_bytes(garbage)
-    Ledger(log).execute(Deposit("acct", Decimal("1.5"), key="after-garbage"))
-    assert view(Ledger(log).state()) == view(reference.state())
+    ledger_at(log).execute(Deposit("acct", Decimal("1.5"), key="after-garbage"))
+    assert view(ledger_at(log).state()) == view(reference.state())
 
 
 def test_a_checkpoint_edited_inside_is_ignored_and_a_resealed_one_is_checked_against_the_log(log: Path) -> None:
@@ -384,7 +385,7 @@ def test_a_checkpoint_edited_inside_is_ignored_and_a_resealed_one_is_checked_aga
     forged = blob.replace(f'"{account}":"{balance}"'.encode(), f'"{account}":"{balance}1"'.encode(), 1)
     assert forged != blob and seal_matches(log)
     path.write_bytes(forged)
-    assert view(Ledger(log).state()) == view(Ledger(log, use_cache=False).state())
+    assert view(ledger_at(log).state()) == view(ledger_at(log, use_cache=False).state())
     # a forger who recomputes the digest: the line at the checkpoint's offset must still agree
     del data["digest"]
     data["hash"] = "0" * 64
@@ -414,11 +415,11 @@ def test_checkpoint_whose_body_disagrees_with_its_line_is_ignored(log: Path, fie
     assert data["seq"] == 300 and seal_matches(log)
     data[field] = value
     path.write_text(json.dumps(data))
-    assert view(Ledger(log).state()) == view(Ledger(log, use_cache=False).state())
+    assert view(ledger_at(log).state()) == view(ledger_at(log, use_cache=False).state())
     path.write_text(json.dumps(data))
-    event, new = Ledger(log).execute(Deposit("acct", Decimal(1)))
+    event, new = ledger_at(log).execute(Deposit("acct", Decimal(1)))
     assert new and event.seq == 301
-    report = Ledger(log).verify()
+    report = ledger_at(log).verify()
     assert report.ok, report.problems
     assert report.events == 301
 
@@ -436,19 +437,19 @@ def test_bounded_reads_with_snapshots_equal_a_fold_from_the_first_line(
     build(log, records(n, seed=7), per_batch=40, clock=clock)  # 40 events share each ts
     lines = log.read_bytes().splitlines()
     stamps = sorted({json.loads(line)["ts"] for line in lines[::7]})
-    assert Ledger(log).state().seq == n  # from the head checkpoint the imports left
+    assert ledger_at(log).state().seq == n  # from the head checkpoint the imports left
     assert not snapshots(log)
-    assert Ledger(log).state(Point(str(n), seq=n)).seq == n  # no snapshot yet: a full fold writes them
+    assert ledger_at(log).state(Point(str(n), seq=n)).seq == n  # no snapshot yet: a full fold writes them
     assert len(snapshots(log)) >= 10
     seen = Seen(monkeypatch)
-    reference = Ledger(log, use_cache=False)
+    reference = ledger_at(log, use_cache=False)
     rng = random.Random(7)
     ks = [0, 1, 2, 99, 100, 101, 399, 400, 401, n - 1, n, n + 1, 10 * n, *rng.sample(range(n), 120)]
     rng.shuffle(ks)
     cached_events = uncached_events = 0
     for k in ks:
         point = Point(str(k), seq=k)
-        cached = Ledger(log).state(point)
+        cached = ledger_at(log).state(point)
         cached_events += seen.take()
         expected = reference.state(point)
         uncached_events += seen.take()
@@ -466,7 +467,7 @@ def test_bounded_reads_with_snapshots_equal_a_fold_from_the_first_line(
     rng.shuffle(bounds)
     for ts in bounds:
         point = Point(ts, ts=ts)
-        cached = Ledger(log).state(point)
+        cached = ledger_at(log).state(point)
         expected = reference.state(point)
         assert view(cached) == view(expected), ts
         assert cached.ts is None or cached.ts <= ts
@@ -482,10 +483,10 @@ def test_writes_after_checkpoints_and_idempotency_keys_recorded_before_them(
     build(log, records(600, seed=8, first=first), per_batch=600)
     head = json.loads((cache(log) / "head.json").read_text())
     assert head["seq"] == 600
-    Ledger(log).state(Point("600", seq=600))  # a bounded read writes the periodic snapshots
+    ledger_at(log).state(Point("600", seq=600))  # a bounded read writes the periodic snapshots
     assert snapshots(log)
     seen = Seen(monkeypatch)
-    ledger = Ledger(log, clock=Clock(datetime(2026, 1, 1, tzinfo=timezone.utc)), new_id=Ids(3))
+    ledger = ledger_at(log, clock=Clock(datetime(2026, 1, 1, tzinfo=timezone.utc)), new_id=Ids(3))
 
     data = log.read_bytes()
     event, new = ledger.execute(Deposit("acct", Decimal("10.00"), key="early-key"))
@@ -507,7 +508,7 @@ def test_writes_after_checkpoints_and_idempotency_keys_recorded_before_them(
         ledger.execute(Deposit("acct", Decimal("12"), key="early-key"))
     assert log.read_bytes() == data
 
-    reference = Ledger(log, use_cache=False)
+    reference = ledger_at(log, use_cache=False)
     commands: list[Command] = [
         Deposit("acct", Decimal("5"), key="k1"), Open("fresh"), Transfer("acct", "fresh", Decimal("2.5")),
         Withdraw("fresh", Decimal("1")), Reverse(601), Deposit("acct", Decimal("5"), key="k1"),
@@ -516,8 +517,8 @@ def test_writes_after_checkpoints_and_idempotency_keys_recorded_before_them(
     monkeypatch.setattr(checkpoint, "HEAD_REFRESH", 3)
     for command in commands:
         ledger.execute(command)
-        assert view(Ledger(log).state()) == view(reference.state()), command
-        assert Ledger(log).state() == reference.state()  # keys too, once the head is rebuilt
+        assert view(ledger_at(log).state()) == view(reference.state()), command
+        assert ledger_at(log).state() == reference.state()  # keys too, once the head is rebuilt
     # A write that reaches HEAD_REFRESH events past the checkpoint it started from refreshes it.
     start = json.loads((cache(log) / "head.json").read_text())["seq"]
     refreshed = 0
@@ -530,7 +531,7 @@ def test_writes_after_checkpoints_and_idempotency_keys_recorded_before_them(
     assert refreshed >= 2
     assert (head["hash"], head["offset"]) == (last_hash(log), log.stat().st_size) and seal_matches(log)
     seen.take()
-    assert Ledger(log).state() == reference.state()
+    assert ledger_at(log).state() == reference.state()
     assert seen.take() == reference.state().seq  # only the uncached fold read any line
     event, new = ledger.execute(Deposit("acct", Decimal("5"), key="k1"))
     assert not new and event.seq == 601
@@ -570,18 +571,20 @@ def test_cached_state_equals_uncached_after_every_command(
     monkeypatch.setattr(checkpoint, "EVERY", 5)
     monkeypatch.setattr(store, "CHUNK", 700)
     where = tmp_path / uuid.uuid4().hex
-    cached = Ledger(where / "cached.jsonl", clock=Clock(), new_id=Ids())
-    plain = Ledger(where / "plain.jsonl", use_cache=False, clock=Clock(), new_id=Ids())
+    cached = ledger_at(where / "cached.jsonl", clock=Clock(), new_id=Ids())
+    plain = ledger_at(where / "plain.jsonl", use_cache=False, clock=Clock(), new_id=Ids())
     for command in commands:
         assert _outcome(cached, command) == _outcome(plain, command), command
-        if not os.path.exists(cached.path):
+        if not os.path.exists(cached.log.path):
             continue
-        assert view(Ledger(cached.path).state()) == view(Ledger(cached.path, use_cache=False).state())
-        k = probe.randint(0, Ledger(cached.path, use_cache=False).state().seq + 1)
+        assert view(ledger_at(cached.log.path).state()) == view(ledger_at(cached.log.path, use_cache=False).state())
+        k = probe.randint(0, ledger_at(cached.log.path, use_cache=False).state().seq + 1)
         point = Point(str(k), seq=k)
-        assert view(Ledger(cached.path).state(point)) == view(Ledger(cached.path, use_cache=False).state(point)), k
-    if os.path.exists(plain.path):
-        assert Path(cached.path).read_bytes() == Path(plain.path).read_bytes()
+        assert view(ledger_at(cached.log.path).state(point)) == view(
+            ledger_at(cached.log.path, use_cache=False).state(point)
+        ), k
+    if os.path.exists(plain.log.path):
+        assert Path(cached.log.path).read_bytes() == Path(plain.log.path).read_bytes()
         assert cached.verify().ok
 
 
@@ -589,7 +592,7 @@ def test_cached_state_equals_uncached_after_every_command(
 
 
 def test_import_leaves_a_usable_head_checkpoint_and_seal(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ledger = Ledger(log, clock=Clock(), new_id=Ids())
+    ledger = ledger_at(log, clock=Clock(), new_id=Ids())
     rows = records(500, seed=9, first=[{"type": "deposit", "account": "acct", "amount": "10", "key": "imp-1"}])
     recorded, skipped, start = ledger.import_commands(to_commands(rows))
     assert (recorded, skipped, start) == (500, 0, 1)
@@ -599,9 +602,9 @@ def test_import_leaves_a_usable_head_checkpoint_and_seal(log: Path, monkeypatch:
     assert seal_matches(log)
 
     seen = Seen(monkeypatch)
-    state = Ledger(log).state()
+    state = ledger_at(log).state()
     assert seen.take() == 0
-    assert state == Ledger(log, use_cache=False).state()
+    assert state == ledger_at(log, use_cache=False).state()
     seen.take()
 
     # a second import on top: decided from the checkpoint, and leaves a new one
@@ -612,8 +615,8 @@ def test_import_leaves_a_usable_head_checkpoint_and_seal(log: Path, monkeypatch:
     head = json.loads((cache(log) / "head.json").read_text())
     assert (head["seq"], head["offset"]) == (539, log.stat().st_size)
     assert seal_matches(log)
-    assert Ledger(log).state() == Ledger(log, use_cache=False).state()
+    assert ledger_at(log).state() == ledger_at(log, use_cache=False).state()
     seen.take()
-    assert Ledger(log).state().seq == 539 and seen.take() == 0
+    assert ledger_at(log).state().seq == 539 and seen.take() == 0
     event, new = ledger.execute(Deposit("acct", Decimal("10"), key="imp-1"))
     assert (new, event.seq) == (False, 1) and seen.take() == 0

@@ -1,7 +1,7 @@
 """CLI tests of the read commands: balance, history, replay, accounts, verify, in every format.
 
 Every test runs through the Typer app and the fast path (conftest's `ledger`). A small book is
-written once with pinned timestamps (ledger_cli.service.Ledger with a fake clock) and copied
+written once with pinned timestamps (ledger_cli.config.ledger_at with a fake clock) and copied
 into each test's log, so the reads are checked against known values.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from ledger_cli.config import ledger_at
 from ledger_cli.domain import Close, Command, Deposit, Open, Transfer, Withdraw
-from ledger_cli.service import Ledger
 from tests.conftest import Outcome, Runner
 
 D = Decimal
@@ -49,7 +49,7 @@ FORMATS = ["table", "tsv", "csv", "json", "jsonl"]
 def book_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     path = tmp_path_factory.mktemp("book") / "ledger.jsonl"
     for ts, command in BOOK:
-        Ledger(path, clock=lambda ts=ts: ts, use_cache=False).execute(command)
+        ledger_at(path, clock=lambda ts=ts: ts, use_cache=False).execute(command)
     return path.read_bytes()
 
 

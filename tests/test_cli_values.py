@@ -1,7 +1,7 @@
 """CLI tests of the value rules of contract §3: amounts, accounts, memos, keys, points in time.
 
 Every test runs through the Typer app and through the fast path (conftest's `ledger`).
-Timestamps are pinned by writing the log with `ledger_cli.service.Ledger(path, clock=...)`,
+Timestamps are pinned by writing the log with `ledger_cli.config.ledger_at(path, clock=...)`,
 and the local time zone is set through TZ (POSIX zone strings, so no tz database is needed).
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from ledger_cli.config import ledger_at
 from ledger_cli.domain import Command, Deposit, Transfer, Withdraw
-from ledger_cli.service import Ledger
 from tests.conftest import Outcome, Runner, seed
 
 D = Decimal
@@ -272,7 +272,7 @@ def local_tz() -> Iterator[Callable[[str], None]]:
 
 def write_log(path: Path, entries: list[tuple[str, Command]]) -> None:
     for ts, command in entries:
-        Ledger(path, clock=lambda ts=ts: ts, use_cache=False).execute(command)
+        ledger_at(path, clock=lambda ts=ts: ts, use_cache=False).execute(command)
 
 
 # Tokyo is UTC+9 (JST-9) and New York in winter UTC-5 (EST5): 2025-01-01 starts at

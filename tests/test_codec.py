@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger_cli import events, fastcodec
+from ledger_cli.config import ledger_at
 from ledger_cli.domain import Close, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import InvalidValue, LogCorrupt
 from ledger_cli.events import Event, seal
@@ -299,7 +300,7 @@ class Counter:
 
 def write_sample_log(path: Path, account: str, memo: str) -> Ledger:
     counter = Counter()
-    ledger = Ledger(path, clock=counter.clock, new_id=counter.new_id)
+    ledger = ledger_at(path, clock=counter.clock, new_id=counter.new_id)
     for command in (
         Open("資産:銀行", memo="開設"), Deposit(account, Decimal("50.25"), memo=memo),
         Transfer(account, "ünï:çödé", Decimal("0.25"), memo="→ savings", key="clé-1"),

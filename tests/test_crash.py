@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger_cli.service import Ledger
+from ledger_cli.config import ledger_at
 from tests.conftest import Runner, run_installed
 from tests.helpers_log import LEDGER, assert_chain, balances, env_for, events, ok, spawn, verify_json
 
@@ -113,7 +113,7 @@ def _assert_torn_tail_is_survivable(ledger: Runner, prefix: bytes, tail: bytes, 
     assert data.startswith(prefix)  # nothing acknowledged is lost
     lines = data[len(prefix) :].split(b"\n")
     assert lines[1:] == [b""] and json.loads(lines[0])["seq"] == 4
-    report = Ledger(log, use_cache=False).verify()
+    report = ledger_at(log, use_cache=False).verify()
     assert report.ok and report.events == 4, (len(fragment), report.problems)
 
 

@@ -537,7 +537,7 @@ def test_reversal_matches_flags_a_reversal_that_does_not_undo_its_target() -> No
 def test_ids_are_unique_time_ordered_version_7_uuids() -> None:
     import uuid
 
-    from ledger_cli.service import uuid7
+    from ledger_cli.stamps import uuid7
 
     ids = [uuid7() for _ in range(20_000)]
     assert len(set(ids)) == len(ids)

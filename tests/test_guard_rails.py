@@ -2,7 +2,10 @@
 
 - the layers: nothing imports the CLI but the entry point; the pure modules (money, values,
   when, events, domain, reports, errors) never import the store, the application, rendering,
-  the CLI, rich or typer; rich is imported only by render, typer only by cli;
+  the CLI, rich or typer; rich is imported only by render, typer only by cli; the application
+  (service) talks to the store protocol only, never to a store; the application and the
+  stores never print (no streams, render or rich: their warnings are returned as notes);
+  every module is placed in a layer;
 - the fast path's table of commands and options equals the Typer app's, so an option added to
   one cannot silently drift from the other;
 - the fast movement check (domain.apply_move) accepts exactly what check() accepts, and then
@@ -28,7 +31,11 @@ from ledger_cli.events import DEPOSITED, TRANSFERRED, WITHDRAWN, Event
 PACKAGE = Path(__file__).resolve().parent.parent / "ledger_cli"
 PURE = {"money", "values", "when", "events", "domain", "reports", "errors"}
 IMPURE = {"store", "service", "fold", "lookup", "stamps", "checkpoint", "render", "actions", "cli", "fastpath",
-          "entry", "streams", "interrupts", "batch", "fastcodec", "accel", "eventlog", "memlog", "filelog"}  # fmt: skip
+          "entry", "streams", "interrupts", "batch", "fastcodec", "accel", "eventlog", "memlog", "filelog",
+          "config", "folding", "__init__", "__main__"}  # fmt: skip
+STORES = {"store", "fold", "lookup", "checkpoint", "filelog", "memlog"}  # what the application never names
+SILENT = {"service", "eventlog", "folding", "config", *STORES}  # they never print
+PRINTING = {"streams", "render", "rich"}
 ONLY_IN = {"rich": {"render"}, "typer": {"cli"}, "ledger_cli.cli": {"entry"}}
 
 
@@ -54,6 +61,10 @@ def violations(modules: dict[str, str]) -> list[str]:
             inner = imported.split(".")[1] if imported.startswith("ledger_cli.") else None
             if name in PURE and (inner in IMPURE or top in ("rich", "typer")):
                 found.append(f"{name} (pure) imports {imported}")
+            if name == "service" and inner in STORES:
+                found.append(f"{name} (the application) imports the store {imported}")
+            if name in SILENT and (inner in PRINTING or top in PRINTING):
+                found.append(f"{name} (never prints) imports {imported}")
             for guarded, allowed in ONLY_IN.items():
                 if (imported == guarded or top == guarded) and name not in allowed:
                     found.append(f"{name} imports {imported} (only {', '.join(sorted(allowed))} may)")
@@ -68,6 +79,10 @@ def test_no_module_breaks_a_layer_rule() -> None:
     assert violations(package_sources()) == []
 
 
+def test_every_module_is_placed_in_a_layer() -> None:
+    assert set(package_sources()) - PURE - IMPURE == set()
+
+
 @pytest.mark.parametrize(
     ("name", "line"),
     [
@@ -77,6 +92,10 @@ def test_no_module_breaks_a_layer_rule() -> None:
         ("service", "from ledger_cli.cli import app"),
         ("actions", "import typer"),
         ("store", "from rich.console import Console"),
+        ("service", "from ledger_cli.filelog import FileLog"),
+        ("service", "def f():\n    from ledger_cli import checkpoint"),
+        ("filelog", "from ledger_cli.streams import warn"),
+        ("service", "from ledger_cli import render"),
     ],
 )
 def test_the_layer_check_catches_a_violation(name: str, line: str) -> None:

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ledger_cli import accel, batch
+from ledger_cli.config import ledger_at
 from ledger_cli.errors import LedgerError
-from ledger_cli.service import Ledger
 from tests.conftest import Runner
 
 
@@ -148,7 +148,7 @@ def test_import_equals_running_the_commands_one_by_one_or_refuses_like_them(
 ) -> None:
     folder = tmp_path / str(abs(hash(json.dumps(records))))
     folder.mkdir()
-    one_by_one = Ledger(folder / "a.jsonl")
+    one_by_one = ledger_at(folder / "a.jsonl")
     refused_at = None
     for number, record in enumerate(records, 1):
         command = batch.to_command(record, batch._Cache())
@@ -157,7 +157,7 @@ def test_import_equals_running_the_commands_one_by_one_or_refuses_like_them(
         except LedgerError:
             refused_at = number
             break
-    batched = Ledger(folder / "b.jsonl")
+    batched = ledger_at(folder / "b.jsonl")
     lines = [json.dumps(record).encode() + b"\n" for record in records]
     if refused_at is None:
         batched.import_commands(batch.commands(batch.jsonl_records(lines)))
@@ -226,7 +226,7 @@ def test_a_batch_writes_the_very_bytes_the_commands_write_one_by_one_with_and_wi
     """The import's hot path (domain.apply_move, events.movement_line, the extension's
     seal_move and amount check) against decide() and seal(), the path each command takes."""
     folder = Path(tempfile.mkdtemp(dir=tmp_path))
-    one_by_one = Ledger(folder / "a.jsonl", clock=_fixed_clock, new_id=_Ids())
+    one_by_one = ledger_at(folder / "a.jsonl", clock=_fixed_clock, new_id=_Ids())
     outcome: object = None
     for number, record in enumerate(records, 1):
         try:
@@ -241,7 +241,7 @@ def test_a_batch_writes_the_very_bytes_the_commands_write_one_by_one_with_and_wi
             accel._found[:] = [None]
         try:
             path = folder / f"b-{native}.jsonl"
-            batched = Ledger(path, clock=_fixed_clock, new_id=_Ids())
+            batched = ledger_at(path, clock=_fixed_clock, new_id=_Ids())
             try:
                 batched.import_commands(batch.commands(batch.jsonl_records(lines)))
             except LedgerError as exc:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from ledger_cli.config import ledger_at
 from ledger_cli.domain import Deposit
-from ledger_cli.service import Ledger
 from tests.conftest import BIN
 
 D = Decimal
@@ -128,7 +128,7 @@ def colour_codes(text: str) -> list[str]:
 @pytest.fixture
 def terminal_env(tmp_path: Path) -> dict[str, str]:
     log = tmp_path / "ledger.jsonl"
-    Ledger(log).execute(Deposit("acct1", D("50")))
+    ledger_at(log).execute(Deposit("acct1", D("50")))
     return clean_env(LEDGER_CLI_FILE=str(log), TERM="xterm-256color", COLUMNS="100")
 
 
@@ -202,7 +202,7 @@ def run_many(cases: dict[str, tuple[list[str], dict[str, str]]]) -> dict[str, su
 
 def test_expected_failures_print_no_traceback(tmp_path: Path) -> None:
     seeded = tmp_path / "seed.jsonl"
-    Ledger(seeded).execute(Deposit("acct1", D("10")))
+    ledger_at(seeded).execute(Deposit("acct1", D("10")))
     before = seeded.read_bytes()
     cases = {}
     for i, (name, (args, _)) in enumerate(BAD_INPUTS.items()):
@@ -230,7 +230,7 @@ def _garbage_logs(tmp_path: Path) -> dict[str, Path]:
     binary = tmp_path / "binary.jsonl"
     binary.write_bytes(b"\xff\xfe\x00\x01garbage\n")
     edited = tmp_path / "edited.jsonl"
-    Ledger(edited).execute(Deposit("a", D("10")))
+    ledger_at(edited).execute(Deposit("a", D("10")))
     edited.write_text(edited.read_text().replace('"amount":"10"', '"amount":"11"'))
     not_json = tmp_path / "not.jsonl"
     not_json.write_text('{"this is": not json}\n')
@@ -334,7 +334,7 @@ def test_until_a_date_uses_the_tz_of_the_process(tmp_path: Path, zone: str, seq:
     log = tmp_path / "ledger.jsonl"
     for ts, amount in [("2024-12-31T14:00:00.000000Z", "1"), ("2025-01-01T04:00:00.000000Z", "2"),
                        ("2025-01-01T06:00:00.000000Z", "4")]:  # fmt: skip
-        Ledger(log, clock=lambda ts=ts: ts).execute(Deposit("a", D(amount)))
+        ledger_at(log, clock=lambda ts=ts: ts).execute(Deposit("a", D(amount)))
     out = run([str(BIN / "ledger"), "balance", "--until", "2025-01-01", "--json"],
               clean_env(LEDGER_CLI_FILE=str(log), TZ=zone))  # fmt: skip
     assert out.returncode == 0, out.stderr

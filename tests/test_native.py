@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger_cli import accel, fold
+from ledger_cli.config import ledger_at
 from ledger_cli.domain import Close, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import LedgerError
 from ledger_cli.events import movement_line
 from ledger_cli.money import amount_problem, money_context
-from ledger_cli.service import Ledger
 from ledger_cli.values import account_problem, key_problem, memo_problem
 from ledger_cli.when import Point
 from tests.conftest import Runner
@@ -51,14 +51,14 @@ def python_path() -> Iterator[None]:
 def outcome(path: Path, until: Point | None = None) -> object:
     """What reading `path` gives: the books (as plain values) or the error's kind and text."""
     try:
-        state = Ledger(path, use_cache=False).state(until)
+        state = ledger_at(path, use_cache=False).state(until)
     except LedgerError as exc:
         return type(exc).__name__, str(exc)
     return state.seq, state.head, state.ts, state.balances, state.open, state.keys, state.reversed_by
 
 
 def verdict(path: Path) -> object:
-    report = Ledger(path, use_cache=False).verify()
+    report = ledger_at(path, use_cache=False).verify()
     return report.ok, report.events, report.head, report.problems
 
 
@@ -253,7 +253,7 @@ def test_every_character_gets_the_python_verdict_as_a_memo_and_as_a_key() -> Non
 
 def test_a_handed_off_line_is_read_by_python_and_the_fold_goes_on(tmp_path: Path) -> None:
     path = tmp_path / "l.jsonl"
-    book = Ledger(path, use_cache=False)
+    book = ledger_at(path, use_cache=False)
     for command in (
         Deposit("acct", Decimal("100"), 'a "quoted" memo', "k\\1"),  # escapes: Python's
         Open("spare"),
@@ -272,7 +272,7 @@ def test_a_handed_off_line_is_read_by_python_and_the_fold_goes_on(tmp_path: Path
 def original(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A log of mostly movements (what the extension folds), with every other kind mixed in."""
     path = tmp_path_factory.mktemp("native") / "original.jsonl"
-    book = Ledger(path, use_cache=False, clock=Clock())
+    book = ledger_at(path, use_cache=False, clock=Clock())
     for command in (
         Deposit("acct", Decimal("100.50"), "café ✓", "k1"),
         Deposit("bank:savings", Decimal("7")),

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger_cli import accel, fold, store
+from ledger_cli.config import ledger_at
 from ledger_cli.domain import Close, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import LedgerError, LogCorrupt
-from ledger_cli.service import Ledger
 from ledger_cli.when import Point
 from tests.helpers_log import seal as reseal
 
@@ -45,7 +45,7 @@ def forced(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 
 
 def write_log(path: Path, count: int = 300) -> None:
-    ledger = Ledger(path, use_cache=False)
+    ledger = ledger_at(path, use_cache=False)
     for n in range(1, count + 1):
         if n % 3 == 0:
             ledger.execute(Withdraw("a", Decimal("1.25")))
@@ -56,7 +56,7 @@ def write_log(path: Path, count: int = 300) -> None:
 
 
 def snapshot(path: Path) -> tuple[dict[str, Decimal], int, str]:
-    state = Ledger(path, use_cache=False).state()
+    state = ledger_at(path, use_cache=False).state()
     return state.balances, state.seq, state.head
 
 
@@ -64,13 +64,13 @@ def test_the_helper_path_gives_the_same_books_as_one_process(tmp_path: Path, mon
     path = tmp_path / "l.jsonl"
     write_log(path)
     expected = snapshot(path)
-    expected_at = {k: Ledger(path, use_cache=False).state(Point(str(k), seq=k)).balances for k in (1, 100, 250, 300)}
+    expected_at = {k: ledger_at(path, use_cache=False).state(Point(str(k), seq=k)).balances for k in (1, 100, 250, 300)}
     monkeypatch.setattr(fold, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(store, "CHUNK", 4096)
     assert snapshot(path) == expected
     for k, balances in expected_at.items():
-        assert Ledger(path, use_cache=False).state(Point(str(k), seq=k)).balances == balances
-    assert Ledger(path).verify().ok
+        assert ledger_at(path, use_cache=False).state(Point(str(k), seq=k)).balances == balances
+    assert ledger_at(path).verify().ok
 
 
 @pytest.mark.parametrize("where", [0.2, 0.5, 0.9, 0.999])
@@ -84,9 +84,9 @@ def test_an_edited_line_anywhere_is_named_exactly_with_the_helper(
     lines[bad - 1] = lines[bad - 1].replace(b'"amount":"', b'"amount":"9', 1)
     path.write_bytes(b"".join(lines))
     with pytest.raises(LogCorrupt) as caught:
-        Ledger(path, use_cache=False).state()
+        ledger_at(path, use_cache=False).state()
     assert caught.value.line == bad
-    report = Ledger(path).verify()
+    report = ledger_at(path).verify()
     assert not report.ok and report.problems[0].startswith(f"line {bad}:") and report.events == bad - 1
     assert forced, "the helper was never started"
 
@@ -103,7 +103,7 @@ def test_a_rehashed_line_in_the_helpers_range_breaks_the_chain_at_the_next_line(
     lines[target - 1] = reseal(event)
     path.write_bytes(b"".join(lines))
     with pytest.raises(LogCorrupt) as caught:
-        Ledger(path, use_cache=False).state()
+        ledger_at(path, use_cache=False).state()
     assert caught.value.line in (target, target + 1)
 
 
@@ -129,7 +129,7 @@ def test_a_rule_broken_in_the_helpers_range_is_reported_like_one_process(
         out.append(line)
     path.write_bytes(b"".join(out))
     with pytest.raises(LogCorrupt) as caught:
-        Ledger(path, use_cache=False).state()
+        ledger_at(path, use_cache=False).state()
     assert caught.value.line == 201 and "insufficient funds" in str(caught.value)
 
 
@@ -139,11 +139,11 @@ def test_a_torn_tail_and_new_appends_with_the_helper(tmp_path: Path, forced: lis
     expected = snapshot(path)
     with open(path, "ab") as out:
         out.write(b'{"account":"a","amo')
-    ledger = Ledger(path, use_cache=False)
+    ledger = ledger_at(path, use_cache=False)
     assert (ledger.state().balances, ledger.state().seq) == expected[:2]
     ledger.execute(Deposit("a", Decimal("1")))  # quarantines the torn tail, then appends
-    assert Ledger(path).verify().ok
-    assert Ledger(path, use_cache=False).state().seq == 151
+    assert ledger_at(path).verify().ok
+    assert ledger_at(path, use_cache=False).state().seq == 151
 
 
 def _forge(path: Path, extra: list[dict[str, str]]) -> None:
@@ -178,7 +178,7 @@ def test_a_forged_run_in_the_helpers_range_is_refused_with_the_serial_message(
     write_log(path, 200)
     _forge(path, extra)
     with pytest.raises(LogCorrupt) as caught:
-        Ledger(path, use_cache=False).state()
+        ledger_at(path, use_cache=False).state()
     assert caught.value.line >= 201
     if problem is not None:
         assert problem in str(caught.value)
@@ -207,7 +207,7 @@ def test_the_two_process_fold_equals_the_one_process_fold(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, commands: list[object]
 ) -> None:
     path = tmp_path_factory.mktemp("p") / "l.jsonl"
-    ledger = Ledger(path, use_cache=False)
+    ledger = ledger_at(path, use_cache=False)
     for command in commands:
         try:
             ledger.execute(command)  # type: ignore[arg-type]
@@ -217,10 +217,10 @@ def test_the_two_process_fold_equals_the_one_process_fold(
         return
     with monkeypatch.context() as patch:
         patch.setattr(fold, "PARALLEL_BYTES", 1 << 62)
-        alone = Ledger(path, use_cache=False).state()
+        alone = ledger_at(path, use_cache=False).state()
     with monkeypatch.context() as patch:
         patch.setattr(fold, "PARALLEL_BYTES", 0)
         patch.setattr(store, "CHUNK", 256)
-        together = Ledger(path, use_cache=False).state()
-        assert Ledger(path).verify().ok
+        together = ledger_at(path, use_cache=False).state()
+        assert ledger_at(path).verify().ok
     assert together == alone

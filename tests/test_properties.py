@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger_cli import checkpoint, fastcodec
+from ledger_cli.config import ledger_at
 from ledger_cli.domain import Close, Command, Deposit, Open, Reverse, Stamp, State, Transfer, Withdraw, decide, evolve
 from ledger_cli.errors import InvalidValue, RuleViolation
 from ledger_cli.events import Event, decode_line, event_problem, seal
 from ledger_cli.money import money_context, parse_amount
-from ledger_cli.service import Ledger
 from ledger_cli.values import parse_account, parse_key, parse_memo
 from ledger_cli.when import Point, parse_point
 
@@ -397,7 +397,7 @@ def test_service_ledger_agrees_with_model_and_replays_every_prefix(
             mock.patch.object(checkpoint, "HEAD_REFRESH", refresh):  # fmt: skip
         path = Path(folder) / "books" / "ledger.jsonl"
         pinned = PinnedClock()
-        ledger = Ledger(path, clock=pinned.clock, new_id=pinned.new_id)
+        ledger = ledger_at(path, clock=pinned.clock, new_id=pinned.new_id)
         model = Model()
         for command, verdict in zip(commands, verdicts):
             try:
@@ -415,7 +415,7 @@ def test_service_ledger_agrees_with_model_and_replays_every_prefix(
         decoded = [decode_line(line, i + 1) for i, line in enumerate(lines)]
         for k in range(len(decoded) + 1):
             expected = snapshot(fold(decoded[:k]))
-            assert snapshot(Ledger(path, use_cache=False).state(Point(str(k), seq=k))) == expected
+            assert snapshot(ledger_at(path, use_cache=False).state(Point(str(k), seq=k))) == expected
             # A bounded read may start from a checkpoint, which keeps no idempotency keys (only the
             # head checkpoint does; writers need them, reports do not): compare the books without them.
             cached = snapshot(ledger.state(Point(str(k), seq=k)))

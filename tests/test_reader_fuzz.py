@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger_cli.config import ledger_at
 from ledger_cli.domain import Close, Deposit, Open, Reverse, State, Transfer, Withdraw
 from ledger_cli.errors import LedgerError
 from ledger_cli.events import SCHEMA_VERSION
-from ledger_cli.service import Ledger
 from tests.conftest import Runner
 from tests.helpers_log import GENESIS, seal
 
@@ -42,7 +42,7 @@ def workdir() -> Iterator[Path]:
 def original(workdir: Path) -> tuple[bytes, list[bytes], list[State]]:
     """A valid log of every event type, its lines, and the state after each prefix of it."""
     path = workdir / "original.jsonl"
-    book = Ledger(path, use_cache=False)
+    book = ledger_at(path, use_cache=False)
     for command in (
         Deposit("acct", Decimal("100.50"), "café ✓", "k1"),
         Open("spare"),
@@ -59,7 +59,7 @@ def original(workdir: Path) -> tuple[bytes, list[bytes], list[State]]:
     for n in range(len(lines) + 1):
         prefix = workdir / f"prefix-{n}.jsonl"
         prefix.write_bytes(b"".join(lines[:n]))
-        states.append(Ledger(prefix, use_cache=False).state())
+        states.append(ledger_at(prefix, use_cache=False).state())
     return data, lines, states
 
 
@@ -68,11 +68,11 @@ def _check_reader(path: Path, data: bytes, lines: list[bytes], states: list[Stat
     path.write_bytes(data)
     shutil.rmtree(path.with_name(path.name + ".cache"), ignore_errors=True)
     try:
-        report = Ledger(path).verify()
+        report = ledger_at(path).verify()
     except LedgerError:
         report = None
     try:
-        state = Ledger(path).state()
+        state = ledger_at(path).state()
     except LedgerError:
         state = None
     if report is None or not report.ok:
@@ -204,13 +204,13 @@ def test_a_well_sealed_chain_of_random_events_is_refused_cleanly_or_keeps_every_
     path = workdir / "sealed.jsonl"
     path.write_bytes(data)
     try:
-        report = Ledger(path, use_cache=False).verify()
+        report = ledger_at(path, use_cache=False).verify()
     except LedgerError:
         return
     if not report.ok:
         assert report.problems and "line " in report.problems[0]
         return
-    state = Ledger(path, use_cache=False).state()
+    state = ledger_at(path, use_cache=False).state()
     assert report.events == state.seq == len(chain)
     assert all(balance >= 0 for balance in state.balances.values())
     assert all(state.balances[name] == 0 for name, is_open in state.open.items() if not is_open)

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from ledger_cli.errors import LockTimeout, LogCorrupt
+from ledger_cli import folding
+from ledger_cli.domain import Close, Command, Deposit, Open, Reverse, Transfer, Withdraw
+from ledger_cli.errors import LockTimeout, LogCorrupt, RuleViolation
 from ledger_cli.eventlog import EMPTY, EventLog
 from ledger_cli.events import Event, seal
 from ledger_cli.filelog import FileLog
 from ledger_cli.memlog import MemoryLog
+from ledger_cli.service import Ledger
 from ledger_cli.when import Point
 
 
@@ -155,6 +159,80 @@ class StoreContract:
         grow(log, 2)
         follower.join(20)
         assert seen == [1, 2, 3]
+
+    # ---- the application over the store ------------------------------------------------------
+
+    def test_the_same_commands_give_the_same_head_and_books_as_the_reference(self, log: EventLog) -> None:
+        ours, reference = pinned(log), pinned(MemoryLog())
+        for ledger in (ours, reference):
+            run_commands(ledger)
+        assert log.head() == reference.log.head()
+        assert list(log.read()) == list(reference.log.read())
+        assert log.books() == reference.state()
+        for seq in range(log.head().seq + 1):
+            bound = Point(str(seq), seq=seq)
+            assert log.books(bound) == folding.fold(reference.log, bound), seq
+
+    def test_books_walk_and_verify_agree_with_the_reference_fold(self, log: EventLog) -> None:
+        ledger = pinned(log)
+        run_commands(ledger)
+        seen: list[int] = []
+        assert log.walk(lambda ev: seen.append(ev.seq)) == folding.fold(log)
+        assert seen == [event.seq for event in log.read()]
+        report, expected = log.verify(), folding.verify(log)
+        assert (report.ok, report.events, report.head) == (expected.ok, expected.events, expected.head) == (
+            True, log.head().seq, log.head().hash,
+        )  # fmt: skip
+
+    def test_a_refused_command_and_a_keyed_retry_leave_the_store_as_it_was(self, log: EventLog) -> None:
+        ledger = pinned(log)
+        run_commands(ledger)
+        before = list(log.read())
+        with pytest.raises(RuleViolation):
+            ledger.execute(Withdraw("cash", Decimal("1e6")))
+        event, new = ledger.execute(Deposit("cash", Decimal("100.50"), MEMO, "pay-1"))
+        assert not new and event == log.by_key("pay-1")
+        assert list(log.read()) == before
+
+    def test_a_tampered_event_fails_verify_at_its_seq(self, log: EventLog) -> None:
+        grow(log, 5)
+        self.tamper(log, 4)
+        report = log.verify()
+        assert not report.ok and report.events == 3 and "line 4" in report.problems[0]
+
+
+class Stepping:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"2025-02-01T00:{self.n // 60:02d}:{self.n % 60:02d}.000000Z"
+
+
+def pinned(log: EventLog) -> Ledger:
+    ids = iter(range(1, 10_000))
+    return Ledger(log, clock=Stepping(), new_id=lambda: f"00000000-0000-7000-8000-{next(ids):012d}")
+
+
+MEMO = 'say "hi" \\ café'
+COMMANDS: list[Command] = [
+    Open("cash"),
+    Deposit("cash", Decimal("100.50"), memo=MEMO, key="pay-1"),
+    Transfer("cash", "bank", Decimal("40")),
+    Reverse(3),
+    Withdraw("cash", Decimal("0.25")),
+    Deposit("spare", Decimal("1")),
+    Withdraw("spare", Decimal("1")),
+    Close("spare"),
+]
+
+
+def run_commands(ledger: Ledger) -> None:
+    for command in COMMANDS:
+        ledger.execute(command)
+    batch = [(1, Deposit("cash", Decimal("2"), key="pay-2")), (2, Deposit("cash", Decimal("100.50"), MEMO, "pay-1"))]
+    assert ledger.import_commands(batch) == (1, 1, len(COMMANDS) + 1)
 
 
 REFERENCE_HEAD: list[str] = []

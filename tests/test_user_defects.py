@@ -22,8 +22,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger_cli import checkpoint, lookup
+from ledger_cli.config import ledger_at
 from ledger_cli.domain import Deposit, Open
 from ledger_cli.errors import StoreError
+from ledger_cli.filelog import FileLog
 from ledger_cli.service import Ledger
 from ledger_cli.when import local_instant, parse_point
 from tests.conftest import Runner, run_installed, seed
@@ -39,7 +41,7 @@ def _varied_log(folder: Path) -> Path:
     """A log of 60 events whose lines have 60 different lengths (memos of 0 to 59 characters)."""
     if not _LOG:
         path = folder / "varied.jsonl"
-        ledger = Ledger(path, use_cache=False)
+        ledger = ledger_at(path, use_cache=False)
         for i in range(60):
             ledger.execute(Deposit(f"a{i % 3}", Decimal("1.25"), "m" * i or None, None))
         _LOG.append(path)
@@ -122,7 +124,7 @@ def test_a_deposit_late_on_the_evening_before_a_gap_day_is_within_until_that_day
     clock = iter(["2025-09-06T20:00:00.000000Z", "2025-09-07T03:30:00.000000Z"])  # 16:00 and 23:30 local
     path = ledger.log
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = Ledger(path, use_cache=False, clock=lambda: next(clock))
+    writer = ledger_at(path, use_cache=False, clock=lambda: next(clock))
     writer.execute(Deposit("a", Decimal(1), None, None))
     writer.execute(Deposit("a", Decimal(2), None, None))
     out = ledger("balance", "--until", "2025-09-07", "--no-cache")
@@ -336,7 +338,7 @@ def test_a_failed_checkpoint_write_leaves_no_temporary_file(ledger: Runner, monk
 def test_a_clock_behind_the_last_event_is_warned_about_once(ledger: Runner, capsys: pytest.CaptureFixture[str]) -> None:
     path = ledger.log
     path.parent.mkdir(parents=True, exist_ok=True)
-    Ledger(path, use_cache=False, clock=lambda: "2099-01-01T00:00:00.000000Z").execute(Open("a", None, None))
+    ledger_at(path, use_cache=False, clock=lambda: "2099-01-01T00:00:00.000000Z").execute(Open("a", None, None))
     capsys.readouterr()
     out = ledger("deposit", "a", "5")
     assert out.code == 0
@@ -424,7 +426,7 @@ def test_a_late_event_is_found_from_the_nearest_snapshot_not_from_byte_0(
     third = sum(len(line) + 1 for line in lines[:2999]) - 1  # the newline before line 3000, the snapshot's
     fd = os.open(snapshotted, os.O_RDONLY)
     try:
-        index = Ledger(snapshotted)._line_index(fd)
+        index = FileLog(str(snapshotted))._line_index(fd)
         offsets = _reads(monkeypatch)
         for seq in (3001, 3200, 3500):
             assert lookup.event_at(str(snapshotted), fd, seq, index).hash == json.loads(lines[seq - 1])["hash"]
@@ -455,7 +457,7 @@ def test_a_forged_snapshot_does_not_mislead_the_lookup(tmp_path: Path, snapshott
     fd = os.open(path, os.O_RDONLY)
     try:
         seal(str(path), fd)  # as if a writer had sealed this very file
-        index = Ledger(path)._line_index(fd)
+        index = FileLog(str(path))._line_index(fd)
         for seq in (3001, 3002, 3400):
             assert lookup.event_at(str(path), fd, seq, index).hash == json.loads(lines[seq - 1])["hash"]
     finally:

@@ -2,7 +2,10 @@
 
 Run with the project's venv python (it drives the `ledger` script next to sys.executable):
 
-    python tests/bench/bench.py [--quick] [--sizes 0,100000,1000000] [--profile]
+    python tests/bench/bench.py [--quick] [--sizes 0,100000,1000000] [--profile] [--only issue4|issue9]
+
+Sections 1-6 are the figures of issues 4 and 8; section 7 those of issue 9 (shaped logs,
+reverse and keyed retries on a big log, history into a pipe), which `--only issue9` runs alone.
 
 Logs of each size are generated in-process (ledger_cli.events.seal, valid hash chain) and
 cached under tests/bench/out/ (git-ignored) together with an equivalent Ledger 3 journal and
@@ -41,6 +44,7 @@ PYTHON = Path(sys.executable)
 LEDGER = PYTHON.parent / "ledger"
 LEDGER3 = Path("/usr/bin/ledger")
 MIB = 1024  # ru_maxrss is in KiB
+ONLY = ("issue4", "issue9")  # --only: sections 1-6, or section 7
 
 
 # ---- building the inputs --------------------------------------------------------------------
@@ -206,6 +210,178 @@ def build_import_file(size: int) -> Path:
     return path
 
 
+# Issue 9: logs of the same size as the plain one, each stressing one shape of event.
+SHAPE_VERSION = 1  # bump when the shaped logs change, so their caches are rebuilt
+SHAPES = {
+    "quotes": 'every memo with quotes and backslashes (`say "hi" C:\\path\\x`)',
+    "unicode": "every memo non-ASCII (`café – 日本 ✓`)",
+    "keys": "every event with a unique idempotency key",
+    "reversals": "1% reversals of earlier movements",
+    "reopen": "an account closed and reopened every ~50 events",
+}
+
+
+def shaped_plan(size: int, seed: int, shape: str):
+    """Yield (kind, account, to, cents, memo, key, target) commands of `size` events that never break a rule.
+
+    The mix of plan() (half the accounts opened first, then 40% deposits, 25% withdrawals, 35%
+    transfers, ~10% memos, 1% keys), with one shape laid over it:
+    - quotes / unicode: every event (opens included) carries a memo, with `"` and `\\` / non-ASCII;
+    - keys: every event carries a unique key (`k-<seq>`) instead of 1% of them;
+    - reversals: 1% of events reverse an earlier movement that is not reversed yet, picked
+      uniformly over the whole history so far (one whose undoing the balances allow);
+    - reopen: every 50th event closes an open account (after a withdrawal of all it holds when
+      it holds anything), and each closed account is reopened with `open` 25–75 events later;
+      closed accounts are never touched in between.
+    """
+    rng = random.Random(seed)
+    n_acc = max(2, min(N_ACCOUNTS, size // 10))
+    names = account_names(n_acc)
+    balance = dict.fromkeys(names, 0)
+    known: list[str] = []
+    known_set: set[str] = set()
+    closed: set[str] = set()
+    reopen_at: list[tuple[int, str]] = []  # (seq, account), in seq order
+    movements: list[tuple[int, str, str, str | None, int]] = []  # not reversed yet (reversals shape)
+    pending: list[tuple[str, str, str | None, int, int | None]] = []  # forced next events
+    n_open = min(n_acc // 2, size)
+
+    def pick(choices: list[str], avoid: str | None = None) -> str:
+        name = rng.choice(choices)
+        while name in closed or name == avoid:
+            name = rng.choice(choices)
+        return name
+
+    for seq in range(1, size + 1):
+        r = rng.random()
+        memo = None
+        if r < 0.10:
+            memo = f"invoice {rng.randrange(100000)}" if r < 0.08 else f"café № {rng.randrange(1000)}"
+        key = f"bench-{seq}" if rng.random() < 0.01 else None
+        if shape == "quotes":
+            memo = f'say "hi" C:\\path\\x{seq % 1000} \\"q\\"'
+        elif shape == "unicode":
+            memo = f"café – 日本 ✓ {seq % 1000} ünïcødé"
+        elif shape == "keys":
+            key = f"k-{seq}"
+        target = None
+        if seq <= n_open:
+            kind, account, to, cents = "open", names[seq - 1], None, 0
+            known.append(account)
+            known_set.add(account)
+        elif pending:
+            kind, account, to, cents, target = pending.pop()
+        elif reopen_at and reopen_at[0][0] <= seq:
+            kind, account, to, cents = "open", reopen_at.pop(0)[1], None, 0
+            closed.discard(account)
+        elif shape == "reopen" and seq % 50 == 0 and len(closed) < len(known) - 2:
+            account = pick(known)
+            closed.add(account)
+            reopen_at.append((seq + rng.randint(25, 75), account))
+            if balance[account] > 0:
+                kind, to, cents = "withdraw", None, balance[account]
+                balance[account] = 0
+                pending.append(("close", account, None, 0, None))
+            else:
+                kind, to, cents = "close", None, 0
+        else:
+            kind = ""
+            if shape == "reversals" and movements and rng.random() < 0.0102:  # a few picks fail
+                for _ in range(8):
+                    i = rng.randrange(len(movements))
+                    t_seq, t_kind, t_account, t_to, t_cents = movements[i]
+                    # undoing: a deposit debits its account, a withdrawal credits it back, a
+                    # transfer moves the money from `to` back to `account` (domain.reversal_of)
+                    debit = t_account if t_kind == "deposit" else (t_to if t_kind == "transfer" else None)
+                    if debit is not None and balance[debit] < t_cents:
+                        continue
+                    movements[i] = movements[-1]
+                    movements.pop()
+                    credit = t_account if t_kind != "deposit" else None
+                    if debit is not None:
+                        balance[debit] -= t_cents
+                    if credit is not None:
+                        balance[credit] += t_cents
+                    kind, account, to, cents, target = "reverse", debit, credit, t_cents, t_seq
+                    break
+            if not kind:
+                choice = rng.random()
+                source = pick(known) if len(known) > len(closed) else None
+                if choice >= 0.40 and source is not None and balance[source] > 0:
+                    cents = rng.randint(1, min(balance[source], 50_000))
+                    balance[source] -= cents
+                    account = source
+                    if choice < 0.65:
+                        kind, to = "withdraw", None
+                    else:
+                        kind, to = "transfer", pick(names, avoid=source)
+                        if to not in known_set:
+                            known_set.add(to)
+                            known.append(to)
+                        balance[to] += cents
+                else:
+                    kind, account, to = "deposit", pick(names), None
+                    if account not in known_set:
+                        known_set.add(account)
+                        known.append(account)
+                    cents = rng.randint(100, 100_000)
+                    balance[account] += cents
+                if shape == "reversals":
+                    movements.append((seq, kind, account, to, cents))
+        yield kind, account, to, cents, memo, key, target
+
+
+SHAPED_TYPE = {**EVENT_TYPE, "close": "account_closed", "reverse": "reversed"}
+
+
+def shaped_paths(size: int, shape: str) -> tuple[Path, Path]:
+    stem = OUT / f"shaped-{shape}-{size}-s{SHAPE_VERSION}"
+    return stem.with_suffix(".jsonl"), stem.with_suffix(".meta.json")
+
+
+def build_shaped_log(size: int, shape: str) -> dict:
+    """Write (or reuse) the log of `size` events of `shape` (hash chain as build_log's) and its metadata."""
+    log, meta_path = shaped_paths(size, shape)
+    if log.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("events") == size and log.stat().st_size == meta.get("bytes"):
+            return meta
+    from ledger_cli.events import GENESIS, Event, seal
+
+    started = time.perf_counter()
+    OUT.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(SEED ^ size ^ len(shape))
+    epoch = dt.datetime(2024, 1, 1)
+    micros = 0
+    prev = GENESIS
+    kinds: dict[str, int] = {}
+    tmp_log = Path(f"{log}.tmp")
+    with open(tmp_log, "wb", buffering=1 << 20) as out:
+        plan_ = shaped_plan(size, SEED + size + 2, shape)
+        for seq, (kind, account, to, cents, memo, key, target) in enumerate(plan_, start=1):
+            micros += rng.randrange(0, 60_000_000)
+            ts = (epoch + dt.timedelta(microseconds=micros)).isoformat(timespec="microseconds") + "Z"
+            ev = Event(
+                type=SHAPED_TYPE[kind], seq=seq, id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), ts=ts,
+                prev=prev, account=account, to=to, amount=fmt_cents(cents) if cents else None, memo=memo, key=key,
+                target=target,
+            )  # fmt: skip
+            out.write(seal(ev))
+            prev = ev.hash
+            kinds[kind] = kinds.get(kind, 0) + 1
+    os.replace(tmp_log, log)
+    meta = {
+        "events": size,
+        "shape": shape,
+        "bytes": log.stat().st_size,
+        "head": prev,
+        "kinds": kinds,
+        "build_seconds": round(time.perf_counter() - started, 1),
+    }
+    meta_path.write_text(json.dumps(meta, indent=1))
+    return meta
+
+
 # ---- running commands ----------------------------------------------------------------------
 
 
@@ -228,6 +404,9 @@ class Run:
     rc: int
     stderr: str
     cpu: float = 0.0  # user + system seconds of the child: less sensitive to other load than wall time
+    first_line: float = 0.0  # pipe modes: seconds until the first whole line came out (0: none)
+    out_bytes: int = 0  # pipe modes: bytes read from the child's stdout
+    out_lines: int = 0
 
 
 # Peak RSS: Linux carries the high-water mark of the pre-exec address space into the exec'd
@@ -235,24 +414,45 @@ class Run:
 # report at least this process's RSS. Commands are therefore spawned by a tiny runner
 # (`python -I -S`, about 8 MiB, less than any Python command it measures); its own floor
 # is reported as the `/bin/true` line of the detailed table.
+# Modes: `null` (stdout on /dev/null), `pipe` (stdout to a pipe the runner reads to the end and
+# discards, counting lines) and `head` (the runner reads until the first newline, then closes
+# the pipe, as `| head -1` does, and waits for the child to exit).
 RUNNER = r"""
 import os, sys, time
 env = dict(os.environ)
 devnull = os.open(os.devnull, os.O_RDWR)
 for line in sys.stdin.buffer:
     parts = line.rstrip(b"\n").split(b"\0")
-    err = os.open(parts[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    acts = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, err, 2)]
+    mode, argv = parts[0], parts[2:]
+    err = os.open(parts[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    read_end, out = (None, devnull) if mode == b"null" else os.pipe()  # both ends close-on-exec
+    acts = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, err, 2)]
+    first = nbytes = lines = 0
     started = time.perf_counter_ns()
     try:
-        pid = os.posix_spawn(parts[1], parts[1:], env, file_actions=acts)
+        pid = os.posix_spawn(argv[0], argv, env, file_actions=acts)
+        if read_end is not None:
+            os.close(out)
+            out = None
+            while chunk := os.read(read_end, 1 << 20):
+                nbytes += len(chunk)
+                lines += chunk.count(b"\n")
+                if lines and not first:
+                    first = time.perf_counter_ns() - started
+                    if mode == b"head":
+                        break
+            os.close(read_end)
+            read_end = None
         _, status, usage = os.wait4(pid, 0)
         elapsed = time.perf_counter_ns() - started
         cpu = round((usage.ru_utime + usage.ru_stime) * 1e9)
-        reply = f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} {cpu}"
+        reply = f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} {cpu} {first} {nbytes} {lines}"
     except OSError as exc:
         os.write(err, str(exc).encode())
-        reply = "0 0 127 0"
+        reply = "0 0 127 0 0 0 0"
+    for fd in (read_end, out):
+        if fd is not None and fd != devnull:
+            os.close(fd)
     os.close(err)
     sys.stdout.write(reply + "\n")
     sys.stdout.flush()
@@ -260,8 +460,9 @@ for line in sys.stdin.buffer:
 _runner: subprocess.Popen[bytes] | None = None
 
 
-def run_once(argv: Sequence[str | Path]) -> Run:
-    """One run of argv (stdin and stdout /dev/null): wall time around spawn..wait4, peak RSS."""
+def run_once(argv: Sequence[str | Path], mode: str = "null") -> Run:
+    """One run of argv (stdin /dev/null; stdout /dev/null, or a pipe in `mode` pipe or head, see
+    RUNNER): wall time around spawn..wait4, peak RSS."""
     global _runner
     if _runner is None:
         _runner = subprocess.Popen(
@@ -269,14 +470,14 @@ def run_once(argv: Sequence[str | Path]) -> Run:
         )
     assert _runner.stdin is not None and _runner.stdout is not None
     err_path = WORK / "stderr.txt"
-    _runner.stdin.write(b"\0".join(os.fsencode(a) for a in (err_path, *argv)) + b"\n")
+    _runner.stdin.write(b"\0".join(os.fsencode(a) for a in (mode, err_path, *argv)) + b"\n")
     _runner.stdin.flush()
     reply = _runner.stdout.readline().split()
-    if len(reply) != 4:
+    if len(reply) != 7:
         raise RuntimeError("the measuring runner died")
-    elapsed_ns, rss_kib, rc, cpu_ns = (int(x) for x in reply)
+    elapsed_ns, rss_kib, rc, cpu_ns, first_ns, nbytes, lines = (int(x) for x in reply)
     tail = err_path.read_bytes()[-400:].decode("utf-8", "replace").strip()
-    return Run(elapsed_ns / 1e9, rss_kib, rc, tail, cpu_ns / 1e9)
+    return Run(elapsed_ns / 1e9, rss_kib, rc, tail, cpu_ns / 1e9, first_ns / 1e9, nbytes, lines)
 
 
 @dataclass
@@ -296,6 +497,10 @@ class Stat:
     @property
     def cpu(self) -> float:
         return statistics.median(r.cpu for r in self.runs)
+
+    @property
+    def first_line(self) -> float:
+        return statistics.median(r.first_line for r in self.runs)
 
     @property
     def best(self) -> float:
@@ -318,20 +523,22 @@ ALL: list[Stat] = []  # every measurement, for the detailed table
 
 
 def interleaved(
-    commands: dict[str, Sequence[str | Path]],
+    commands: dict[str, Sequence[str | Path] | Callable[[], Sequence[str | Path]]],
     runs: int,
     *,
     warmup: int = 1,
     before: Callable[[str], None] | None = None,
     events: dict[str, int] | None = None,
+    mode: str = "null",
 ) -> dict[str, Stat]:
-    """Run each command `runs` times round-robin (after `warmup` untimed rounds)."""
+    """Run each command `runs` times round-robin (after `warmup` untimed rounds). A command given
+    as a callable is called before each run for that run's argv."""
     stats = {label: Stat(label, events=(events or {}).get(label)) for label in commands}
     for round_ in range(warmup + runs):
         for label, argv in commands.items():
             if before is not None:
                 before(label)
-            result = run_once(argv)
+            result = run_once(argv() if callable(argv) else argv, mode)
             if round_ >= warmup:
                 stats[label].runs.append(result)
             elif result.rc != 0:  # a failing warm-up: record it so the table says so
@@ -438,6 +645,205 @@ def loadavg() -> str:
 # ---- the benchmark -------------------------------------------------------------------------
 
 
+def tail_events(log: Path, nbytes: int) -> list[dict]:
+    """The events of the last `nbytes` of a log (whole lines only), in file order."""
+    with open(log, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        end = f.tell()
+        f.seek(max(0, end - nbytes))
+        data = f.read()
+    lines = data.split(b"\n")[:-1]
+    if end > nbytes:
+        lines = lines[1:]  # a partial first line
+    return [json.loads(line) for line in lines]
+
+
+def reversible_deposits(log: Path, count: int, tail_bytes: int = 4 << 20) -> list[int]:
+    """Seqs of `count` deposits near the end of `log` (latest first) that `reverse` accepts one
+    after another: not reversed, and the account's balance now covers all picked from it."""
+    from decimal import Decimal
+
+    done = subprocess.run([LEDGER, "-f", log, "balance", "--format", "json"], capture_output=True, text=True, env=ENV)
+    if done.returncode != 0:
+        raise RuntimeError(f"`ledger balance` of {log} failed: {done.stderr[-500:]}")
+    books = json.loads(done.stdout)["accounts"]
+    left = {a["account"]: Decimal(a["balance"]) for a in books if a.get("open", True)}
+    events = tail_events(log, tail_bytes)
+    reversed_ = {ev["target"] for ev in events if ev["type"] == "reversed"}
+    picked: list[int] = []
+    for ev in reversed(events):
+        amount = Decimal(ev.get("amount", 0))
+        if ev["type"] == "deposited" and ev["seq"] not in reversed_ and left.get(ev["account"], 0) >= amount:
+            left[ev["account"]] -= amount
+            picked.append(ev["seq"])
+            if len(picked) == count:
+                break
+    return picked
+
+
+def issue9_sections(
+    table: Table, big_sizes: list[int], short_runs: int, long_runs: int, say: Callable[[str], None]
+) -> int:
+    """Section 7 (issue 9): shaped logs, reverse and keyed retries on a big log, history into a pipe."""
+    if not big_sizes:
+        say("issue 9: no log size above 0 asked for; skipped")
+        return 0
+    size = big_sizes[-1]
+    tag = human(size)
+    plain = log_paths(size)[0]
+    first_stat = len(ALL)
+
+    # 7a. shaped logs of the plain log's size: cold balance and verify beside the plain log.
+    shaped: dict[str, Path] = {}
+    for shape, what in SHAPES.items():
+        say(f"issue 9: building the {tag} log with {what} (cached under {OUT.name}/)")
+        meta = build_shaped_log(size, shape)
+        log = shaped_paths(size, shape)[0]
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(meta["kinds"].items()))
+        say(f"  {meta['bytes'] / 2**20:.0f} MiB ({kinds}); checking it with `ledger verify --json`")
+        result = subprocess.run([LEDGER, "-f", log, "verify", "--json"], capture_output=True, text=True, env=ENV)
+        report = json.loads(result.stdout) if result.returncode == 0 and result.stdout.strip() else {}
+        if not (report.get("ok") and report.get("events") == size and report.get("head") == meta["head"]):
+            rc = result.returncode
+            why = "does not verify" if rc in (0, 3) else f"made `ledger verify` fail (exit {rc})"
+            print(f"the generated {shape} log {log} {why}:\n{result.stdout}{result.stderr[-2000:]}", file=sys.stderr)
+            return 1
+        shaped[shape] = log
+    say(f"issue 9: cold balance --no-cache and verify of the {tag} shaped logs beside the plain one")
+    commands: dict[str, Sequence[str | Path]] = {}
+    for name, log in {"plain": plain, **shaped}.items():
+        commands[f"balance --no-cache, {name} {tag}"] = ledger(log, "balance", "--no-cache")
+        commands[f"verify, {name} {tag}"] = ledger(log, "verify")
+    cold = interleaved(commands, long_runs, warmup=0, events=dict.fromkeys(commands, size))
+    for shape, what in SHAPES.items():
+        for name in ("balance --no-cache", "verify"):
+            ours, ref = cold[f"{name}, {shape} {tag}"], cold[f"{name}, plain {tag}"]
+            table.ratio_row(f"cold `{name}`, {tag}, {what}", ours, ref, 1.5, "≤ 1.5× plain")
+            if ours.ok:
+                cell = f"{ms(ours.median)} ({per_s(ours.rate)}, {ours.rss_mib:.0f} MiB; plain {ref.rss_mib:.0f} MiB)"
+                table.rows[-1] = (table.rows[-1][0], cell, *table.rows[-1][2:])
+
+    # 7b. reverse and a keyed retry on (a checkpointed copy of) the big log vs a small log.
+    say(f"issue 9: copying the {tag} log, then one `balance` to build its checkpoints")
+    work = WORK / f"issue9-{size}.jsonl"
+    fresh(work)
+    shutil.copyfile(plain, work)
+    small_size = 100
+    build_log(small_size)
+    small = WORK / "issue9-small.jsonl"
+    fresh(small)
+    shutil.copyfile(log_paths(small_size)[0], small)
+    n = 1 + short_runs  # one warm-up round
+    big_targets = reversible_deposits(work, n)  # its `balance` builds the checkpoints
+    cache = Path(f"{work}.cache")
+    say(f"  {len(list(cache.iterdir())) if cache.is_dir() else 'no'} checkpoint files in {cache.name}/")
+    small_targets = reversible_deposits(small, n, tail_bytes=1 << 30)
+    if len(big_targets) < n or len(small_targets) < n:
+        print(f"not enough reversible deposits: {len(big_targets)} and {len(small_targets)} of {n}", file=sys.stderr)
+        return 1
+    say(f"issue 9: reverse of late deposits (seq {big_targets[-1]}…{big_targets[0]}) vs on a {small_size}-event log")
+    big_iter, small_iter = iter(big_targets), iter(small_targets)
+    rev = interleaved(
+        {
+            f"reverse of a late event, {tag}": lambda: ledger(work, "reverse", str(next(big_iter))),
+            f"reverse, {small_size}-event log": lambda: ledger(small, "reverse", str(next(small_iter))),
+        },
+        short_runs,
+    )
+    table.ratio_row(
+        f"`reverse` of a late event (seq {big_targets[-1]}…{big_targets[0]}), {tag} (checkpointed)",
+        rev[f"reverse of a late event, {tag}"], rev[f"reverse, {small_size}-event log"], 1.5, "≤ 1.5×",
+    )  # fmt: skip
+    keyed = next(
+        ev for ev in reversed(tail_events(plain, 4 << 20))
+        if ev["type"] == "deposited" and "key" in ev and "memo" not in ev
+    )  # fmt: skip
+    late_by = size - keyed["seq"]
+    run_once(ledger(small, "deposit", "bench:small", "1", "-k", "bench-retry"))
+    sizes_before = work.stat().st_size, small.stat().st_size
+    say(f"issue 9: keyed retry of seq {keyed['seq']} ({late_by} before the end) vs on a small log")
+    retry = interleaved(
+        {
+            f"keyed retry, {tag}": ledger(work, "deposit", keyed["account"], keyed["amount"], "-k", keyed["key"]),
+            f"keyed retry, {small_size}-event log": ledger(small, "deposit", "bench:small", "1", "-k", "bench-retry"),
+        },
+        short_runs,
+    )
+    grew = (work.stat().st_size, small.stat().st_size) != sizes_before
+    table.ratio_row(
+        f"keyed retry `deposit ACCT AMOUNT -k K`, K recorded at seq {keyed['seq']} of {tag} (checkpointed)",
+        retry[f"keyed retry, {tag}"], retry[f"keyed retry, {small_size}-event log"], 1.5,
+        "≤ 1.5×, nothing written",
+    )  # fmt: skip
+    if grew:
+        figure, ours, *rest = table.rows[-1]
+        table.rows[-1] = (figure, f"{ours}; **a retry wrote to the log**", *rest[:-1], "**no**")
+
+    # 7c. the whole history as JSON Lines into a pipe that is read to the end.
+    small_log = log_paths(small_size)[0]
+    say(f"issue 9: history --format jsonl of the {tag} log into a pipe")
+    big_label = f"history --format jsonl into a pipe, {tag}"
+    small_label = f"history --format jsonl into a pipe, {small_size}-event log"
+    hist = interleaved(
+        {
+            big_label: ledger(plain, "history", "--format", "jsonl"),
+            small_label: ledger(small_log, "history", "--format", "jsonl"),
+        },
+        long_runs,
+        warmup=0,
+        events={big_label: size},
+        mode="pipe",
+    )
+    whole, whole_small = hist[big_label], hist[small_label]
+    figure = f"`history --format jsonl` of the whole {tag} log into a pipe"
+    if not whole.ok:
+        table.add(figure, "failed: " + whole.failure(), "", "", "≥ 500k ev/s", False)
+    else:
+        lines = whole.runs[-1].out_lines
+        note = "" if lines == size else f"; **{lines} lines, expected {size}**"
+        table.add(
+            figure, f"{per_s(whole.rate)} ({ms(whole.median)}, {whole.runs[-1].out_bytes / 2**20:.0f} MiB out){note}",
+            "", "", "≥ 500k ev/s", whole.rate is not None and whole.rate >= 500_000 and lines == size,
+        )  # fmt: skip
+        table.add(
+            f"peak RSS, `history --format jsonl`, {tag} into a pipe", f"{whole.rss_mib:.1f} MiB",
+            f"{whole_small.rss_mib:.1f} MiB ({whole_small.label})", f"{whole.rss_mib / whole_small.rss_mib:.2f}×",
+            "≤ 50 MiB (flat in the log's size)", whole.rss_mib <= 50,
+        )  # fmt: skip
+
+    # 7d. `history | head -1`: the reader closes the pipe after one line.
+    say(f"issue 9: history | head -1 on the {tag} log vs on a {small_size}-event log")
+    head_cmds = {
+        f"history, head -1, {tag}": ledger(plain, "history"),
+        f"history, head -1, {small_size}-event log": ledger(small_log, "history"),
+    }
+    probe = run_once(head_cmds[f"history, head -1, {tag}"], "head")
+    runs = short_runs if probe.seconds < 3.0 else long_runs
+    heads = interleaved(head_cmds, runs, mode="head")
+    big_head, small_head = heads[f"history, head -1, {tag}"], heads[f"history, head -1, {small_size}-event log"]
+    whole_s = f"; the whole history: {ms(whole.median)}" if whole.ok else ""
+    table.ratio_row(
+        f"`history | head -1`, {tag}: exit after the reader closes the pipe", big_head, small_head, 1.5,
+        f"≤ 1.5× the {small_size}-event log (does not wait for the whole log{whole_s})",
+    )  # fmt: skip
+    if big_head.ok and small_head.ok:
+        figure, ours, ref, *rest = table.rows[-1]
+        table.rows[-1] = (
+            figure, f"{ours} (first line after {ms(big_head.first_line)})",
+            f"{ref}, first line after {ms(small_head.first_line)}", *rest,
+        )  # fmt: skip
+
+    # 7e. peak RSS of every issue 9 command on a big log.
+    big = [s for s in ALL[first_stat:] if s.runs and "-event log" not in s.label]
+    if big:
+        worst = max(big, key=lambda s: s.rss_mib)
+        table.add(
+            f"peak RSS, any issue 9 command on a {tag} log", f"{worst.rss_mib:.1f} MiB ({worst.label})", "", "",
+            "≤ 50 MiB", worst.rss_mib <= 50,
+        )  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs and sizes 0,100000 (about a minute)")
@@ -445,6 +851,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="runs of each short command (default 10, at least 10 counts)")
     parser.add_argument("--profile", action="store_true", help="also write -X importtime and cProfile reports to out/")
     parser.add_argument("--no-ledger3", action="store_true", help="skip Ledger 3 even when it is installed")
+    parser.add_argument(
+        "--only", choices=ONLY, help="run one part: issue4 (sections 1-6, the rows of issues 4 and 8) or issue9 "
+        "(section 7, on the biggest size only); default: both",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if not LEDGER.exists():
         print(f"no ledger script at {LEDGER}: run this with the project's venv python", file=sys.stderr)
@@ -452,6 +862,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.sizes or ("0,100000" if args.quick else "0,100000,1000000")
     sizes = sorted({int(s.replace("_", "")) for s in wanted.split(",")})
     big_sizes = [s for s in sizes if s > 0]
+    if args.only == "issue9":
+        big_sizes = big_sizes[-1:]  # section 7 uses only the biggest log
     short_runs = args.runs or 10
     long_runs = 3 if not args.quick else 2
     started = time.time()
@@ -484,6 +896,33 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         say(f"the {human(check)} log verifies (head {report['head'][:12]}…)")
 
+    if args.only != "issue9":
+        earlier_sections(args, table, metas, big_sizes, short_runs, long_runs, say)
+    if args.only != "issue4" and issue9_sections(table, big_sizes, short_runs, long_runs, say) != 0:
+        return 1
+
+    if args.profile:
+        profile(big_sizes, WORK / "empty.jsonl", say)
+
+    stamp = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    flags = (" --quick" if args.quick else "") + (f" --only {args.only}" if args.only else "")
+    header = (
+        f"Measured {stamp} by `tests/bench/bench.py{flags}` "
+        f"(sizes {','.join(map(str, sizes))}; {short_runs} runs of each short command, interleaved)\n\n"
+        f"Machine: {machine()}\n\n"
+        f"Load average before/after: {load_before} / {loadavg()} (other processes share the CPU; "
+        f"ratios are measured side by side in one run to cancel most of that)\n"
+    )
+    every = f"<details><summary>Every measurement</summary>\n\n{details()}\n\n</details>\n"
+    text = f"{header}\n{table.markdown()}\n\n{every}"
+    (OUT / "results.md").write_text(text)
+    print(text)
+    say(f"done in {time.time() - started:.0f} s; table written to {OUT / 'results.md'}")
+    return 0
+
+
+def earlier_sections(args, table: Table, metas: dict[int, dict], big_sizes, short_runs, long_runs, say) -> None:
+    """Sections 1-6: the rows of issues 4 and 8."""
     # 1. start-up on an empty log, beside `python -c pass` of the same venv.
     say("start-up: python -c pass, deposit and balance on an empty log")
     empty = WORK / "empty.jsonl"
@@ -714,24 +1153,6 @@ def main(argv: list[str] | None = None) -> int:
             "peak RSS, any command, empty or small log", f"{worst.rss_mib:.1f} MiB ({worst.label})", "", "",
             "≤ 50 MiB", worst.rss_mib <= 50,
         )  # fmt: skip
-
-    if args.profile:
-        profile(big_sizes, empty, say)
-
-    stamp = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    header = (
-        f"Measured {stamp} by `tests/bench/bench.py{' --quick' if args.quick else ''}` "
-        f"(sizes {','.join(map(str, sizes))}; {short_runs} runs of each short command, interleaved)\n\n"
-        f"Machine: {machine()}\n\n"
-        f"Load average before/after: {load_before} / {loadavg()} (other processes share the CPU; "
-        f"ratios are measured side by side in one run to cancel most of that)\n"
-    )
-    every = f"<details><summary>Every measurement</summary>\n\n{details()}\n\n</details>\n"
-    text = f"{header}\n{table.markdown()}\n\n{every}"
-    (OUT / "results.md").write_text(text)
-    print(text)
-    say(f"done in {time.time() - started:.0f} s; table written to {OUT / 'results.md'}")
-    return 0
 
 
 def profile(big_sizes: list[int], empty: Path, say: Callable[[str], None]) -> None:
