@@ -8,17 +8,15 @@ and then call exactly these functions, so both give the same output and exit cod
 from __future__ import annotations
 
 import sys
-from collections import deque
 from collections.abc import Callable
-from decimal import Decimal
 
 from ledger_cli import interrupts, render
 from ledger_cli.config import open_ledger
-from ledger_cli.domain import ZERO, Close, Command, Deposit, Open, Reverse, Transfer, Withdraw
+from ledger_cli.domain import Close, Command, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import ExitCode, InvalidValue, LedgerError, RuleViolation
-from ledger_cli.events import Event, EventLike, as_event
+from ledger_cli.events import EventLike
 from ledger_cli.money import parse_amount
-from ledger_cli.reports import AccountRow, balance_report, delta, touches
+from ledger_cli.reports import HistoryRows, accounts_report, balance_report
 from ledger_cli.streams import OutputError, discard_stdout, say, stdin_closed, warn
 from ledger_cli.values import covers, parse_account, parse_key, parse_memo
 from ledger_cli.when import Point, parse_point
@@ -189,9 +187,7 @@ def replay(
 
 def accounts(file: str | None, fmt: str | None = None, as_json: bool = False, no_cache: bool = False) -> int:
     chosen = _format(fmt, as_json)
-    state = _ledger(file, no_cache).state()
-    rows = [AccountRow(name, state.balances[name], state.open[name]) for name in sorted(state.open)]
-    render.accounts(rows, chosen)
+    render.accounts(accounts_report(_ledger(file, no_cache).state()), chosen)
     return 0
 
 
@@ -213,33 +209,35 @@ def history(
         raise InvalidValue(f"invalid --last {last}: give a number from 0")
     if last is not None:
         last = min(last, sys.maxsize)  # more than any log holds: all of them
-    writer = render.HistoryWriter(chosen, with_balance=name is not None)
-    kept: deque[tuple[Event, Decimal | None]] | None = deque(maxlen=last) if last is not None else None
-    running = ZERO
-
-    def visit(ev: EventLike) -> None:
-        nonlocal running
-        if name is not None:
-            if not touches(ev, name):
-                return
-            running += delta(ev, name)
-        if since_point is not None and since_point.before(ev.seq, ev.ts):
-            return
-        event = ev if isinstance(ev, Event) else as_event(ev, ev.hash or "")
-        row = (event, running if name is not None else None)
-        if kept is None:
-            writer.add(*row)  # streamed: no list of a million events in memory
-        else:
-            kept.append(row)
-
+    ledger = _ledger(file, no_cache)
+    # A log known to be good streams; any other is held back until it has verified to the end.
+    writer = render.HistoryWriter(chosen, with_balance=name is not None, stream=ledger.known_good())
+    rows = HistoryRows(name, since_point, last)
     # Without an account, only the last `last` events can be shown: the walk need not decode
-    # the others (with one, every event of it counts toward the running balance).
+    # the others (with one, every event of it counts toward the running balance). Nor need it
+    # decode any, for jsonl: its rows are the log's lines.
     tail = last if name is None else None
-    state = _ledger(file, no_cache).walk(visit, until_point, only=name, tail=tail)
+    if chosen == "jsonl" and name is None:
+
+        def visit_lines(lines: bytes) -> None:
+            for shown in rows.take_lines(lines):
+                writer.add_lines(shown)
+
+        state = ledger.walk(visit_lines, until_point, tail=tail, lines=True)  # type: ignore[arg-type]
+        for line in rows.held():
+            writer.add_lines(line)
+    else:
+
+        def visit(ev: EventLike) -> None:
+            row = rows.take(ev)
+            if row is not None:
+                writer.add(*row)  # streamed: no list of a million events in memory
+
+        state = ledger.walk(visit, until_point, only=name, tail=tail)
+        for row in rows.held():
+            writer.add(*row)
     if name is not None and not any(covers(name, known) for known in state.open):
         raise RuleViolation(f"no account matches {name}")
-    for row in kept or ():
-        writer.add(*row)
     writer.finish()
     return 0
 

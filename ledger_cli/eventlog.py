@@ -110,10 +110,16 @@ class EventLog(Protocol):
 
     def walk(
         self, visit: Callable[[EventLike], None], until: Point | None = None, *, only: str | None = None,
-        tail: int | None = None,
+        tail: int | None = None, lines: bool = False,
     ) -> State:  # fmt: skip
         """Fold from the first event, calling `visit` in log order on each event, or at least on
-        each that touches `only` (or a sub-account), or at least on the last `tail`."""
+        each that touches `only` (or a sub-account), or at least on the last `tail`; with
+        `lines`, on their canonical lines (events.line_of) instead of the events, one or more at
+        a time, joined by newlines (without the last one)."""
+
+    def known_good(self) -> bool:
+        """Whether every event held was verified since the store last changed, so that a read
+        cannot fail half-way (history then streams instead of holding its output back)."""
 
     def verify(self) -> VerifyReport:
         """Check every event from the first (never from a snapshot), reversals against their targets."""

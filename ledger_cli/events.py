@@ -189,6 +189,25 @@ def movement_line(
     return body[:-1] + b',"hash":"' + digest.encode() + b'"}\n', digest
 
 
+def line_of(event: Event) -> bytes:
+    """A sealed event's log line, without its newline (its recorded hash, not recomputed)."""
+    return canonical(event.body())[:-1] + _HASH_MARK + str(event.hash).encode() + b'"}'
+
+
+def line_position(line: bytes) -> tuple[int, str]:
+    """(seq, ts) of a verified line. After `prev`, a line holds no free text (seq, target, to,
+    ts, type, v, hash), so the last `"seq":` and `"ts":` are its own."""
+    at = line.rindex(b',"seq":') + 7
+    seq = int(line[at : line.index(b",", at)])
+    at = line.rindex(b',"ts":"') + 7
+    return seq, line[at : at + 27].decode()
+
+
+def with_member(line: bytes, name: str, text: str) -> bytes:
+    """A line with one more string member after `hash` (history adds the running balance)."""
+    return line[:-1] + b',"' + name.encode() + b'":"' + text.encode() + b'"}'
+
+
 def verified_event(line: bytes) -> Event:
     """The Event of a line (without its newline) that the fold has just verified, these very
     bytes: decoded without checking it all again."""

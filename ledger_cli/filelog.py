@@ -59,17 +59,29 @@ class FileLog(Reader):
 
     def walk(
         self, visit: Callable[[EventLike], None], until: Point | None = None, *, only: str | None = None,
-        tail: int | None = None,
+        tail: int | None = None, lines: bool = False,
     ) -> State:  # fmt: skip
         fd = self._reading()
         if fd is None:
             return State()
         try:
-            folded = self._fold(fd, until, use_cache=False, on_event=visit, only=only, tail=tail)
+            folded = self._fold(fd, until, use_cache=False, on_event=visit, only=only, tail=tail, lines=lines)
         finally:
             os.close(fd)
         self._warn_torn(folded.torn)
         return folded.state
+
+    def known_good(self) -> bool:
+        """Sealed: the file is exactly as a writer or a whole verified fold left it."""
+        if not self.use_cache:
+            return False
+        fd = self._reading()
+        if fd is None:
+            return True
+        try:
+            return checkpoint.sealed(self.path, fd)
+        finally:
+            os.close(fd)
 
     def verify(self) -> VerifyReport:
         """The whole file from its first line, never from a checkpoint; then each reversal

@@ -17,7 +17,7 @@ from ledger_cli import checkpoint
 from ledger_cli.accel import native
 from ledger_cli.domain import State, apply_block, apply_summary, check, evolve
 from ledger_cli.errors import LogCorrupt
-from ledger_cli.events import EventLike, verified_event
+from ledger_cli.events import EventLike, as_event, line_of, verified_event
 from ledger_cli.lookup import LineIndex
 from ledger_cli.money import money_context
 from ledger_cli.store import Cursor, LogScan, check_lines
@@ -86,14 +86,17 @@ class Reader:
         tail: int | None = None,
         on_block: Callable[[list[EventLike]], None] | None = None,
         state: State | None = None,
+        lines: bool = False,
     ) -> Folded:
         """Fold the log into `state` (a new State, or the newest usable checkpoint's).
 
         `on_event` sees the events in order (for history): every one, or with the extension
         only those that touch the account `only` (or a sub-account) and every line it hands
         to Python; with `tail`, only the last `tail` of those. `on_block` sees every block of
-        applied events. Without the extension, long reads fork a helper that verifies the far
-        part of the file on the other core while this process folds.
+        applied events. With `lines`, `on_event` gets the verified log lines instead of events,
+        one or more at a time, joined by newlines (without the last one). Without the
+        extension, long reads fork a helper that verifies the far part of the file on the
+        other core while this process folds.
         """
         caching = self.use_cache if use_cache is None else use_cache
         stat_before = checkpoint.stat_key(fd) if caching else None
@@ -106,7 +109,7 @@ class Reader:
         native = native_fold()
         if native is not None:
             scan = LogScan(self.path, fd, cursor, bulk=False)
-            seen = None if on_event is None else _Seen(on_event, only, tail)
+            seen = None if on_event is None else _Seen(on_event, only, tail, lines)
             folded, stopped = self._consume_native(native, scan, state, until, on_block, seen, caching, from_seq)
         else:
             # A long uncached, unbounded read forks a helper for the far half of the file.
@@ -116,7 +119,7 @@ class Reader:
             bulk = False if until is not None and start is not None else None
             scan = LogScan(self.path, fd, cursor, bulk=bulk, stop=helper.start if helper else None)
             try:
-                folded = self._consume(scan, state, until, on_event, on_block, caching, from_seq)
+                folded = self._consume(scan, state, until, on_event, on_block, caching, from_seq, lines)
             except BaseException:
                 if helper is not None:
                     helper.cancel()
@@ -143,6 +146,7 @@ class Reader:
         on_block: Callable[[list[EventLike]], None] | None,
         caching: bool,
         from_seq: int,
+        raw: bool = False,
     ) -> Folded:
         """Apply the scan's blocks to `state`, up to `until`; LogCorrupt on a broken rule.
 
@@ -162,12 +166,12 @@ class Reader:
                         if end is not None:
                             checkpoint.save(self.path, state, end, head=False)
                 else:
-                    for ev in applied:
+                    for ev, line in zip(applied, lines):
                         problem = check(state, ev)
                         if problem is not None:
                             raise LogCorrupt(ev.seq, problem)
                         evolve(state, ev)
-                        on_event(ev)
+                        on_event(line if raw else ev)  # type: ignore[arg-type]
                 if on_block is not None:
                     on_block(applied)
                 if count < len(events):  # the bound lies inside this block
@@ -314,27 +318,38 @@ class _Seen:
     applied (their starts collected by it, filtered by `only`) and the events Python read,
     in log order; with `tail`, only the last `tail`, held back until the end."""
 
-    def __init__(self, visit: Callable[[EventLike], None], only: str | None, tail: int | None) -> None:
+    def __init__(
+        self, visit: Callable[[EventLike], None], only: str | None, tail: int | None, raw: bool = False
+    ) -> None:
         self.visit = visit
+        self.raw = raw  # hand over lines, not events
         self.only = only
         self.starts: list[int] = []
         self.pending: deque[bytes | EventLike] | None = None if tail is None else deque(maxlen=tail)
 
     def lines(self, block: bytes) -> None:
         """Take the lines of `block` that the last fold call collected (verified by it)."""
-        for start in self.starts:
-            self.add(block[start : block.index(b"\n", start)])
+        find = block.index
+        starts = self.starts
+        if self.pending is None and self.raw and self.only is None:
+            if starts:  # every line the call applied, in a row: handed over as one piece
+                self.visit(block[starts[0] : find(b"\n", starts[-1])])  # type: ignore[arg-type]
+        else:
+            for start in self.starts:
+                self.add(block[start : find(b"\n", start)])
         self.starts.clear()
 
     def add(self, item: bytes | EventLike) -> None:
+        if self.raw and not isinstance(item, bytes):
+            item = line_of(as_event(item, item.hash or ""))
         if self.pending is not None:
             self.pending.append(item)
         else:
-            self.visit(_event_of(item))
+            self.visit(item if self.raw else _event_of(item))  # type: ignore[arg-type]
 
     def finish(self) -> None:
         for item in self.pending or ():
-            self.visit(_event_of(item))
+            self.visit(item if self.raw else _event_of(item))  # type: ignore[arg-type]
         self.pending = None
 
 

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-from ledger_cli.events import Event
+from ledger_cli.events import Event, line_of, with_member
 from ledger_cli.money import format_amount
 from ledger_cli.reports import AccountRow, BalanceReport
-from ledger_cli.streams import say
+from ledger_cli.streams import say, write_bytes
 
 TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -149,22 +149,52 @@ def history_record(event: Event, balance: Decimal | None) -> dict[str, Any]:
 
 
 class HistoryWriter:
-    """Formats history rows as they come into a spool (memory up to 4 MiB, then a temporary
-    file), so a history of a million events needs little memory, and copies it to stdout only
-    in `finish`: a read that fails half-way prints nothing. A table collects its rows."""
+    """Formats history rows as they come. With `stream` (the log is known good: the read
+    cannot fail half-way), straight to stdout, so `history | head -1` does not wait for the
+    whole log; otherwise into a spool (memory up to 4 MiB, then a temporary file) copied to
+    stdout only in `finish`, so a read that fails half-way prints nothing. Either way a history
+    of a million events needs little memory. A table collects its rows.
+
+    jsonl rows are the log's own lines (canonical, `hash` last; `balance` after it when an
+    account is asked for): `add_lines` takes them as they are, undecoded."""
 
     _TSV = ("seq", "ts", "type", "account", "to", "amount", "target", "memo")
 
-    def __init__(self, fmt: str, with_balance: bool) -> None:
+    def __init__(self, fmt: str, with_balance: bool, *, stream: bool = False) -> None:
         self.fmt = fmt
         self.with_balance = with_balance
         self.columns = list(HISTORY_COLUMNS) + (["balance"] if with_balance else [])
         self.count = 0
         self.table: list[list[str]] = []
         self._csv: Any = None
-        import tempfile
+        self._lines: list[bytes] = []  # jsonl rows not yet written, `_pending` bytes of them
+        self._pending = 0
+        self.stream = stream
+        if stream:
+            self.out: Any = sys.stdout
+        else:
+            import tempfile
 
-        self.out: Any = tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+", encoding="utf-8", newline="")
+            self.out = tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+", encoding="utf-8", newline="")
+
+    def add_lines(self, lines: bytes) -> None:
+        """jsonl rows: verified log lines, one or more joined by newlines (not after the last)."""
+        self.count += 1  # at least one row (a count of rows is not needed for jsonl)
+        self._lines.append(lines)
+        self._pending += len(lines)
+        if self._pending >= 1 << 16:
+            self._flush_lines()
+
+    def _flush_lines(self) -> None:
+        if self._lines:
+            self._lines.append(b"")
+            data = b"\n".join(self._lines)
+            self._lines = []
+            self._pending = 0
+            if self.stream:
+                write_bytes(data)
+            else:
+                self.out.write(data.decode())
 
     def add(self, ev: Event, balance: Decimal | None) -> None:
         out = self.out
@@ -173,11 +203,14 @@ class HistoryWriter:
         if fmt == "table":
             self.table.append(_history_cells(ev, balance))
             return
+        if fmt == "jsonl":
+            line = line_of(ev)
+            self.add_lines(line if balance is None else with_member(line, "balance", format_amount(balance)))
+            self.count -= 1
+            return
         record = history_record(ev, balance)
         if fmt == "json":
             out.write(("[" if self.count == 1 else ", ") + _dumps(record))
-        elif fmt == "jsonl":
-            out.write(_dumps(record) + "\n")
         elif fmt == "csv":
             self._csv_writer().writerow(["" if record.get(n) is None else str(record[n]) for n in self.columns])
         else:
@@ -193,14 +226,16 @@ class HistoryWriter:
         return self._csv
 
     def finish(self) -> None:
+        self._flush_lines()
         if self.fmt == "json":
             self.out.write("]\n" if self.count else "[]\n")
         elif self.fmt == "csv":
             self._csv_writer()  # the header, even for no rows
-        self.out.seek(0)
-        while chunk := self.out.read(1 << 16):
-            sys.stdout.write(chunk)
-        self.out.close()
+        if not self.stream:
+            self.out.seek(0)
+            while chunk := self.out.read(1 << 16):
+                sys.stdout.write(chunk)
+            self.out.close()
         if self.fmt == "table":
             titles = ["Seq", "Time (UTC)", "Event", "Account", "Amount"]
             titles += (["Balance"] if self.with_balance else []) + ["Memo"]

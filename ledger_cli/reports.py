@@ -1,4 +1,5 @@
-"""Report data folded from the books: balances, replay digests, account lists, history rows.
+"""Report data folded from the books: balances, replay digests, account lists, history rows,
+journal entries.
 
 Pure: these functions take a State (or events) and return plain data; rendering lives
 in render.py and I/O in the store.
@@ -6,13 +7,21 @@ in render.py and I/O in the store.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from ledger_cli.domain import ZERO, State, _Value
 from ledger_cli.errors import RuleViolation
-from ledger_cli.events import DEPOSITED, REVERSED, TRANSFERRED, WITHDRAWN, EventLike
+from ledger_cli.events import DEPOSITED, REVERSED, TRANSFERRED, WITHDRAWN, Event, EventLike, as_event, line_position
 from ledger_cli.money import money_context
 from ledger_cli.values import covers
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ledger_cli.when import Point
 
 
 class AccountRow(_Value):
@@ -86,3 +95,106 @@ def delta(ev: EventLike, name: str) -> Decimal:
 
 def touches(ev: EventLike, name: str) -> bool:
     return any(account is not None and covers(name, account) for account in (ev.account, ev.to))
+
+
+def accounts_report(state: State) -> list[AccountRow]:
+    """Every account ever opened, sorted, with its balance and whether it is open."""
+    return [AccountRow(name, state.balances[name], state.open[name]) for name in sorted(state.open)]
+
+
+class HistoryRows:
+    """Which events a history shows, fed every event in log order: those of `account` (and its
+    sub-accounts) with its running balance, from `since` on, only the last `last` of them.
+
+    `take` returns what to show now; with `last`, rows are held back and `held` gives them at
+    the end. `take_lines` is the same for canonical lines, when no account is asked for (the
+    line is shown as it is: no event is decoded)."""
+
+    def __init__(self, account: str | None = None, since: Point | None = None, last: int | None = None) -> None:
+        self.account = account
+        self.since = since
+        self.running = ZERO
+        self._kept: deque[Any] | None = None if last is None else deque(maxlen=last)
+
+    def take(self, ev: EventLike) -> tuple[Event, Decimal | None] | None:
+        name = self.account
+        if name is not None:
+            if not touches(ev, name):
+                return None
+            self.running += delta(ev, name)
+        if self.since is not None and self.since.before(ev.seq, ev.ts):
+            return None
+        row = (ev if isinstance(ev, Event) else as_event(ev, ev.hash or ""), None if name is None else self.running)
+        return self._hold(row)  # type: ignore[no-any-return]
+
+    def take_lines(self, lines: bytes) -> list[bytes]:
+        """The lines to show now of `lines` (one or more, joined by newlines)."""
+        if self.since is None and self._kept is None:
+            return [lines]  # all of them, still in one piece
+        shown = []
+        for line in lines.split(b"\n"):
+            if self.since is not None:
+                seq, ts = line_position(line)
+                if self.since.before(seq, ts):
+                    continue
+            kept = self._hold(line)
+            if kept is not None:
+                shown.append(kept)
+        return shown
+
+    def _hold(self, row: Any) -> Any:
+        if self._kept is None:
+            return row
+        self._kept.append(row)
+        return None
+
+    def held(self) -> list[Any]:
+        return list(self._kept or ())
+
+
+class Posting(_Value):
+    """One leg of an entry: `account` None is the world outside the books (money deposited
+    comes from it, money withdrawn goes to it)."""
+
+    __slots__ = _fields = ("account", "amount")
+    account: str | None
+    amount: Decimal
+
+    def __init__(self, account: str | None, amount: Decimal) -> None:
+        super().__init__(account, amount)
+
+
+class Entry(_Value):
+    """A recorded event as a balanced journal entry, for exports (hledger, Beancount): its
+    postings sum to zero (none for an open or a close); `reverses` is the seq a reversal undoes."""
+
+    __slots__ = _fields = ("seq", "ts", "type", "memo", "postings", "reverses")
+    seq: int
+    ts: str
+    type: str
+    memo: str | None
+    postings: tuple[Posting, ...]
+    reverses: int | None
+
+    def __init__(
+        self, seq: int, ts: str, type: str, memo: str | None, postings: tuple[Posting, ...], reverses: int | None
+    ) -> None:
+        super().__init__(seq, ts, type, memo, postings, reverses)
+
+
+def entry(ev: EventLike) -> Entry:
+    """The journal entry of one event: where its money came from and went to."""
+    postings: tuple[Posting, ...] = ()
+    if ev.amount is not None:
+        amount = Decimal(ev.amount)
+        source = None if ev.type == DEPOSITED else ev.account
+        destination = ev.account if ev.type == DEPOSITED else None if ev.type == WITHDRAWN else ev.to
+        postings = (Posting(destination, amount), Posting(source, -amount))
+    return Entry(ev.seq, ev.ts, ev.type, ev.memo, postings, ev.target if ev.type == REVERSED else None)
+
+
+def entries(events: Iterable[EventLike]) -> Iterator[Entry]:
+    """The journal entries of events in log order (streamed)."""
+    with money_context():
+        for ev in events:
+            yield entry(ev)

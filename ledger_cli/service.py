@@ -80,11 +80,18 @@ class Ledger:
         *,
         only: str | None = None,
         tail: int | None = None,
+        lines: bool = False,
     ) -> State:
         """Fold from the first event (every line verified), calling `visit(event)` in log order
         on each event, or at least on each that touches the account `only` (or a sub-account),
-        or at least on the last `tail` events: `visit` must pick what it shows itself."""
-        return self.log.walk(visit, until, only=only, tail=tail)
+        or at least on the last `tail` events: `visit` must pick what it shows itself. With
+        `lines`, `visit` gets their canonical lines instead, one or more at a time, joined by
+        newlines (without the last one)."""
+        return self.log.walk(visit, until, only=only, tail=tail, lines=lines)
+
+    def known_good(self) -> bool:
+        """Whether a read cannot fail half-way (every event verified since the last change)."""
+        return self.log.known_good()
 
     def verify(self) -> VerifyReport:
         """Check the whole log from its first event; never uses a snapshot."""

@@ -80,6 +80,18 @@ class _Dropped(_Closed):
         pass
 
 
+def write_bytes(data: bytes) -> None:
+    """UTF-8 bytes to stdout, in order with its text (a stand-in stdout takes them as text)."""
+    out = sys.stdout
+    if isinstance(out, Output):
+        out.write_bytes(data)
+    elif hasattr(out, "buffer"):
+        out.flush()
+        out.buffer.write(data)
+    else:
+        out.write(data.decode())
+
+
 def stdin_closed() -> bool:
     return isinstance(sys.stdin, _Closed)
 
@@ -108,6 +120,16 @@ class Output:
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)
+
+    def write_bytes(self, data: bytes) -> None:
+        """UTF-8 bytes straight to the descriptor's buffer, after any text written before."""
+        try:
+            self._stream.flush()
+            self._stream.buffer.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failed(exc) from None
 
     def flush(self) -> None:
         try:
