@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 
 def guarded(action: Callable[..., int | None], *args: Any, **kwargs: Any) -> int:
-    """Run an action; an expected failure becomes one stderr line and its exit code.
+    """The one error boundary: run an action; every failure a user (or a dropped pipe, a full
+    disk, Ctrl-C) can cause becomes one stderr line and its exit code (errors.ExitCode).
 
     Once a write is durable (interrupts), SIGINT and SIGTERM are held until the action has
     reported it; one that came meanwhile is dropped here, with a note, and the exit is 0.
@@ -49,10 +50,10 @@ def guarded(action: Callable[..., int | None], *args: Any, **kwargs: Any) -> int
         return int(exc.exit_code)
     except BrokenPipeError:
         discard_stdout()  # the reader went away (`ledger history | head`): stop quietly
-        return 0
+        return int(ExitCode.OK)
     except KeyboardInterrupt:
         _error("interrupted; nothing was recorded" if interrupts.was_writing() else "interrupted")
-        return 130
+        return int(ExitCode.INTERRUPTED)
     except OSError as exc:
         _error(f"{exc.filename or 'I/O'}: {exc.strerror or exc}")
         return int(ExitCode.UNTRUSTED)

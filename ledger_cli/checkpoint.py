@@ -23,9 +23,10 @@ from decimal import Decimal
 from hashlib import sha256
 from itertools import islice
 
+from ledger_cli.codec import decode_line
 from ledger_cli.domain import State
 from ledger_cli.errors import LedgerError
-from ledger_cli.events import Event, decode_line
+from ledger_cli.events import Event
 from ledger_cli.store import Cursor
 from ledger_cli.when import Point
 

@@ -30,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         streams.say(f"ledger: error: {exc}")
         return int(exc.exit_code)
     except KeyboardInterrupt:  # before a command started (while importing, parsing)
+        from ledger_cli.errors import ExitCode
+
         streams.say("ledger: error: interrupted")
-        return 130
+        return int(ExitCode.INTERRUPTED)
     finally:
         streams.restore(saved)
 

@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad usage or invalid input
     UNTRUSTED = 3  # the log cannot be trusted or used
     LOCKED = 4  # another writer holds the lock past the timeout
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 
 
 class LedgerError(Exception):

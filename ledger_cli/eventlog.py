@@ -114,7 +114,7 @@ class EventLog(Protocol):
     ) -> State:  # fmt: skip
         """Fold from the first event, calling `visit` in log order on each event, or at least on
         each that touches `only` (or a sub-account), or at least on the last `tail`; with
-        `lines`, on their canonical lines (events.line_of) instead of the events, one or more at
+        `lines`, on their canonical lines (codec.line_of) instead of the events, one or more at
         a time, joined by newlines (without the last one)."""
 
     def known_good(self) -> bool:

@@ -1,18 +1,15 @@
-"""The event types, their JSON line form and the canonical hash (contract section 2).
+"""The events: their types and fields (contract section 2), the shapes and values a valid
+event has, the record the store and the fold move (`Event`, amounts as exact decimal text), and
+one immutable typed class per event type with Decimal amounts (`typed`).
 
-A line is the canonical JSON of the event without `hash` (sorted keys, no whitespace,
-UTF-8 kept), with `,"hash":"<sha256 of that canonical text>"` spliced in before the
-closing brace. So a reader can hash the line's own bytes instead of re-serialising,
-and a third-party verifier that re-serialises the object gets the same digest.
+Their line form, the canonical JSON and its hash, is codec's alone.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from hashlib import sha256
+from decimal import Decimal
 
-from ledger_cli.errors import LogCorrupt
 from ledger_cli.money import amount_problem
 from ledger_cli.values import account_problem, key_problem, memo_problem
 
@@ -50,8 +47,6 @@ _SHAPES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 EVENT_TYPES = frozenset(_SHAPES)
 
-_HASH_MARK = b',"hash":"'
-_SUFFIX_LEN = len(_HASH_MARK) + 64 + 2  # ,"hash":"<64 hex>"}
 TS_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
 ID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 TS_FORMAT = re.compile(TS_PATTERN)
@@ -142,118 +137,6 @@ def as_event(ev: EventLike, digest: str) -> Event:
     return Event(**{name: getattr(ev, name) for name in FIELDS}, hash=digest)
 
 
-def canonical(fields: dict[str, Any]) -> bytes:
-    """The canonical form of contract section 2: sorted keys, no whitespace, UTF-8 kept."""
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def seal(event: Event) -> bytes:
-    """Compute the event's hash (set on it) and return its log line, newline included."""
-    body = canonical(event.body())
-    event.hash = sha256(body).hexdigest()
-    return body[:-1] + _HASH_MARK + event.hash.encode() + b'"}\n'
-
-
-def _text(value: str) -> str:
-    """A JSON string in canonical form. Valid values hold no control characters, so only a
-    quote or a backslash needs escaping, and then json.dumps does it."""
-    if '"' in value or "\\" in value:
-        return json.dumps(value, ensure_ascii=False)
-    return f'"{value}"'
-
-
-def movement_line(
-    kind: str,
-    seq: int,
-    id: str,
-    ts: str,
-    prev: str,
-    account: str,
-    to: str | None,
-    amount: str,
-    memo: str | None,
-    key: str | None,
-) -> tuple[bytes, str]:
-    """The sealed log line (and hash) of a deposit, withdrawal or transfer with valid values:
-    seal() without building an Event, for batch imports. The tests hold the two to the same
-    bytes."""
-    body = (
-        f'{{"account":"{account}","amount":"{amount}","id":"{id}"'
-        + ("" if key is None else ',"key":' + _text(key))
-        + ("" if memo is None else ',"memo":' + _text(memo))
-        + f',"prev":"{prev}","seq":{seq}'
-        + ("" if to is None else f',"to":"{to}"')
-        + f',"ts":"{ts}","type":"{kind}","v":{SCHEMA_VERSION}}}'
-    ).encode()
-    digest = sha256(body).hexdigest()
-    return body[:-1] + b',"hash":"' + digest.encode() + b'"}\n', digest
-
-
-def line_of(event: Event) -> bytes:
-    """A sealed event's log line, without its newline (its recorded hash, not recomputed)."""
-    return canonical(event.body())[:-1] + _HASH_MARK + str(event.hash).encode() + b'"}'
-
-
-def line_position(line: bytes) -> tuple[int, str]:
-    """(seq, ts) of a verified line. After `prev`, a line holds no free text (seq, target, to,
-    ts, type, v, hash), so the last `"seq":` and `"ts":` are its own."""
-    at = line.rindex(b',"seq":') + 7
-    seq = int(line[at : line.index(b",", at)])
-    at = line.rindex(b',"ts":"') + 7
-    return seq, line[at : at + 27].decode()
-
-
-def with_member(line: bytes, name: str, text: str) -> bytes:
-    """A line with one more string member after `hash` (history adds the running balance)."""
-    return line[:-1] + b',"' + name.encode() + b'":"' + text.encode() + b'"}'
-
-
-def verified_event(line: bytes) -> Event:
-    """The Event of a line (without its newline) that the fold has just verified, these very
-    bytes: decoded without checking it all again."""
-    return Event(**json.loads(line))
-
-
-def split_line(line: bytes, lineno: int) -> tuple[bytes, str]:
-    """A line (without its newline) cut into the canonical body and the hash it claims."""
-    if len(line) <= _SUFFIX_LEN or line[-_SUFFIX_LEN:-66] != _HASH_MARK or line[-2:] != b'"}':
-        raise LogCorrupt(lineno, 'not a ledger event: no trailing "hash" field')
-    return line[:-_SUFFIX_LEN] + b"}", line[-66:-2].decode("ascii", "replace")
-
-
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not allowed")
-
-
-def decode_line(line: bytes, lineno: int) -> Event:
-    """Parse, type-check and hash-check one log line with the standard library."""
-    body, digest = split_line(line, lineno)
-    try:
-        fields = json.loads(body, parse_constant=_refuse_constant)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
-        raise LogCorrupt(lineno, f"not valid JSON ({exc})") from None
-    if not isinstance(fields, dict):
-        raise LogCorrupt(lineno, "not a JSON object")
-    for name, value in fields.items():
-        expected = _FIELD_TYPES.get(name)
-        if expected is None:
-            raise LogCorrupt(lineno, f"unknown field {name!r}")
-        if type(value) is not expected:
-            raise LogCorrupt(lineno, f"field {name!r} must be a JSON {expected.__name__}")
-    missing = _ALWAYS - fields.keys()
-    if missing:
-        raise LogCorrupt(lineno, f"missing field {sorted(missing)[0]!r}")
-    try:
-        canonical_body = canonical(fields)
-    except UnicodeEncodeError:  # a lone surrogate, from an escape or from bad UTF-8
-        raise LogCorrupt(lineno, "a string holds an invalid Unicode surrogate") from None
-    if canonical_body != body:
-        raise LogCorrupt(lineno, "not in canonical form (duplicate keys, spacing or escapes changed)")
-    if sha256(body).hexdigest() != digest:
-        raise LogCorrupt(lineno, "hash does not match the event's content (edited?)")
-    return Event(**fields, hash=digest)
-
-
 _account_ok: set[str] = set()  # account names already validated (a log has few distinct ones)
 _amount_ok: set[str] = set()  # likewise for amount texts, bounded below
 
@@ -329,3 +212,101 @@ def value_problem(ev: EventLike) -> str | None:
     if ev.key is not None and (problem := key_problem(ev.key)) is not None:
         return problem
     return None
+
+
+# ---- typed events ----------------------------------------------------------------------------
+# One immutable class per event type, amounts as Decimal: what reports and exports work with.
+# The fold and the stores move `Event` records (amounts as their exact decimal text, which the
+# hash covers), and type one only where it is used: `typed(event)`.
+
+
+_COMMON = ("seq", "id", "ts", "prev", "hash", "memo", "key")
+
+
+class _Typed:
+    __slots__ = ("seq", "id", "ts", "prev", "hash", "memo", "key")
+    type: str = ""
+    _own: tuple[str, ...] = ()
+    seq: int
+    id: str
+    ts: str
+    prev: str
+    hash: str | None
+    memo: str | None
+    key: str | None
+
+    def __init__(self, ev: EventLike) -> None:
+        put = object.__setattr__
+        for name in (*_COMMON, *self._own):
+            value = getattr(ev, name)
+            put(self, name, Decimal(value) if name == "amount" else value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        names = (*_COMMON, *self._own)
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in names)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.seq, self.hash))
+
+    def __repr__(self) -> str:
+        own = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._own)
+        return f"{type(self).__name__}(seq={self.seq}, {own})"
+
+
+class AccountOpened(_Typed):
+    __slots__ = _own = ("account",)
+    type = OPENED
+    account: str
+
+
+class AccountClosed(_Typed):
+    __slots__ = _own = ("account",)
+    type = CLOSED
+    account: str
+
+
+class Deposited(_Typed):
+    __slots__ = _own = ("account", "amount")
+    type = DEPOSITED
+    account: str
+    amount: Decimal
+
+
+class Withdrawn(_Typed):
+    __slots__ = _own = ("account", "amount")
+    type = WITHDRAWN
+    account: str
+    amount: Decimal
+
+
+class Transferred(_Typed):
+    __slots__ = _own = ("account", "to", "amount")
+    type = TRANSFERRED
+    account: str
+    to: str
+    amount: Decimal
+
+
+class Reversed(_Typed):
+    """Undoes event `target`: money flows from `account` (if any) to `to` (if any)."""
+
+    __slots__ = _own = ("target", "account", "to", "amount")
+    type = REVERSED
+    target: int
+    account: str | None
+    to: str | None
+    amount: Decimal
+
+
+TypedEvent = AccountOpened | AccountClosed | Deposited | Withdrawn | Transferred | Reversed
+TYPED: dict[str, type[TypedEvent]] = {
+    cls.type: cls for cls in (AccountOpened, AccountClosed, Deposited, Withdrawn, Transferred, Reversed)
+}
+
+
+def typed(ev: EventLike) -> TypedEvent:
+    """The typed, immutable form of a recorded (valid) event."""
+    return TYPED[ev.type](ev)

@@ -18,17 +18,9 @@ from hashlib import sha256
 
 import msgspec
 
+from ledger_cli.codec import split_line
 from ledger_cli.errors import LogCorrupt
-from ledger_cli.events import (
-    GOOD_SHAPES,
-    ID_PATTERN,
-    SCHEMA_VERSION,
-    TS_PATTERN,
-    Event,
-    split_line,
-    valid_texts,
-    value_problem,
-)
+from ledger_cli.events import GOOD_SHAPES, ID_PATTERN, SCHEMA_VERSION, TS_PATTERN, Event, valid_texts, value_problem
 from ledger_cli.money import all_short_amounts_valid, amount_problem, money_context
 from ledger_cli.values import account_problem
 
@@ -66,7 +58,7 @@ _encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
 
 def seal(event: Event) -> bytes:
-    """events.seal(), several times faster: the same bytes for every valid event (sorted keys,
+    """codec.seal(), several times faster: the same bytes for every valid event (sorted keys,
     no whitespace, UTF-8 kept; valid values hold no control characters to escape)."""
     body = _encode_sorted(event.body())
     event.hash = digest = sha256(body).hexdigest()
@@ -75,7 +67,7 @@ def seal(event: Event) -> bytes:
 
 def decode_line(line: bytes, lineno: int) -> FastEvent:
     """One line (without its newline) through the same decoder and checks as verify_block:
-    the tests hold it to the same verdicts as events.decode_line."""
+    the tests hold it to the same verdicts as codec.decode_line."""
     body, digest = split_line(line, lineno)
     try:
         decoded = _decode_lines(line + b"\n")

@@ -20,11 +20,12 @@ from ledger_cli.domain import State, evolve, reversal_matches
 from ledger_cli.errors import LogCorrupt, StoreError
 from ledger_cli.eventlog import EMPTY, Head, Snapshot, VerifyReport
 from ledger_cli.events import REVERSED, Event, EventLike, as_event
+from ledger_cli.filewriter import Writer
 from ledger_cli.fold import Folded, Reader
 from ledger_cli.lookup import LineIndex, event_at
 from ledger_cli.memlog import sealed_chain
 from ledger_cli.money import money_context
-from ledger_cli.store import Cursor, LogScan, Writer, open_for_reading
+from ledger_cli.store import Cursor, LogScan, open_for_reading
 from ledger_cli.when import Point
 
 FOLLOW_POLL = 0.05  # seconds between looks at the file's size while following
@@ -65,7 +66,10 @@ class FileLog(Reader):
         if fd is None:
             return State()
         try:
+            before = checkpoint.stat_key(fd) if self.use_cache and until is None else None
             folded = self._fold(fd, until, use_cache=False, on_event=visit, only=only, tail=tail, lines=lines)
+            if before is not None and not folded.torn:
+                checkpoint.seal(self.path, fd, before)  # every line was verified just now
         finally:
             os.close(fd)
         self._warn_torn(folded.torn)

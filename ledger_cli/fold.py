@@ -15,9 +15,10 @@ from decimal import Decimal
 
 from ledger_cli import checkpoint
 from ledger_cli.accel import native
+from ledger_cli.codec import line_of, verified_event
 from ledger_cli.domain import State, apply_block, apply_summary, check, evolve
 from ledger_cli.errors import LogCorrupt
-from ledger_cli.events import EventLike, as_event, line_of, verified_event
+from ledger_cli.events import EventLike, as_event
 from ledger_cli.lookup import LineIndex
 from ledger_cli.money import money_context
 from ledger_cli.store import Cursor, LogScan, check_lines

@@ -10,8 +10,9 @@ import os
 from bisect import bisect_left
 from collections.abc import Callable
 
+from ledger_cli.codec import decode_line
 from ledger_cli.errors import StoreError
-from ledger_cli.events import Event, decode_line
+from ledger_cli.events import Event
 from ledger_cli.store import CHUNK
 
 LINE_GUESS = 8 << 10  # bytes read for one line (a longer one is read on)

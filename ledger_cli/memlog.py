@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from functools import partial
 
 from ledger_cli import folding
+from ledger_cli.codec import decode_line, line_of, seal
 from ledger_cli.domain import State
 from ledger_cli.errors import LockTimeout, LogCorrupt
 from ledger_cli.eventlog import EMPTY, Head, Snapshot, VerifyReport
-from ledger_cli.events import Event, EventLike, decode_line, event_problem, line_of, seal
+from ledger_cli.events import Event, EventLike, event_problem
 from ledger_cli.store import check_lines
 from ledger_cli.when import Point
 

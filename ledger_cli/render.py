@@ -11,7 +11,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-from ledger_cli.events import Event, line_of, with_member
+from ledger_cli.codec import line_of, with_member
+from ledger_cli.events import Event
 from ledger_cli.money import format_amount
 from ledger_cli.reports import AccountRow, BalanceReport
 from ledger_cli.streams import say, write_bytes

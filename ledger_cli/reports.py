@@ -11,9 +11,24 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
+from ledger_cli.codec import line_position
 from ledger_cli.domain import ZERO, State, _Value
 from ledger_cli.errors import RuleViolation
-from ledger_cli.events import DEPOSITED, REVERSED, TRANSFERRED, WITHDRAWN, Event, EventLike, as_event, line_position
+from ledger_cli.events import (
+    DEPOSITED,
+    REVERSED,
+    TRANSFERRED,
+    WITHDRAWN,
+    AccountClosed,
+    AccountOpened,
+    Deposited,
+    Event,
+    EventLike,
+    Reversed,
+    Withdrawn,
+    as_event,
+    typed,
+)
 from ledger_cli.money import money_context
 from ledger_cli.values import covers
 
@@ -184,13 +199,19 @@ class Entry(_Value):
 
 def entry(ev: EventLike) -> Entry:
     """The journal entry of one event: where its money came from and went to."""
+    event = typed(ev)
     postings: tuple[Posting, ...] = ()
-    if ev.amount is not None:
-        amount = Decimal(ev.amount)
-        source = None if ev.type == DEPOSITED else ev.account
-        destination = ev.account if ev.type == DEPOSITED else None if ev.type == WITHDRAWN else ev.to
+    if not isinstance(event, (AccountOpened, AccountClosed)):
+        amount = event.amount
+        if isinstance(event, Deposited):
+            source, destination = None, event.account
+        elif isinstance(event, Withdrawn):
+            source, destination = event.account, None
+        else:
+            source, destination = event.account, event.to
         postings = (Posting(destination, amount), Posting(source, -amount))
-    return Entry(ev.seq, ev.ts, ev.type, ev.memo, postings, ev.target if ev.type == REVERSED else None)
+    reverses = event.target if isinstance(event, Reversed) else None
+    return Entry(event.seq, event.ts, event.type, event.memo, postings, reverses)
 
 
 def entries(events: Iterable[EventLike]) -> Iterator[Entry]:

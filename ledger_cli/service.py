@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from ledger_cli.accel import native
+from ledger_cli.codec import decode_line, movement_line
 from ledger_cli.domain import (
     Command,
     Deposit,
@@ -25,15 +26,7 @@ from ledger_cli.domain import (
     evolve,
 )
 from ledger_cli.errors import RuleViolation
-from ledger_cli.events import (
-    DEPOSITED,
-    TRANSFERRED,
-    WITHDRAWN,
-    Event,
-    EventLike,
-    decode_line,
-    movement_line,
-)
+from ledger_cli.events import DEPOSITED, TRANSFERRED, WITHDRAWN, Event, EventLike
 from ledger_cli.money import format_amount, money_context
 from ledger_cli.stamps import system_clock, uuid7
 from ledger_cli.when import Point
@@ -152,7 +145,7 @@ class Ledger:
             with money_context():
                 for number, command in commands:
                     # The hot path: a new deposit, withdrawal or transfer is checked, applied
-                    # and sealed without building an Event (domain.apply_move, events.movement_line).
+                    # and sealed without building an Event (domain.apply_move, codec.movement_line).
                     kind = moves.get(type(command))
                     if kind is not None and (command.key is None or command.key not in state.keys):
                         if kind == TRANSFERRED:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ledger_cli.codec import seal
 from ledger_cli.domain import (
     Close,
     Command,
@@ -29,7 +30,7 @@ from ledger_cli.domain import (
     reversal_matches,
 )
 from ledger_cli.errors import RuleViolation
-from ledger_cli.events import GENESIS, Event, event_problem, seal
+from ledger_cli.events import GENESIS, Event, event_problem
 from ledger_cli.money import money_context
 
 D = Decimal

@@ -29,11 +29,12 @@ from ledger_cli.domain import State, apply_move, check, evolve
 from ledger_cli.events import DEPOSITED, TRANSFERRED, WITHDRAWN, Event
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ledger_cli"
-PURE = {"money", "values", "when", "events", "domain", "reports", "errors"}
+PURE = {"money", "values", "when", "events", "codec", "domain", "commands", "reports", "errors"}
 IMPURE = {"store", "service", "fold", "lookup", "stamps", "checkpoint", "render", "actions", "cli", "fastpath",
           "entry", "streams", "interrupts", "batch", "fastcodec", "accel", "eventlog", "memlog", "filelog",
-          "config", "folding", "__init__", "__main__"}  # fmt: skip
-STORES = {"store", "fold", "lookup", "checkpoint", "filelog", "memlog"}  # what the application never names
+          "config", "folding", "filewriter", "__init__", "__main__"}  # fmt: skip
+# what the application never names:
+STORES = {"store", "filewriter", "fold", "lookup", "checkpoint", "filelog", "memlog"}
 SILENT = {"service", "eventlog", "folding", "config", *STORES}  # they never print
 PRINTING = {"streams", "render", "rich"}
 ONLY_IN = {"rich": {"render"}, "typer": {"cli"}, "ledger_cli.cli": {"entry"}}
@@ -77,6 +78,39 @@ def package_sources() -> dict[str, str]:
 
 def test_no_module_breaks_a_layer_rule() -> None:
     assert violations(package_sources()) == []
+
+
+# Who may touch JSON or SHA-256 at all, and why: the codec (the log's lines) and its msgspec
+# accelerator; the checkpoints (their own files, with their own digest); import (its records);
+# rendering (output).
+JSON_ALLOWED = {"codec", "fastcodec", "checkpoint", "batch", "render"}
+LINE_ALLOWED = {"codec", "fastcodec", "checkpoint"}  # "hash":" only here (a checkpoint file has one too)
+
+
+def codec_violations(modules: dict[str, str]) -> list[str]:
+    """Modules other than the codec that build or parse a log line (issue 9, item 4)."""
+    found = []
+    for name, source in sorted(modules.items()):
+        used = {imported.split(".")[0] for imported in imports_of(source)}
+        if name not in JSON_ALLOWED and used & {"json", "msgspec", "hashlib"}:
+            found.append(f"{name} imports {sorted(used & {'json', 'msgspec', 'hashlib'})}")
+        if name not in LINE_ALLOWED and ('"hash":"' in source or "'hash':'" in source):
+            found.append(f"{name} spells a log line's hash member")
+    return found
+
+
+def test_only_the_codec_builds_or_parses_a_log_line() -> None:
+    assert codec_violations(package_sources()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [("service", "import json"), ("filelog", "from hashlib import sha256"), ("lookup", 'MARK = b\',"hash":"\'')],
+)
+def test_the_codec_check_catches_a_violation(name: str, line: str) -> None:
+    sources = package_sources()
+    sources[name] += "\n" + line + "\n"
+    assert codec_violations(sources), (name, line)
 
 
 def test_every_module_is_placed_in_a_layer() -> None:

@@ -127,6 +127,7 @@ def test_a_log_not_known_to_be_good_is_read_to_the_end_before_anything_is_printe
     out, blocks = _history_reads(log, monkeypatch)
     assert blocks > 3 and out.first_at == blocks
     assert bytes(out.data) == data
+    assert ledger_at(log).known_good()  # that whole verified read sealed it: the next one streams
 
 
 def test_a_tampered_log_still_prints_nothing(ledger: Runner) -> None:

@@ -223,7 +223,7 @@ def _fixed_clock() -> str:
 def test_a_batch_writes_the_very_bytes_the_commands_write_one_by_one_with_and_without_the_extension(
     tmp_path: Path, records: list[dict[str, str]]
 ) -> None:
-    """The import's hot path (domain.apply_move, events.movement_line, the extension's
+    """The import's hot path (domain.apply_move, codec.movement_line, the extension's
     seal_move and amount check) against decide() and seal(), the path each command takes."""
     folder = Path(tempfile.mkdtemp(dir=tmp_path))
     one_by_one = ledger_at(folder / "a.jsonl", clock=_fixed_clock, new_id=_Ids())

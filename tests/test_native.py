@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger_cli import accel, fold
+from ledger_cli.codec import movement_line
 from ledger_cli.config import ledger_at
 from ledger_cli.domain import Close, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import LedgerError
-from ledger_cli.events import movement_line
 from ledger_cli.money import amount_problem, money_context
 from ledger_cli.values import account_problem, key_problem, memo_problem
 from ledger_cli.when import Point

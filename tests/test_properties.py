@@ -25,10 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger_cli import checkpoint, fastcodec
+from ledger_cli.codec import decode_line, seal
 from ledger_cli.config import ledger_at
 from ledger_cli.domain import Close, Command, Deposit, Open, Reverse, Stamp, State, Transfer, Withdraw, decide, evolve
 from ledger_cli.errors import InvalidValue, RuleViolation
-from ledger_cli.events import Event, decode_line, event_problem, seal
+from ledger_cli.events import Event, event_problem
 from ledger_cli.money import money_context, parse_amount
 from ledger_cli.values import parse_account, parse_key, parse_memo
 from ledger_cli.when import Point, parse_point

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from ledger_cli import folding
+from ledger_cli.codec import seal
 from ledger_cli.domain import Close, Command, Deposit, Open, Reverse, Transfer, Withdraw
 from ledger_cli.errors import LockTimeout, LogCorrupt, RuleViolation
 from ledger_cli.eventlog import EMPTY, EventLog
-from ledger_cli.events import Event, seal
+from ledger_cli.events import Event
 from ledger_cli.filelog import FileLog
 from ledger_cli.memlog import MemoryLog
 from ledger_cli.service import Ledger

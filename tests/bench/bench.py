@@ -7,7 +7,7 @@ Run with the project's venv python (it drives the `ledger` script next to sys.ex
 Sections 1-6 are the figures of issues 4 and 8; section 7 those of issue 9 (shaped logs,
 reverse and keyed retries on a big log, history into a pipe), which `--only issue9` runs alone.
 
-Logs of each size are generated in-process (ledger_cli.events.seal, valid hash chain) and
+Logs of each size are generated in-process (ledger_cli.codec.seal, valid hash chain) and
 cached under tests/bench/out/ (git-ignored) together with an equivalent Ledger 3 journal and
 an import file. Every figure is the median of several runs, measured side by side in one run
 (interleaved round-robin, so drifting load from other processes hits both sides alike).
@@ -124,7 +124,8 @@ def build_log(size: int) -> dict:
         meta = json.loads(meta_path.read_text())
         if meta.get("events") == size and log.stat().st_size == meta.get("bytes"):
             return meta
-    from ledger_cli.events import GENESIS, Event, seal
+    from ledger_cli.codec import seal
+    from ledger_cli.events import GENESIS, Event
 
     started = time.perf_counter()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -346,7 +347,8 @@ def build_shaped_log(size: int, shape: str) -> dict:
         meta = json.loads(meta_path.read_text())
         if meta.get("events") == size and log.stat().st_size == meta.get("bytes"):
             return meta
-    from ledger_cli.events import GENESIS, Event, seal
+    from ledger_cli.codec import seal
+    from ledger_cli.events import GENESIS, Event
 
     started = time.perf_counter()
     OUT.mkdir(parents=True, exist_ok=True)
