@@ -211,8 +211,14 @@ def history(
     if last is not None:
         last = min(last, sys.maxsize)  # more than any log holds: all of them
     ledger = _ledger(file, no_cache)
-    # A log known to be good streams; any other is held back until it has verified to the end.
-    writer = render.HistoryWriter(chosen, with_balance=name is not None, stream=ledger.known_good())
+    # A log known to be good streams. Any other is first verified to its end (the fold, in C,
+    # is faster than holding a million rows back, and seals it); only if it still is not known
+    # good (--no-cache, or it changed meanwhile) are the rows held back until the walk ends.
+    stream = ledger.known_good()
+    if not stream and not no_cache:
+        ledger.state(until_point)
+        stream = ledger.known_good()
+    writer = render.HistoryWriter(chosen, with_balance=name is not None, stream=stream)
     rows = HistoryRows(name, since_point, last)
     # Without an account, only the last `last` events can be shown: the walk need not decode
     # the others (with one, every event of it counts toward the running balance). Nor need it
