@@ -20,11 +20,11 @@ import json
 from hashlib import sha256
 
 from ledger_cli.errors import LogCorrupt
-from ledger_cli.events import _ALWAYS, _FIELD_TYPES, SCHEMA_VERSION, Event
+from ledger_cli.events import _ALWAYS, _FIELD_TYPES, SCHEMA_VERSION, Event, event_problem
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from typing import Any
 
 _HASH_MARK = b',"hash":"'
@@ -157,3 +157,25 @@ def decode_line(line: bytes, lineno: int) -> Event:
     if fields["v"] != SCHEMA_VERSION and type(fields["v"]) is int:
         fields = upcast(fields)
     return Event(**fields, hash=digest)
+
+
+def seal_chain(head: tuple[int, str, str | None], events: Sequence[Event]) -> list[bytes]:
+    """The sealed lines of `events` (their hashes set), or LogCorrupt if they do not continue
+    `head` (seq, hash, ts): seq, prev, ts order, formats and values. Every store seals a
+    batch with this, so nothing is written before the whole batch passes."""
+    seq, prev, ts = head
+    lines = []
+    for event in events:
+        seq += 1
+        if event.seq != seq:
+            raise LogCorrupt(event.seq, f"seq is {event.seq}, expected {seq}")
+        if event.prev != prev:
+            raise LogCorrupt(seq, "prev is not the hash of the event before (a fork)")
+        if ts is not None and event.ts < ts:
+            raise LogCorrupt(seq, f"ts {event.ts} is earlier than the event before ({ts})")
+        problem = event_problem(event)
+        if problem is not None:
+            raise LogCorrupt(seq, problem)
+        lines.append(seal(event))
+        prev, ts = event.hash or "", event.ts
+    return lines

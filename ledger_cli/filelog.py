@@ -16,17 +16,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from ledger_cli import checkpoint
+from ledger_cli.codec import seal_chain
 from ledger_cli.domain import State, evolve, reversal_matches
 from ledger_cli.errors import LogCorrupt, StoreError
 from ledger_cli.eventlog import EMPTY, Head, Snapshot, VerifyReport
 from ledger_cli.events import REVERSED, Event, EventLike, as_event
-from ledger_cli.filewriter import Writer
 from ledger_cli.fold import Folded, Reader
 from ledger_cli.lookup import LineIndex, event_at
-from ledger_cli.memlog import sealed_chain
 from ledger_cli.money import money_context
 from ledger_cli.store import Cursor, LogScan, open_for_reading
 from ledger_cli.when import Point
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ledger_cli.filewriter import Writer
 
 FOLLOW_POLL = 0.05  # seconds between looks at the file's size while following
 
@@ -153,6 +156,8 @@ class FileLog(Reader):
     @contextmanager
     def writing(self, timeout: float | None = None) -> Iterator[FileSession]:
         """Under the lock (None: LEDGER_CLI_LOCK_TIMEOUT's wait)."""
+        from ledger_cli.filewriter import Writer  # only writes pay for its import
+
         with Writer(self.path, timeout, notes=self.notes) as writer:
             yield FileSession(self, writer)
 
@@ -214,7 +219,7 @@ class FileSession:
 
     def append(self, events: Sequence[Event]) -> list[Event]:
         folded = self._fold(self._keys)
-        lines = sealed_chain(self.head(), events)  # the whole chain is checked before anything is written
+        lines = seal_chain(self.head(), events)  # the whole chain is checked before anything is written
         data = b"".join(lines)
         at = folded.cursor.offset
         self.writer.append_bytes(at, data)

@@ -13,34 +13,13 @@ from contextlib import contextmanager
 from functools import partial
 
 from ledger_cli import folding
-from ledger_cli.codec import decode_line, line_of, seal
+from ledger_cli.codec import decode_line, line_of, seal_chain
 from ledger_cli.domain import State
-from ledger_cli.errors import LockTimeout, LogCorrupt
+from ledger_cli.errors import LockTimeout
 from ledger_cli.eventlog import EMPTY, Head, Snapshot, VerifyReport
-from ledger_cli.events import Event, EventLike, event_problem
+from ledger_cli.events import Event, EventLike
 from ledger_cli.store import check_lines
 from ledger_cli.when import Point
-
-
-def sealed_chain(head: Head, events: Sequence[Event]) -> list[bytes]:
-    """The sealed lines of `events` (their hashes set), or LogCorrupt if they do not continue
-    `head`: seq, prev, ts order, formats and values. Nothing is written before this passes."""
-    seq, prev, ts = head
-    lines = []
-    for event in events:
-        seq += 1
-        if event.seq != seq:
-            raise LogCorrupt(event.seq, f"seq is {event.seq}, expected {seq}")
-        if event.prev != prev:
-            raise LogCorrupt(seq, "prev is not the hash of the event before (a fork)")
-        if ts is not None and event.ts < ts:
-            raise LogCorrupt(seq, f"ts {event.ts} is earlier than the event before ({ts})")
-        problem = event_problem(event)
-        if problem is not None:
-            raise LogCorrupt(seq, problem)
-        lines.append(seal(event))
-        prev, ts = event.hash or "", event.ts
-    return lines
 
 
 class MemorySnapshots:
@@ -172,7 +151,7 @@ class MemorySession:
         return self.log.by_key(key)
 
     def append(self, events: Sequence[Event]) -> list[Event]:
-        lines = sealed_chain(self.head(), events)
+        lines = seal_chain(self.head(), events)
         self.log.lines.extend(lines)  # one step: all or nothing
         self.log._appended()
         return list(events)
