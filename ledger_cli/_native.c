@@ -18,6 +18,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -342,26 +343,77 @@ static int text_ok(const char *p, Py_ssize_t n, Py_ssize_t max, int spaces, PyOb
     return ok;
 }
 
-/* For ASCII text: 1 if it holds no control character (below 0x20, or 0x7f), else 0. */
-static int ascii_printable(const char *p, Py_ssize_t n) {
-    for (Py_ssize_t i = 0; i < n; i++)
-        if ((uint8_t)p[i] < 0x20 || p[i] == 0x7f)
-            return 0;
-    return 1;
+enum { TEXT_BAD = 0, TEXT_OK = 1, TEXT_ASK = 2 };
+
+/* The verdict on p[0:n] as free text of `min` to `max` characters, without making a str:
+ * TEXT_OK if it is UTF-8 that PyUnicode_DecodeUTF8(..., "strict") accepts and each of its
+ * characters is printable (Py_UNICODE_ISPRINTABLE, what str.isprintable() asks) or, with
+ * `spaces`, a space separator, as all_printable() decides on the decoded str; TEXT_BAD if it
+ * is not strict UTF-8 (a byte that starts no sequence, a truncated or overlong sequence, an
+ * encoded surrogate, a code point past U+10FFFF), or has too few or too many characters:
+ * the Python rules refuse all of these too; TEXT_ASK for valid UTF-8 holding any other
+ * character (then the decoded text goes to the Python rule). Strict UTF-8 is exactly the
+ * well-formed sequences of Unicode's table 3-7:
+ *   00..7F | C2..DF 80..BF | E0 A0..BF 80..BF | E1..EC 80..BF 80..BF | ED 80..9F 80..BF
+ *   | EE..EF 80..BF 80..BF | F0 90..BF 80..BF 80..BF | F1..F3 80..BF{3} | F4 80..8F 80..BF 80..BF */
+static int text_scan(const char *text, Py_ssize_t n, Py_ssize_t min, Py_ssize_t max, int spaces) {
+    const uint8_t *p = (const uint8_t *)text;
+    Py_ssize_t i = 0, count = 0;
+    int ask = 0;
+    while (i < n) {
+        uint8_t b = p[i];
+        if (b < 0x80) { /* ASCII: printable from 0x20 to 0x7e */
+            ask |= b < 0x20 || b == 0x7f;
+            i++;
+            count++;
+            continue;
+        }
+        Py_UCS4 ch;
+        if (b < 0xC2) { /* a continuation byte, or C0/C1 (overlong) */
+            return TEXT_BAD;
+        } else if (b < 0xE0) {
+            if (n - i < 2 || (p[i + 1] & 0xC0) != 0x80)
+                return TEXT_BAD;
+            ch = (Py_UCS4)(b & 0x1F) << 6 | (p[i + 1] & 0x3F);
+            i += 2;
+        } else if (b < 0xF0) {
+            uint8_t lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF; /* overlong; surrogates */
+            if (n - i < 3 || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80)
+                return TEXT_BAD;
+            ch = (Py_UCS4)(b & 0x0F) << 12 | (Py_UCS4)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
+            i += 3;
+        } else if (b < 0xF5) {
+            uint8_t lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF; /* overlong; > U+10FFFF */
+            if (n - i < 4 || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80 ||
+                (p[i + 3] & 0xC0) != 0x80)
+                return TEXT_BAD;
+            ch = (Py_UCS4)(b & 0x07) << 18 | (Py_UCS4)(p[i + 1] & 0x3F) << 12 | (Py_UCS4)(p[i + 2] & 0x3F) << 6 |
+                 (p[i + 3] & 0x3F);
+            i += 4;
+        } else { /* F5..FF start no sequence */
+            return TEXT_BAD;
+        }
+        count++;
+        if (!Py_UNICODE_ISPRINTABLE(ch) &&
+            !(spaces && (ch == 0xA0 || ch == 0x1680 || (ch >= 0x2000 && ch <= 0x200A) || ch == 0x202F ||
+                         ch == 0x205F || ch == 0x3000)))
+            ask = 1;
+    }
+    if (count < min || count > max)
+        return TEXT_BAD;
+    return ask ? TEXT_ASK : TEXT_OK;
 }
 
 /* 1 if a memo (max 1000 characters, no control or format characters) is valid, 0 if not, -1 error. */
 static int memo_ok(const char *p, Py_ssize_t n) {
-    if (is_ascii(p, n))
-        return n <= 1000 && ascii_printable(p, n);
-    return text_ok(p, n, 1000, 1, memo_problem);
+    int verdict = text_scan(p, n, 0, 1000, 1);
+    return verdict == TEXT_ASK ? text_ok(p, n, 1000, 1, memo_problem) : verdict == TEXT_OK;
 }
 
 /* 1 if an idempotency key (1-200 printable characters) is valid, 0 if not, -1 error. */
 static int key_ok(const char *p, Py_ssize_t n) {
-    if (is_ascii(p, n))
-        return n >= 1 && n <= 200 && ascii_printable(p, n);
-    return text_ok(p, n, 200, 0, key_problem);
+    int verdict = text_scan(p, n, 1, 200, 0);
+    return verdict == TEXT_ASK ? text_ok(p, n, 200, 0, key_problem) : verdict == TEXT_OK;
 }
 
 PyDoc_STRVAR(text_ok_doc,
@@ -408,6 +460,10 @@ static struct {
     size_t mask, used;
     PyObject *token;
     PyObject *balances, *opened; /* borrowed: the token's fold holds them */
+    /* For matching reversals with their targets (see target_matches): samples[i] is the file
+     * offset of line i * SAMPLE + 1 as this fold met it, -1 where it did not. */
+    long long *samples;
+    Py_ssize_t samples_n, samples_cap;
 } books;
 
 
@@ -418,6 +474,9 @@ static void books_clear(void) {
     books.slots = NULL;
     books.mask = books.used = 0;
     Py_CLEAR(books.token);
+    PyMem_Free(books.samples);
+    books.samples = NULL;
+    books.samples_n = books.samples_cap = 0;
 }
 
 static Book *books_slot(PyObject *name, Py_hash_t h) {
@@ -729,28 +788,48 @@ static int cmp_text(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb) 
     return r ? r : (na > nb) - (na < nb);
 }
 
-enum { DEPOSITED, WITHDRAWN, TRANSFERRED, OPENED, CLOSED }; /* movements first */
+enum { DEPOSITED, WITHDRAWN, TRANSFERRED, OPENED, CLOSED, REVERSED }; /* movements first */
 
 typedef struct {
     const char *account, *amount, *id, *key, *memo, *prev, *to, *ts, *type, *hash;
     Py_ssize_t account_n, amount_n, id_n, key_n, memo_n, to_n, ts_n, type_n;
-    long long seq;
+    long long seq, target; /* target: 0 when the line has none */
     int kind;
     const char *body_end; /* where `,"hash":` starts */
     char memo_buf[4000], key_buf[800]; /* an escaped memo or key, undone (1000 and 200 characters) */
 } Line;
 
-/* Parse one movement line in canonical form; 0 if it is anything else. */
+/* A JSON integer as json.dumps writes a positive one (no sign, no leading zero), of at most
+ * 18 digits; 0 if there is none there. */
+static long long positive_int(Cur *c) {
+    if (c->p >= c->end || *c->p < '1' || *c->p > '9')
+        return 0;
+    long long value = 0;
+    int nd = 0;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9' && nd < 18) {
+        value = value * 10 + (*c->p++ - '0');
+        nd++;
+    }
+    return value; /* a 19th digit is left in place: the next literal then fails */
+}
+
+/* Parse one line in canonical form: a movement, an open or a close, or a reversal (fields in
+ * sorted order: account?, amount, id, key?, memo?, prev, seq, target, to?, ts, type, v, with
+ * `account` or `to` or both); each with exactly the fields events.GOOD_SHAPES allows for its
+ * type. 0 if it is anything else. */
 static int parse_line(const char *p, const char *end, Line *ln) {
     Cur c = {p, end};
-    ln->key = ln->memo = ln->to = NULL;
-    ln->key_n = ln->memo_n = ln->to_n = 0;
-    if (!LIT(&c, "{\"account\":\"") || !str_body(&c, &ln->account, &ln->account_n))
-        return 0;
-    ln->amount = NULL;
-    ln->amount_n = 0;
-    if (LIT(&c, ",\"amount\":\"") && !str_body(&c, &ln->amount, &ln->amount_n))
-        return 0;
+    ln->account = ln->amount = ln->key = ln->memo = ln->to = NULL;
+    ln->account_n = ln->amount_n = ln->key_n = ln->memo_n = ln->to_n = 0;
+    ln->target = 0;
+    if (LIT(&c, "{\"account\":\"")) {
+        if (!str_body(&c, &ln->account, &ln->account_n))
+            return 0;
+        if (LIT(&c, ",\"amount\":\"") && !str_body(&c, &ln->amount, &ln->amount_n))
+            return 0;
+    } else if (!LIT(&c, "{\"amount\":\"") || !str_body(&c, &ln->amount, &ln->amount_n)) {
+        return 0; /* no account: only a reversal that credits `to` */
+    }
     if (!LIT(&c, ",\"id\":\"") || !str_body(&c, &ln->id, &ln->id_n))
         return 0;
     if (LIT(&c, ",\"key\":\"") && !text_body(&c, ln->key_buf, sizeof ln->key_buf, &ln->key, &ln->key_n))
@@ -761,15 +840,10 @@ static int parse_line(const char *p, const char *end, Line *ln) {
         return 0;
     ln->prev = c.p;
     c.p += 65;
-    if (!LIT(&c, ",\"seq\":") || c.p >= end || *c.p < '1' || *c.p > '9')
+    if (!LIT(&c, ",\"seq\":") || !(ln->seq = positive_int(&c)))
         return 0;
-    long long seq = 0;
-    int nd = 0;
-    while (c.p < end && *c.p >= '0' && *c.p <= '9' && nd < 18) {
-        seq = seq * 10 + (*c.p++ - '0');
-        nd++;
-    }
-    ln->seq = seq;
+    if (LIT(&c, ",\"target\":") && !(ln->target = positive_int(&c)))
+        return 0; /* 0 or negative: Python's (it names the problem) */
     if (LIT(&c, ",\"to\":\"") && !str_body(&c, &ln->to, &ln->to_n))
         return 0;
     if (!LIT(&c, ",\"ts\":\"") || !str_body(&c, &ln->ts, &ln->ts_n))
@@ -793,11 +867,18 @@ static int parse_line(const char *p, const char *end, Line *ln) {
         ln->kind = OPENED;
     else if (IS("account_closed"))
         ln->kind = CLOSED;
+    else if (IS("reversed"))
+        ln->kind = REVERSED;
     else
         return 0;
 #undef IS
-    if ((ln->kind == TRANSFERRED) != (ln->to != NULL) || (ln->kind >= OPENED) != (ln->amount == NULL))
+    if (ln->kind == REVERSED) { /* target and amount, and account or to or both */
+        if (!ln->target || !ln->amount || (!ln->account && !ln->to))
+            return 0;
+    } else if (ln->target || !ln->account || (ln->kind == TRANSFERRED) != (ln->to != NULL) ||
+               (ln->kind == OPENED || ln->kind == CLOSED) != (ln->amount == NULL)) {
         return 0;
+    }
     return id_ok(ln->id, ln->id_n) && ts_ok(ln->ts, ln->ts_n);
 }
 
@@ -806,42 +887,61 @@ static int parse_line(const char *p, const char *end, Line *ln) {
 enum { DONE = 0, HANDOFF = 1, BOUND = 2 };
 
 PyDoc_STRVAR(fold_doc,
-"fold(block, pos, seq, head, ts, balances, opened, keys, stop_seq, stop_ts, token, starts=None, only=None)\n"
+"fold(block, pos, seq, head, ts, balances, opened, keys, stop_seq, stop_ts, token, starts=None, only=None,\n"
+"     reversed_by=None, reversals=None, fd=-1, offset=0)\n"
 "-> (code, pos, seq, head, ts, line_start)\n\n"
-"Apply the movements in block[pos:] (whole lines) that follow event `seq` with hash `head`\n"
+"Apply the events in block[pos:] (whole lines) that follow event `seq` with hash `head`\n"
 "and timestamp `ts`, each verified, to the dicts. code 0: every line was applied; 1: the line\n"
 "at `pos` needs the Python reader; 2: event `stop_seq` was applied, or the line at `pos` lies\n"
 "after `stop_ts`. `line_start` is where the last applied line starts (-1 if none). With a\n"
 "list `starts`, the start of every applied line is appended to it; with `only` (an account),\n"
 "only of the lines whose account or `to` is that account or one of its sub-accounts.\n\n"
+"`keys` (idempotency key -> seq) may be None: the keys are then validated, not collected.\n"
+"With a dict `reversed_by` (target seq -> reversal seq) reversals are applied here too (else\n"
+"they are handed to Python), and with a list `reversals` the start of each one applied is\n"
+"appended to it; given also the file descriptor `fd` of the log, whose byte `offset` the\n"
+"block starts at, only of each one that it could not prove undoes its target (verify's\n"
+"domain.reversal_matches), reading the target's line from `fd`.\n\n"
 "The balances are kept in the extension's books between calls with the same `token` (an\n"
 "object naming one fold): call sync(token) before reading `balances`, and\n"
 "sync(token, (account, to)) before changing those accounts in Python.");
 
 /* Whether the account name a[0:n] is `prefix` or one of its sub-accounts (values.covers). */
 static int covers(const char *prefix, Py_ssize_t prefix_n, const char *a, Py_ssize_t n) {
-    return n >= prefix_n && memcmp(a, prefix, (size_t)prefix_n) == 0 && (n == prefix_n || a[prefix_n] == ':');
+    return a && n >= prefix_n && memcmp(a, prefix, (size_t)prefix_n) == 0 && (n == prefix_n || a[prefix_n] == ':');
 }
 
 enum { APPLIED = 3, FAILED = -1 };
 
+/* The dicts a fold changes besides the balances (held in the books): borrowed references. */
+typedef struct {
+    PyObject *opened, *keys, *reversed_by; /* keys, reversed_by: NULL when not wanted */
+} Dicts;
+
 /* Verify and apply the line p[0:nl]; APPLIED, HANDOFF, BOUND (a valid line after stop_ts,
- * not applied) or FAILED (a Python exception is set). */
+ * not applied) or FAILED (a Python exception is set).
+ *
+ * The rules are domain.check's, each a mirror of one of its functions (so every line one of
+ * them refuses goes to Python, which names the problem): a deposit's account must not be
+ * closed (_destination_problem); a withdrawal's or transfer's source must be open with the
+ * funds (_source_problem), a transfer's destination not closed and not its source; only an
+ * account that is not open opens, only an open one at zero closes (_close_problem). A reversal
+ * (_reversal_problem): 1 <= target < seq, target not reversed yet, `account` (if any) not `to`
+ * and open with the funds, `to` (if any) known and open; it opens nothing. */
 static int fold_line(const char *p, const char *nl, long long seq, const char *head, const char *ts,
-                     Py_ssize_t tsn, const char *stop_ts, Py_ssize_t stop_ts_n, PyObject *balances,
-                     PyObject *opened, PyObject *keys, Line *ln) {
-    if (!parse_line(p, nl, ln) || ln->seq != seq + 1 || memcmp(ln->prev, head, 64) != 0 ||
-        cmp_text(ln->ts, 27, ts, tsn) < 0)
+                     Py_ssize_t tsn, const char *stop_ts, Py_ssize_t stop_ts_n, Dicts *d, Line *ln) {
+    if (!parse_line(p, nl, ln) || (ln->kind == REVERSED && !d->reversed_by) || ln->seq != seq + 1 ||
+        memcmp(ln->prev, head, 64) != 0 || cmp_text(ln->ts, 27, ts, tsn) < 0)
         return HANDOFF;
     char digest[64];
     sha256_hex_plus((const uint8_t *)p, (size_t)(ln->body_end - p), '}', digest);
     if (memcmp(digest, ln->hash, 64) != 0)
         return HANDOFF;
     int code = HANDOFF;
-    PyObject *account = NULL, *to = NULL, *key = NULL, *value = NULL;
+    PyObject *account = NULL, *to = NULL, *key = NULL, *value = NULL, *target = NULL, *by = NULL;
     units_t units = 0;
     int scale = 0;
-    if (!(account = account_of(ln->account, ln->account_n)))
+    if (ln->account && !(account = account_of(ln->account, ln->account_n)))
         goto done;
     if (ln->to && !(to = account_of(ln->to, ln->to_n)))
         goto done;
@@ -857,17 +957,18 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
     }
     /* The rules, all checked before anything changes. */
     Book *acct = NULL, *dest = NULL;
-    if (books_room() < 0 || book_of(account, &acct) < 0)
+    if (books_room() < 0 || (account && book_of(account, &acct) < 0))
         goto done;
     if (to) {
-        if (ln->to_n == ln->account_n && memcmp(ln->to, ln->account, (size_t)ln->to_n) == 0)
+        if (account && ln->to_n == ln->account_n && memcmp(ln->to, ln->account, (size_t)ln->to_n) == 0)
             goto done;
         if (book_of(to, &dest) < 0)
             goto done;
     }
     if ((acct && acct->foreign) || (dest && dest->foreign))
         goto done;
-    Book *credit = ln->kind == DEPOSITED ? acct : ln->kind == TRANSFERRED ? dest : NULL;
+    Book *credit = ln->kind == DEPOSITED ? acct : ln->kind == TRANSFERRED || ln->kind == REVERSED ? dest : NULL;
+    Book *debit = ln->kind == WITHDRAWN || ln->kind == TRANSFERRED || ln->kind == REVERSED ? acct : NULL;
     units_t credited = 0;
     switch (ln->kind) {
     case DEPOSITED:
@@ -883,47 +984,60 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
         if (acct && acct->open)
             goto done;
         break;
-    default: /* CLOSED */
+    case CLOSED:
         if (!acct || !acct->open || acct->units != 0)
+            goto done;
+        break;
+    default: /* REVERSED */
+        if (ln->target >= ln->seq || (account && (!acct || !acct->open || acct->units < units)) ||
+            (to && (!dest || !dest->open)))
+            goto done;
+        if (!(target = PyLong_FromLongLong(ln->target)) || !(by = PyLong_FromLongLong(ln->seq)))
+            goto done;
+        int reversed = PyDict_Contains(d->reversed_by, target);
+        if (reversed != 0) /* already reversed (1), or an error (-1: FAILED below) */
             goto done;
     }
     if (credit && __builtin_add_overflow(credit->units, units, &credited))
         goto done;
-    if (ln->key && !(key = PyUnicode_DecodeUTF8(ln->key, ln->key_n, "strict")))
+    if (ln->key && d->keys && !(key = PyUnicode_DecodeUTF8(ln->key, ln->key_n, "strict")))
         goto done;
-    /* Apply: money leaves `account` (a withdrawal or transfer) and arrives in `to` or `account`. */
+    /* Apply: money leaves `account` (a withdrawal, transfer or reversal) and arrives in `to`
+     * (a transfer or reversal) or `account` (a deposit). */
     code = FAILED;
-    if (ln->kind == WITHDRAWN || ln->kind == TRANSFERRED) {
-        acct->units -= units;
-        acct->scale = acct->scale > scale ? acct->scale : scale;
-        acct->dirty = 1;
+    if (debit) {
+        debit->units -= units;
+        debit->scale = debit->scale > scale ? debit->scale : scale;
+        debit->dirty = 1;
     }
-    if (ln->kind == DEPOSITED || ln->kind == TRANSFERRED) {
+    if (ln->kind == DEPOSITED || ln->kind == TRANSFERRED || ln->kind == REVERSED) {
         if (credit) {
             credit->units = credited;
             credit->scale = credit->scale > scale ? credit->scale : scale;
             credit->dirty = 1;
-        } else { /* money opens the account it arrives in */
+        } else if (ln->kind != REVERSED) { /* money opens the account it arrives in */
             Book *made;
             if (!(value = amount_of(ln->amount, ln->amount_n)) ||
                 book_new(ln->kind == DEPOSITED ? account : to, value, &made) < 0)
                 goto done;
         }
+        if (ln->kind == REVERSED && PyDict_SetItem(d->reversed_by, target, by) < 0)
+            goto done;
     } else if (ln->kind == OPENED) {
-        if (PyDict_SetItem(opened, account, Py_True) < 0 || PyDict_SetDefault(balances, account, zero) == NULL)
+        if (PyDict_SetItem(d->opened, account, Py_True) < 0 || PyDict_SetDefault(books.balances, account, zero) == NULL)
             goto done;
         if (acct)
             acct->open = 1;
         else if (book_of(account, &acct) < 0)
             goto done;
     } else if (ln->kind == CLOSED) {
-        if (PyDict_SetItem(opened, account, Py_False) < 0)
+        if (PyDict_SetItem(d->opened, account, Py_False) < 0)
             goto done;
         acct->open = 0;
     }
     Py_CLEAR(value);
     if (key) {
-        if (!(value = PyLong_FromLongLong(ln->seq)) || PyDict_SetItem(keys, key, value) < 0)
+        if (!(value = PyLong_FromLongLong(ln->seq)) || PyDict_SetItem(d->keys, key, value) < 0)
             goto done;
     }
     code = APPLIED;
@@ -942,7 +1056,105 @@ done:
     Py_XDECREF(to);
     Py_XDECREF(key);
     Py_XDECREF(value);
+    Py_XDECREF(target);
+    Py_XDECREF(by);
     return code;
+}
+
+/* ---- a reversal against its target (for verify) ---------------------------------------------
+ *
+ * verify (filelog.FileLog.verify) checks, after the fold, that each reversal undoes its target
+ * (domain.reversal_matches): the target is a deposit, withdrawal or transfer, the reversal's
+ * (account, to) is domain.reversal_of(target) and the amounts are equal. Finding a target in
+ * Python (counting lines, decoding them) costs more than folding a line, so the fold does it
+ * for the reversals it applies: it remembers where every SAMPLE-th line starts, reads the
+ * target's line from the file with one pread, and parses and hash-checks it as any line. A
+ * reversal it finds matching is vouched for; every other one (no sample, an unusual line, a
+ * mismatch) is left to verify, which then says what is wrong exactly as before. */
+
+#define SAMPLE 16
+#define LOOK (64 << 10) /* bytes read from a sample: SAMPLE lines of up to 4 KiB */
+
+static char look[LOOK];
+
+/* Remember that line i * SAMPLE + 1 starts at `at`; -1 (no memory) with an error set. */
+static int sample_put(Py_ssize_t i, long long at) {
+    if (i >= books.samples_cap) {
+        Py_ssize_t cap = books.samples_cap ? books.samples_cap : 4096;
+        while (cap <= i)
+            cap *= 2;
+        long long *grown = PyMem_Realloc(books.samples, (size_t)cap * sizeof(long long));
+        if (!grown) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        books.samples = grown;
+        books.samples_cap = cap;
+    }
+    while (books.samples_n <= i)
+        books.samples[books.samples_n++] = -1;
+    books.samples[i] = at;
+    return 0;
+}
+
+static int same_text(const char *a, Py_ssize_t an, const char *b, Py_ssize_t bn) {
+    return a && b ? an == bn && memcmp(a, b, (size_t)an) == 0 : !a && !b;
+}
+
+/* 1 if the reversal `rev` (applied in this fold) undoes its target, read from `fd`; 0 if that
+ * is not known here. */
+static int target_matches(int fd, const Line *rev) {
+    long long t = rev->target;
+    Py_ssize_t i = (Py_ssize_t)((t - 1) / SAMPLE);
+    if (i >= books.samples_n || books.samples[i] < 0)
+        return 0;
+    ssize_t got = pread(fd, look, LOOK, (off_t)books.samples[i]);
+    if (got <= 0)
+        return 0;
+    const char *p = look, *end = look + got, *nl;
+    for (long long skip = (t - 1) % SAMPLE;; skip--) {
+        if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+            return 0;
+        if (!skip)
+            break;
+        p = nl + 1;
+    }
+    static Line target; /* static: a Line holds 5 KiB of buffers */
+    char digest[64];
+    if (!parse_line(p, nl, &target) || target.seq != t)
+        return 0;
+    sha256_hex_plus((const uint8_t *)p, (size_t)(target.body_end - p), '}', digest);
+    if (memcmp(digest, target.hash, 64) != 0)
+        return 0;
+    const char *account = NULL, *to = NULL; /* domain.reversal_of(target) */
+    Py_ssize_t account_n = 0, to_n = 0;
+    switch (target.kind) {
+    case DEPOSITED:
+        account = target.account, account_n = target.account_n;
+        break;
+    case WITHDRAWN:
+        to = target.account, to_n = target.account_n;
+        break;
+    case TRANSFERRED:
+        account = target.to, account_n = target.to_n;
+        to = target.account, to_n = target.account_n;
+        break;
+    default:
+        return 0;
+    }
+    units_t mine, theirs;
+    int scale;
+    return same_text(account, account_n, rev->account, rev->account_n) && same_text(to, to_n, rev->to, rev->to_n) &&
+           amount_valid(target.amount, target.amount_n) && parse_units(rev->amount, rev->amount_n, &mine, &scale) &&
+           parse_units(target.amount, target.amount_n, &theirs, &scale) && mine == theirs;
+}
+
+/* Append the number n to `list`; -1 on an error. */
+static int append_int(PyObject *list, Py_ssize_t n) {
+    PyObject *item = PyLong_FromSsize_t(n);
+    int r = item ? PyList_Append(list, item) : -1;
+    Py_XDECREF(item);
+    return r;
 }
 
 static PyObject *fold(PyObject *self, PyObject *args) {
@@ -951,20 +1163,26 @@ static PyObject *fold(PyObject *self, PyObject *args) {
     long long seq, stop_seq;
     const char *head_in, *ts_in, *stop_ts;
     Py_ssize_t head_n, ts_n, stop_ts_n;
-    PyObject *balances, *opened, *keys, *token, *starts = Py_None;
+    PyObject *balances, *opened, *keys, *token, *starts = Py_None, *reversed_by = Py_None, *reversals = Py_None;
     const char *only = NULL;
-    Py_ssize_t only_n = 0;
-    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!O!Lz#O|Oz#", &buf, &pos, &seq, &head_in, &head_n, &ts_in, &ts_n,
-                          &PyDict_Type, &balances, &PyDict_Type, &opened, &PyDict_Type, &keys, &stop_seq,
-                          &stop_ts, &stop_ts_n, &token, &starts, &only, &only_n))
+    Py_ssize_t only_n = 0, offset = 0;
+    int fd = -1;
+    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!OLz#O|Oz#OOin", &buf, &pos, &seq, &head_in, &head_n, &ts_in, &ts_n,
+                          &PyDict_Type, &balances, &PyDict_Type, &opened, &keys, &stop_seq, &stop_ts, &stop_ts_n,
+                          &token, &starts, &only, &only_n, &reversed_by, &reversals, &fd, &offset))
         return NULL;
-    if (books_begin(token, balances, opened) < 0) {
+    const char *wrong = NULL;
+    if (keys != Py_None && !PyDict_Check(keys))
+        wrong = "fold: keys must be a dict or None";
+    else if (starts != Py_None && !PyList_Check(starts))
+        wrong = "fold: starts must be a list or None";
+    else if (reversed_by != Py_None && !PyDict_Check(reversed_by))
+        wrong = "fold: reversed_by must be a dict or None";
+    else if (reversals != Py_None && !PyList_Check(reversals))
+        wrong = "fold: reversals must be a list or None";
+    if (wrong) {
         PyBuffer_Release(&buf);
-        return NULL;
-    }
-    if (starts != Py_None && !PyList_Check(starts)) {
-        PyBuffer_Release(&buf);
-        PyErr_SetString(PyExc_TypeError, "fold: starts must be a list or None");
+        PyErr_SetString(PyExc_TypeError, wrong);
         return NULL;
     }
     if (head_n != 64 || ts_n > 27 || pos < 0 || pos > buf.len) {
@@ -972,6 +1190,12 @@ static PyObject *fold(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "fold: bad head, ts or pos");
         return NULL;
     }
+    if (books_begin(token, balances, opened) < 0) {
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
+    Dicts d = {opened, keys == Py_None ? NULL : keys, reversed_by == Py_None ? NULL : reversed_by};
+    int match = reversals != Py_None && fd >= 0; /* match reversals with their targets here */
     char head[64], ts[27];
     Py_ssize_t tsn = ts_n;
     memcpy(head, head_in, 64);
@@ -986,8 +1210,13 @@ static PyObject *fold(PyObject *self, PyObject *args) {
             code = HANDOFF;
             break;
         }
+        /* The line at pos is line seq + 1, or the fold ends at it (Python names its problem). */
+        if (match && seq % SAMPLE == 0 && sample_put((Py_ssize_t)(seq / SAMPLE), (long long)(offset + pos)) < 0) {
+            PyBuffer_Release(&buf);
+            return NULL;
+        }
         Line ln;
-        code = fold_line(p, nl, seq, head, ts, tsn, stop_ts, stop_ts_n, balances, opened, keys, &ln);
+        code = fold_line(p, nl, seq, head, ts, tsn, stop_ts, stop_ts_n, &d, &ln);
         if (code == FAILED) {
             PyBuffer_Release(&buf);
             return NULL;
@@ -995,15 +1224,13 @@ static PyObject *fold(PyObject *self, PyObject *args) {
         if (code != APPLIED)
             break;
         code = DONE;
-        if (starts != Py_None &&
-            (!only || covers(only, only_n, ln.account, ln.account_n) || (ln.to && covers(only, only_n, ln.to, ln.to_n)))) {
-            PyObject *start = PyLong_FromSsize_t(pos);
-            int r = start ? PyList_Append(starts, start) : -1;
-            Py_XDECREF(start);
-            if (r < 0) {
-                PyBuffer_Release(&buf);
-                return NULL;
-            }
+        if ((starts != Py_None && (!only || covers(only, only_n, ln.account, ln.account_n) ||
+                                   covers(only, only_n, ln.to, ln.to_n)) &&
+             append_int(starts, pos) < 0) ||
+            (ln.kind == REVERSED && reversals != Py_None && !(match && target_matches(fd, &ln)) &&
+             append_int(reversals, pos) < 0)) {
+            PyBuffer_Release(&buf);
+            return NULL;
         }
         seq = ln.seq;
         memcpy(head, ln.hash, 64);
@@ -1222,7 +1449,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     PyObject *m = PyModule_Create(&module);
     /* accel.API: a stale build (an editable install after a pull) is not used, never called
      * with arguments it does not know. Bump it with every change of these functions. */
-    if (m && PyModule_AddIntConstant(m, "API", 4) < 0)
+    if (m && PyModule_AddIntConstant(m, "API", 5) < 0)
         Py_CLEAR(m);
     return m;
 }

@@ -12,12 +12,16 @@ def fold(
     ts: str,
     balances: dict[str, object],
     opened: dict[str, bool],
-    keys: dict[str, int],
+    keys: dict[str, int] | None,
     stop_seq: int,
     stop_ts: str | None,
     token: object,
     starts: list[int] | None = None,
     only: str | None = None,
+    reversed_by: dict[int, int] | None = None,
+    reversals: list[int] | None = None,
+    fd: int = -1,
+    offset: int = 0,
     /,
 ) -> tuple[int, int, int, str, str, int]: ...
 def sync(token: object, names: tuple[str | None, ...] | None = None, /) -> None: ...

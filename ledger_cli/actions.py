@@ -100,9 +100,12 @@ def _ledger(file: str | None, no_cache: bool = False) -> Ledger:
 
 def _say_notes() -> None:
     """The warnings the store and the application gathered (they never print themselves)."""
+    said: set[str] = set()
     for ledger in _OPENED:
         for note in ledger.notes:
-            warn(note)
+            if note not in said:  # two reads of one torn tail warn once
+                said.add(note)
+                warn(note)
         ledger.notes.clear()
     _OPENED.clear()
 

@@ -88,16 +88,23 @@ class Reader:
         on_block: Callable[[list[EventLike]], None] | None = None,
         state: State | None = None,
         lines: bool = False,
+        want_keys: bool = True,
     ) -> Folded:
         """Fold the log into `state` (a new State, or the newest usable checkpoint's).
 
         `on_event` sees the events in order (for history): every one, or with the extension
         only those that touch the account `only` (or a sub-account) and every line it hands
         to Python; with `tail`, only the last `tail` of those. `on_block` sees every block of
-        applied events. With `lines`, `on_event` gets the verified log lines instead of events,
-        one or more at a time, joined by newlines (without the last one). Without the
-        extension, long reads fork a helper that verifies the far part of the file on the
-        other core while this process folds.
+        applied events (with the extension: those it hands to Python, and the reversals it
+        could not match with their targets, see _consume_native). With `lines`, `on_event`
+        gets the verified log lines instead of events, one or more at a time, joined by
+        newlines (without the last one). Without the extension, long reads fork a helper that
+        verifies the far part of the file on the other core while this process folds.
+
+        `want_keys=False` says the caller never reads the state's idempotency keys (verify, a
+        report of balances): unless `need_keys` or a checkpoint may be saved (caching), the
+        extension then validates them without collecting them, and the Folded says
+        keys_complete=False, so that neither a checkpoint nor a writer ever takes that state.
         """
         caching = self.use_cache if use_cache is None else use_cache
         stat_before = checkpoint.stat_key(fd) if caching else None
@@ -111,7 +118,11 @@ class Reader:
         if native is not None:
             scan = LogScan(self.path, fd, cursor, bulk=False)
             seen = None if on_event is None else _Seen(on_event, only, tail, lines)
-            folded, stopped = self._consume_native(native, scan, state, until, on_block, seen, caching, from_seq)
+            collect = want_keys or need_keys or caching
+            keys_complete = keys_complete and collect
+            folded, stopped = self._consume_native(
+                native, scan, state, until, on_block, seen, caching, from_seq, collect
+            )
         else:
             # A long uncached, unbounded read forks a helper for the far half of the file.
             helper = _start_helper(fd, cursor) if on_event is None and until is None and not caching else None
@@ -189,19 +200,28 @@ class Reader:
         seen: _Seen | None,
         caching: bool,
         from_seq: int,
+        collect_keys: bool = True,
     ) -> tuple[Folded, bool]:
         """_consume() with the C extension: (folded, whether it stopped at `until`).
 
-        The extension applies the verified deposits, withdrawals, transfers, opens and closes
-        it can vouch for, and hands every other line to the Python reader here, one at a
-        time: reversals, anything in an unusual form (an escape in a string), and every line
-        that is wrong, so that the error names it exactly as the Python path does.
-        `on_block` sees the events handled here, which include every reversal.
+        The extension applies the verified deposits, withdrawals, transfers, opens, closes and
+        reversals it can vouch for, and hands every other line to the Python reader here, one
+        at a time: anything in an unusual form (an escape in a string), and every line that is
+        wrong, so that the error names it exactly as the Python path does. Without
+        `collect_keys` it checks the idempotency keys but leaves them out of state.keys.
+
+        `on_block` (verify's, which then checks each reversal it sees against its target)
+        sees, in log order, the events handled here and the reversals the extension applied
+        but could not prove undo their target: it reads each target's line from the file and
+        vouches for the reversals that match it (domain.reversal_matches), and lists where
+        the others start, to be decoded here. So verify finds every mismatch as before.
         """
         bound_seq = until.seq if until is not None and until.seq is not None else -1
         bound_ts = until.ts if until is not None and until.seq is None else None
         cursor = scan.cursor
-        balances, opened, keys = state.balances, state.open, state.keys
+        balances, opened, reversed_by = state.balances, state.open, state.reversed_by
+        keys = state.keys if collect_keys else None
+        reversals: list[int] | None = None if on_block is None else []
 
         starts = None if seen is None else seen.starts
         only = None if seen is None else seen.only
@@ -228,8 +248,11 @@ class Reader:
                     stop = due if bound_seq < 0 or 0 <= due < bound_seq else bound_seq
                     code, pos, seq, head, ts, line_start = fold(
                         block, pos, state.seq, state.head, state.ts or "", balances, opened, keys, stop, bound_ts,
-                        token, starts, only,
+                        token, starts, only, reversed_by, reversals, scan.fd, offset,
                     )  # fmt: skip
+                    if reversals and on_block is not None:  # verified by the extension: only decoded
+                        on_block([verified_event(block[at : block.index(b"\n", at)]) for at in reversals])
+                        reversals.clear()
                     if seen is not None:
                         seen.lines(block)
                     if line_start >= 0:  # it applied lines

@@ -162,3 +162,12 @@ def test_history_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
     history.stdout.close()  # `| head -1`
     assert history.wait(timeout=60) == 0 and history.stderr.read() == b""
     assert first == log.read_bytes().splitlines(keepends=True)[0]
+
+
+def test_a_torn_tail_is_warned_of_once_though_the_log_is_read_twice(ledger: Runner) -> None:
+    build(ledger.log, 50)
+    whole = ledger.log.read_bytes()
+    ledger.log.write_bytes(whole + b'{"account":"ca')
+    out = ledger("history", "--format", "jsonl")
+    assert out.code == 0 and out.stdout.encode() == whole
+    assert out.stderr.count("warning: ignoring 14 bytes of an interrupted write") == 1, out.stderr
