@@ -178,7 +178,7 @@ def balance(
     chosen = _format(fmt, as_json)
     names = [parse_account(name) for name in accounts]
     bound = _point(until, "--until")
-    state = _ledger(file, no_cache).state(bound)
+    state = _ledger(file, no_cache).state(bound, keys=False)
     render.balance(balance_report(state, names), chosen, replay=replay, bound_given=bound is not None)
     return 0
 

@@ -105,8 +105,9 @@ class EventLog(Protocol):
 
     def by_key(self, key: str) -> Event | None: ...
 
-    def books(self, until: Point | None = None) -> State:
-        """The books after every event up to `until` (all of them when None)."""
+    def books(self, until: Point | None = None, *, keys: bool = True) -> State:
+        """The books after every event up to `until` (all of them when None); without `keys`
+        its idempotency keys may be left out (for a report that never looks at them)."""
 
     def walk(
         self, visit: Callable[[EventLike], None], until: Point | None = None, *, only: str | None = None,

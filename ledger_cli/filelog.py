@@ -50,12 +50,12 @@ class FileLog(Reader):
         state = self.books()
         return Head(state.seq, state.head, state.ts) if state.seq else EMPTY
 
-    def books(self, until: Point | None = None) -> State:
+    def books(self, until: Point | None = None, *, keys: bool = True) -> State:
         fd = self._reading()
         if fd is None:
             return State()
         try:
-            folded = self._fold(fd, until)
+            folded = self._fold(fd, until, want_keys=keys)
         finally:
             os.close(fd)
         self._warn_torn(folded.torn)
@@ -103,7 +103,7 @@ class FileLog(Reader):
 
         index = LineIndex(fd)
         try:
-            folded = self._fold(fd, use_cache=False, on_block=remember)
+            folded = self._fold(fd, use_cache=False, on_block=remember, want_keys=False)
             for reversal in reversals:  # once every line is good (as the memory store does)
                 problem = reversal_matches(reversal, event_at(self.path, fd, reversal.target or 0, index))
                 if problem is not None:

@@ -62,9 +62,10 @@ class Ledger:
         """Warnings for the user (the store's and this layer's), to be said by the CLI."""
         return self.log.notes
 
-    def state(self, until: Point | None = None) -> State:
-        """The books after every event up to `until` (all of them when None)."""
-        return self.log.books(until)
+    def state(self, until: Point | None = None, *, keys: bool = True) -> State:
+        """The books after every event up to `until` (all of them when None); without `keys`
+        its idempotency keys may be left out (for a report that never looks at them)."""
+        return self.log.books(until, keys=keys)
 
     def walk(
         self,
