@@ -217,10 +217,7 @@ def history(
     # A log known to be good streams. Any other is first verified to its end (the fold, in C,
     # is faster than holding a million rows back, and seals it); only if it still is not known
     # good (--no-cache, or it changed meanwhile) are the rows held back until the walk ends.
-    stream = ledger.known_good()
-    if not stream and not no_cache:
-        ledger.state(until_point)
-        stream = ledger.known_good()
+    stream = ledger.known_good() or (not no_cache and ledger.vouch())
     writer = render.HistoryWriter(chosen, with_balance=name is not None, stream=stream)
     rows = HistoryRows(name, since_point, last)
     # Without an account, only the last `last` events can be shown: the walk need not decode

@@ -118,6 +118,10 @@ class EventLog(Protocol):
         `lines`, on their canonical lines (codec.line_of) instead of the events, one or more at
         a time, joined by newlines (without the last one)."""
 
+    def vouch(self) -> bool:
+        """Verify every event from the first (LogCorrupt names a bad one) and, where the store
+        can, remember that they are good; returns known_good()."""
+
     def known_good(self) -> bool:
         """Whether every event held was verified since the store last changed, so that a read
         cannot fail half-way (history then streams instead of holding its output back)."""

@@ -9,19 +9,19 @@ from __future__ import annotations
 import fcntl
 import os
 from bisect import bisect_right
-from collections import deque
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 from ledger_cli import checkpoint
 from ledger_cli.accel import native
-from ledger_cli.codec import line_of, verified_event
+from ledger_cli.codec import verified_event
 from ledger_cli.domain import State, apply_block, apply_summary, check, evolve
 from ledger_cli.errors import LogCorrupt
-from ledger_cli.events import EventLike, as_event
+from ledger_cli.events import EventLike
 from ledger_cli.lookup import LineIndex
 from ledger_cli.money import money_context
 from ledger_cli.store import Cursor, LogScan, check_lines
+from ledger_cli.walking import Seen
 from ledger_cli.when import Point
 
 TYPE_CHECKING = False
@@ -117,7 +117,7 @@ class Reader:
         native = native_fold()
         if native is not None:
             scan = LogScan(self.path, fd, cursor, bulk=False)
-            seen = None if on_event is None else _Seen(on_event, only, tail, lines)
+            seen = None if on_event is None else Seen(on_event, only, tail, lines)
             collect = want_keys or need_keys or caching
             keys_complete = keys_complete and collect
             folded, stopped = self._consume_native(
@@ -197,7 +197,7 @@ class Reader:
         state: State,
         until: Point | None,
         on_block: Callable[[list[EventLike]], None] | None,
-        seen: _Seen | None,
+        seen: Seen | None,
         caching: bool,
         from_seq: int,
         collect_keys: bool = True,
@@ -335,52 +335,6 @@ class Reader:
             finally:
                 os.close(fd)
         self.notes.append(f"ignoring {len(torn)} bytes of an interrupted write at the end of {self.path}")
-
-
-class _Seen:
-    """What walk() hands to its visitor on the extension's path: the lines the extension
-    applied (their starts collected by it, filtered by `only`) and the events Python read,
-    in log order; with `tail`, only the last `tail`, held back until the end."""
-
-    def __init__(
-        self, visit: Callable[[EventLike], None], only: str | None, tail: int | None, raw: bool = False
-    ) -> None:
-        self.visit = visit
-        self.raw = raw  # hand over lines, not events
-        self.only = only
-        self.starts: list[int] = []
-        self.pending: deque[bytes | EventLike] | None = None if tail is None else deque(maxlen=tail)
-
-    def lines(self, block: bytes) -> None:
-        """Take the lines of `block` that the last fold call collected (verified by it)."""
-        find = block.index
-        starts = self.starts
-        if self.pending is None and self.raw and self.only is None:
-            if starts:  # every line the call applied, in a row: handed over as one piece
-                self.visit(block[starts[0] : find(b"\n", starts[-1])])  # type: ignore[arg-type]
-        else:
-            for start in self.starts:
-                self.add(block[start : find(b"\n", start)])
-        self.starts.clear()
-
-    def add(self, item: bytes | EventLike) -> None:
-        if self.raw and not isinstance(item, bytes):
-            item = line_of(as_event(item, item.hash or ""))
-        if self.pending is not None:
-            self.pending.append(item)
-        else:
-            self.visit(item if self.raw else _event_of(item))  # type: ignore[arg-type]
-
-    def finish(self) -> None:
-        for item in self.pending or ():
-            self.visit(item if self.raw else _event_of(item))  # type: ignore[arg-type]
-        self.pending = None
-
-
-def _event_of(item: bytes | EventLike) -> EventLike:
-    """The event of a line the extension's fold verified (these bytes, in this process), or
-    the event itself."""
-    return verified_event(item) if isinstance(item, bytes) else item
 
 
 NativeFold = Callable[..., tuple[int, int, int, str, str, int]]

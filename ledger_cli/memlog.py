@@ -100,6 +100,10 @@ class MemoryLog:
             return folding.fold(self, until, lambda event: visit(line_of(event)))  # type: ignore[arg-type]
         return folding.fold(self, until, visit)
 
+    def vouch(self) -> bool:
+        folding.fold(self)
+        return False
+
     def known_good(self) -> bool:
         return False  # its lines can be changed under it (the tests do): every read verifies
 

@@ -83,6 +83,10 @@ class Ledger:
         newlines (without the last one)."""
         return self.log.walk(visit, until, only=only, tail=tail, lines=lines)
 
+    def vouch(self) -> bool:
+        """Verify every event from the first and remember it where the store can; then known_good()."""
+        return self.log.vouch()
+
     def known_good(self) -> bool:
         """Whether a read cannot fail half-way (every event verified since the last change)."""
         return self.log.known_good()

@@ -32,9 +32,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ledger_cli"
 PURE = {"money", "values", "when", "events", "codec", "domain", "commands", "reports", "errors"}
 IMPURE = {"store", "service", "fold", "lookup", "stamps", "checkpoint", "render", "actions", "cli", "fastpath",
           "entry", "streams", "interrupts", "batch", "fastcodec", "accel", "eventlog", "memlog", "filelog",
-          "config", "folding", "filewriter", "__init__", "__main__"}  # fmt: skip
+          "config", "folding", "filewriter", "walking", "__init__", "__main__"}  # fmt: skip
 # what the application never names:
-STORES = {"store", "filewriter", "fold", "lookup", "checkpoint", "filelog", "memlog"}
+STORES = {"store", "filewriter", "fold", "walking", "lookup", "checkpoint", "filelog", "memlog"}
 SILENT = {"service", "eventlog", "folding", "config", *STORES}  # they never print
 PRINTING = {"streams", "render", "rich"}
 ONLY_IN = {"rich": {"render"}, "typer": {"cli"}, "ledger_cli.cli": {"entry"}}

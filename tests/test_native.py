@@ -33,6 +33,8 @@ from tests.test_reader_fuzz import OPS, _mutate, event_fields
 # Where the extension could not be built (no compiler), the package runs on its Python path and
 # there is nothing here to hold to it: the module is skipped, with the reason shown.
 native = pytest.importorskip("ledger_cli._native", reason="the C extension is not built here")
+if accel.native() is None:  # built, but turned off (LEDGER_CLI_NATIVE=0): nothing to compare
+    pytest.skip("the C extension is turned off (LEDGER_CLI_NATIVE=0)", allow_module_level=True)
 
 PARITY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -195,6 +195,14 @@ class StoreContract:
         assert not new and event == log.by_key("pay-1")
         assert list(log.read()) == before
 
+    def test_vouch_verifies_every_event_and_a_tampered_one_is_named(self, log: EventLog) -> None:
+        grow(log, 5)
+        assert log.vouch() == log.known_good()
+        self.tamper(log, 4)
+        assert not log.known_good()  # a change the store did not make is never vouched for
+        with pytest.raises(LogCorrupt, match="line 4"):
+            log.vouch()
+
     def test_a_tampered_event_fails_verify_at_its_seq(self, log: EventLog) -> None:
         grow(log, 5)
         self.tamper(log, 4)
