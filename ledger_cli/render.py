@@ -171,12 +171,16 @@ class HistoryWriter:
         self._lines: list[bytes] = []  # jsonl rows not yet written, `_pending` bytes of them
         self._pending = 0
         self.stream = stream
+        self.binary = fmt == "jsonl"  # its rows are bytes (log lines): spooled as they are
         if stream:
             self.out: Any = sys.stdout
         else:
             import tempfile
 
-            self.out = tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+", encoding="utf-8", newline="")
+            if self.binary:
+                self.out = tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+b")
+            else:
+                self.out = tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+", encoding="utf-8", newline="")
 
     def add_lines(self, lines: bytes) -> None:
         """jsonl rows: verified log lines, one or more joined by newlines (not after the last)."""
@@ -195,7 +199,7 @@ class HistoryWriter:
             if self.stream:
                 write_bytes(data)
             else:
-                self.out.write(data.decode())
+                self.out.write(data)
 
     def add(self, ev: Event, balance: Decimal | None) -> None:
         out = self.out
@@ -234,8 +238,9 @@ class HistoryWriter:
             self._csv_writer()  # the header, even for no rows
         if not self.stream:
             self.out.seek(0)
-            while chunk := self.out.read(1 << 16):
-                sys.stdout.write(chunk)
+            copy = write_bytes if self.binary else sys.stdout.write
+            while chunk := self.out.read(1 << 20):
+                copy(chunk)
             self.out.close()
         if self.fmt == "table":
             titles = ["Seq", "Time (UTC)", "Event", "Account", "Amount"]
