@@ -789,10 +789,15 @@ def issue9_sections(
     copy = WORK / f"history-copy-{size}.jsonl"
     fresh(copy)
     shutil.copyfile(plain, copy)
-    first = run_once(ledger(copy, "history", "--format", "jsonl"), "pipe")
+    os.sync()  # the copy's dirty pages written out first: they would compete with the read
+    firsts = []
+    for _ in range(long_runs):  # each run finds no seal: its .cache is removed before it
+        shutil.rmtree(Path(f"{copy}.cache"), ignore_errors=True)
+        firsts.append(run_once(ledger(copy, "history", "--format", "jsonl"), "pipe"))
+    first = sorted(firsts, key=lambda run: run.seconds)[len(firsts) // 2]  # the median run
     copy.unlink()
     shutil.rmtree(Path(f"{copy}.cache"), ignore_errors=True)
-    rate = size / first.seconds if first.rc == 0 and first.seconds else None
+    rate = size / first.seconds if all(run.rc == 0 for run in firsts) and first.seconds else None
     table.add(
         f"`history --format jsonl` of the whole {tag} log into a pipe, first read (not yet known good)",
         f"{per_s(rate)} ({ms(first.seconds)}, {first.rss_kib / 1024:.1f} MiB)" if first.rc == 0 else "failed",
