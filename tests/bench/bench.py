@@ -801,7 +801,7 @@ def issue9_sections(
     table.add(
         f"`history --format jsonl` of the whole {tag} log into a pipe, first read (not yet known good)",
         f"{per_s(rate)} ({ms(first.seconds)}, {first.rss_kib / 1024:.1f} MiB)" if first.rc == 0 else "failed",
-        "", "", "≥ 500k ev/s (held back until verified to the end)", rate is not None and rate >= 500_000,
+        "", "", "— (shown for comparison: held back until verified to the end; the target is the next row's)", None,
     )  # fmt: skip
     run_once(ledger(plain, "balance"), "null")  # a whole verified read: the plain log is known good
     say(f"issue 9: history --format jsonl of the {tag} log into a pipe")
