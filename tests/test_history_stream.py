@@ -5,6 +5,7 @@ nothing when it fails half-way."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -188,3 +189,32 @@ def test_a_torn_tail_is_warned_of_once_though_the_log_is_read_twice(ledger: Runn
     out = ledger("history", "--format", "jsonl")
     assert out.code == 0 and out.stdout.encode() == whole
     assert out.stderr.count("warning: ignoring 14 bytes of an interrupted write") == 1, out.stderr
+
+
+def test_ctrl_c_in_the_middle_of_a_streamed_history_exits_130(tmp_path: Path) -> None:
+    import signal
+
+    log = tmp_path / "big.jsonl"
+    build(log, 20000)
+    history = subprocess.Popen(
+        [BIN / "ledger", "-f", log, "history", "--format", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert history.stdout is not None
+    first = history.stdout.read(4096)  # it is streaming: the pipe is full, it waits to write
+    history.send_signal(signal.SIGINT)
+    _, err = history.communicate(timeout=60)
+    assert history.returncode == 130 and err.decode() == "ledger: error: interrupted\n"
+    assert first == log.read_bytes()[:4096]
+
+
+def test_a_streamed_history_into_a_closed_stdout_is_one_error_line(tmp_path: Path) -> None:
+    log = tmp_path / "big.jsonl"
+    build(log, 300)
+    done = subprocess.run(
+        [BIN / "ledger", "-f", log, "history", "--format", "jsonl"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        preexec_fn=lambda: os.close(1),  # `>&-`
+    )  # fmt: skip
+    assert (
+        done.returncode == 3
+        and done.stderr.decode() == "ledger: error: cannot write to standard output: it is closed\n"
+    )
