@@ -1,7 +1,7 @@
 """A hand-made parser for the hot commands, so a shell loop does not pay for Typer.
 
 It understands exactly the plain forms of the everyday commands (writes, `balance`,
-`accounts`) and of the auditor's (`replay`, `verify`), and declines (returns None) on
+`accounts`, `history`) and of the auditor's (`replay`, `verify`), and declines (returns None) on
 anything else: --help, an unknown option, a missing argument, `--`. Declined command
 lines go to the Typer app, which also owns every usage error. Accepted ones call the same
 functions in actions.py that the Typer commands call; the CLI test suite runs through both
@@ -36,7 +36,15 @@ _COMMANDS: dict[str, tuple[Callable[..., int], tuple[str, ...], bool, dict[str, 
     "accounts": (actions.accounts, (), False, _READ_VALUES, _READ_FLAGS),
     "replay": (actions.replay, (), False, {**_READ_VALUES, "--until": "until"}, _READ_FLAGS),
     "verify": (actions.verify, (), False, _READ_VALUES, {"--json": "as_json"}),
+    "history": (
+        actions.history,
+        ("account",),
+        False,
+        {**_READ_VALUES, "--since": "since", "--until": "until", "--last": "last"},
+        _READ_FLAGS,
+    ),
 }
+_OPTIONAL = {"history": 1}  # how many of a command's last positional arguments may be left out
 
 
 def _global_file(args: list[str]) -> tuple[str | None, list[str]] | None:
@@ -86,9 +94,15 @@ def parse(args: list[str]) -> tuple[Callable[..., int], tuple[Any, ...], dict[st
         if file is not None and file != after:
             return None  # given twice: Typer's path names the problem
         file = after
+    if "last" in options:  # a count: anything but plain digits is Typer's to refuse
+        text = options["last"]
+        if not text.isascii() or not text.isdigit():
+            return None
+        options["last"] = int(text)
     if variadic:
         return action, (file, positionals), options
-    if len(positionals) != len(positional_names):
+    missing = len(positional_names) - len(positionals)
+    if not 0 <= missing <= _OPTIONAL.get(rest[0], 0):
         return None
     return action, (file, *positionals), options
 
