@@ -85,5 +85,5 @@ def test_history_rows_are_the_events_of_the_account_from_since_with_the_last_kep
             continue
         expected.append((ev.seq, running if account is not None else None))
     if last is not None:
-        expected = expected[len(expected) - last :] if last else []
+        expected = expected[max(0, len(expected) - last) :] if last else []
     assert [(event.seq, balance) for event, balance in shown] == expected
