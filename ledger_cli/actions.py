@@ -214,11 +214,9 @@ def history(
     if last is not None:
         last = min(last, sys.maxsize)  # more than any log holds: all of them
     ledger = _ledger(file, no_cache)
-    # A log known to be good streams. Any other is first verified to its end (the fold, in C,
-    # is faster than holding a million rendered rows back, and seals it); only if it still is
-    # not known good (--no-cache, or it changed meanwhile) are the rows held back until the
-    # walk ends, which also seals it.
-    # (jsonl rows are the log's lines, spooled as bytes: one pass and a copy beat two passes.)
+    # A log known to be good streams; any other is vouched for first (verified to its end and
+    # sealed), except for jsonl, whose rows (the log's bytes) are cheaper held back for one
+    # pass. Rows not streamed are held back until the walk has verified the whole log.
     stream = ledger.known_good() or (not no_cache and chosen != "jsonl" and ledger.vouch())
     writer = render.HistoryWriter(chosen, with_balance=name is not None, stream=stream)
     rows = HistoryRows(name, since_point, last)

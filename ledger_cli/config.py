@@ -67,9 +67,10 @@ def ledger_at(
     """The application over the log file at `path` (checkpoints used and kept unless told not)."""
     from ledger_cli.filelog import FileLog
     from ledger_cli.service import Ledger
+    from ledger_cli.stamps import system_clock, uuid7
 
-    pinned = {name: value for name, value in (("clock", clock), ("new_id", new_id)) if value is not None}
-    return Ledger(FileLog(os.fspath(path), use_cache=use_cache), timeout=lock_timeout, **pinned)  # type: ignore[arg-type]
+    log = FileLog(os.fspath(path), use_cache=use_cache)
+    return Ledger(log, clock=clock or system_clock, new_id=new_id or uuid7, timeout=lock_timeout)
 
 
 def open_ledger(option: str | None, *, use_cache: bool = True) -> Ledger:

@@ -92,8 +92,10 @@ class WriteSession(Protocol):
 
 
 class EventLog(Protocol):
-    snapshots: SnapshotStore
     notes: list[str]
+
+    @property
+    def snapshots(self) -> SnapshotStore: ...
 
     def head(self) -> Head: ...
 

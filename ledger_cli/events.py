@@ -220,9 +220,6 @@ def value_problem(ev: EventLike) -> str | None:
 # hash covers), and type one only where it is used: `typed(event)`.
 
 
-_COMMON = ("seq", "id", "ts", "prev", "hash", "memo", "key")
-
-
 class _Typed:
     __slots__ = ("seq", "id", "ts", "prev", "hash", "memo", "key")
     type: str = ""
@@ -237,7 +234,7 @@ class _Typed:
 
     def __init__(self, ev: EventLike) -> None:
         put = object.__setattr__
-        for name in (*_COMMON, *self._own):
+        for name in (*_Typed.__slots__, *self._own):
             value = getattr(ev, name)
             put(self, name, Decimal(value) if name == "amount" else value)
 
@@ -245,7 +242,7 @@ class _Typed:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
     def __eq__(self, other: object) -> bool:
-        names = (*_COMMON, *self._own)
+        names = (*_Typed.__slots__, *self._own)
         return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in names)
 
     def __hash__(self) -> int:

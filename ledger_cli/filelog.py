@@ -29,6 +29,8 @@ from ledger_cli.when import Point
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ledger_cli.filewriter import Writer
 
 FOLLOW_POLL = 0.05  # seconds between looks at the file's size while following
@@ -43,15 +45,12 @@ class FileLog(Reader):
         self.snapshots = FileSnapshots(self)
         self.notes: list[str] = []
 
-    def _reading(self) -> int | None:
-        return open_for_reading(self.path)
-
     def head(self) -> Head:
         state = self.books()
         return Head(state.seq, state.head, state.ts) if state.seq else EMPTY
 
     def books(self, until: Point | None = None, *, keys: bool = True) -> State:
-        fd = self._reading()
+        fd = open_for_reading(self.path)
         if fd is None:
             return State()
         try:
@@ -65,40 +64,35 @@ class FileLog(Reader):
         self, visit: Callable[[EventLike], None], until: Point | None = None, *, only: str | None = None,
         tail: int | None = None, lines: bool = False,
     ) -> State:  # fmt: skip
-        fd = self._reading()
-        if fd is None:
-            return State()
-        try:
-            before = checkpoint.stat_key(fd) if self.use_cache and until is None else None
-            folded = self._fold(fd, until, use_cache=False, on_event=visit, only=only, tail=tail, lines=lines)
-            if before is not None and not folded.torn:
-                checkpoint.seal(self.path, fd, before)  # every line was verified just now
-        finally:
-            os.close(fd)
-        self._warn_torn(folded.torn)
-        return folded.state
+        folded = self._fold_uncached(until, on_event=visit, only=only, tail=tail, lines=lines)
+        return State() if folded is None else folded.state
 
     def vouch(self) -> bool:
         """Verify every line from the first (no checkpoint used or written, no keys kept) and
         seal the file if it is whole; LogCorrupt names a bad line. Returns known_good()."""
-        fd = self._reading()
+        return self._fold_uncached(want_keys=False) is None or self.known_good()
+
+    def _fold_uncached(self, until: Point | None = None, **options: Any) -> Folded | None:
+        """Fold from the first line without checkpoints (None: no log yet); a whole fold, with
+        no torn tail, seals the file: every line was verified just now."""
+        fd = open_for_reading(self.path)
         if fd is None:
-            return True
+            return None
         try:
-            before = checkpoint.stat_key(fd) if self.use_cache else None
-            folded = self._fold(fd, use_cache=False, want_keys=False)
+            before = checkpoint.stat_key(fd) if self.use_cache and until is None else None
+            folded = self._fold(fd, until, use_cache=False, **options)
             if before is not None and not folded.torn:
                 checkpoint.seal(self.path, fd, before)
         finally:
             os.close(fd)
         self._warn_torn(folded.torn)
-        return self.known_good()
+        return folded
 
     def known_good(self) -> bool:
         """Sealed: the file is exactly as a writer or a whole verified fold left it."""
         if not self.use_cache:
             return False
-        fd = self._reading()
+        fd = open_for_reading(self.path)
         if fd is None:
             return True
         try:
@@ -109,7 +103,7 @@ class FileLog(Reader):
     def verify(self) -> VerifyReport:
         """The whole file from its first line, never from a checkpoint; then each reversal
         against its target, found from the nearest line sample (never counting from byte 0)."""
-        fd = self._reading()
+        fd = open_for_reading(self.path)
         if fd is None:
             return VerifyReport(True, 0, EMPTY.hash)
         reversals: list[Event] = []
@@ -136,7 +130,7 @@ class FileLog(Reader):
         return VerifyReport(True, folded.state.seq, folded.state.head)
 
     def read(self, after: int = 0, until: Point | None = None) -> Iterator[Event]:
-        fd = self._reading()
+        fd = open_for_reading(self.path)
         if fd is None:
             return
         try:
@@ -150,21 +144,18 @@ class FileLog(Reader):
             os.close(fd)
 
     def at(self, seq: int) -> Event | None:
-        fd = self._reading()
-        if fd is None:
-            return None
-        try:
-            state = self._fold(fd).state
-            return event_at(self.path, fd, seq, self._line_index(fd)) if 1 <= seq <= state.seq else None
-        finally:
-            os.close(fd)
+        return self._lookup(lambda state: seq if 1 <= seq <= state.seq else None, keys=False)
 
     def by_key(self, key: str) -> Event | None:
-        fd = self._reading()
+        return self._lookup(lambda state: state.keys.get(key), keys=True)
+
+    def _lookup(self, pick: Callable[[State], int | None], *, keys: bool) -> Event | None:
+        """The event at the seq `pick` chooses from the books (None: no such event)."""
+        fd = open_for_reading(self.path)
         if fd is None:
             return None
         try:
-            seq = self._fold(fd, need_keys=True).state.keys.get(key)
+            seq = pick(self._fold(fd, need_keys=keys).state)
             return None if seq is None else event_at(self.path, fd, seq, self._line_index(fd))
         finally:
             os.close(fd)
@@ -268,7 +259,7 @@ class FileSession:
 
 def _last_line_start(fd: int, end: int) -> int:
     """Where the file's last line starts (-1 if it is longer than we look back)."""
-    size = min(end, 1 << 20)
+    size = min(end, 64 << 10)  # a valid line is a few KiB at most
     tail = os.pread(fd, size, end - size)
     found = tail.rfind(b"\n", 0, len(tail) - 1)
     if found < 0:

@@ -184,7 +184,6 @@ class HistoryWriter:
 
     def add_lines(self, lines: bytes) -> None:
         """jsonl rows: verified log lines, one or more joined by newlines (not after the last)."""
-        self.count += 1  # at least one row (a count of rows is not needed for jsonl)
         self._lines.append(lines)
         self._pending += len(lines)
         if self._pending >= 1 << 16:
@@ -204,14 +203,13 @@ class HistoryWriter:
     def add(self, ev: Event, balance: Decimal | None) -> None:
         out = self.out
         fmt = self.fmt
-        self.count += 1
-        if fmt == "table":
-            self.table.append(_history_cells(ev, balance))
-            return
         if fmt == "jsonl":
             line = line_of(ev)
             self.add_lines(line if balance is None else with_member(line, "balance", format_amount(balance)))
-            self.count -= 1
+            return
+        self.count += 1  # json opens its list at the first row
+        if fmt == "table":
+            self.table.append(_history_cells(ev, balance))
             return
         record = history_record(ev, balance)
         if fmt == "json":

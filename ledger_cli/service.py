@@ -228,10 +228,8 @@ class _Spool:
         self._memory: list[bytes] = []
         self._size = 0
         self._file: IO[bytes] | None = None
-        self.last_length = 0
 
     def write(self, line: bytes) -> None:
-        self.last_length = len(line)
         self._memory.append(line)
         self._size += len(line)
         if self._size > self.LIMIT:  # spill what is held, in one write
