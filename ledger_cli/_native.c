@@ -1,23 +1,28 @@
 /* ledger_cli._native: the cold fold's hot loop in C (optional; the package runs without it).
  *
  * fold() reads whole log lines from a block of bytes and, line by line, proves each one is a
- * deposit, withdrawal, transfer, open or close in exactly the canonical form of contract section 2 (sorted
- * keys, no whitespace, no escapes but a memo's or key's \" and \\), with the expected seq, prev
- * and a non-decreasing ts, valid
- * values and a hash that matches its bytes, and that it breaks no rule of the books; then it
- * applies it to the state's dicts. At the first line it cannot vouch for (another event type,
- * any other escape, anything unusual or wrong) it stops and says so: the Python reader then takes
- * that one line, and names the problem if there is one. So this module never accepts a line
- * that the Python path would refuse; it only gets the common case done without building
+ * deposit, withdrawal, transfer, open, close or reversal, v1 or v2 (with its `date`), in exactly
+ * the canonical form of contract section 2 (sorted keys, no whitespace, no escapes but a memo's
+ * or key's \" and \\), with the expected seq, prev and a non-decreasing ts, valid values and a
+ * hash that matches its bytes, and that it breaks no rule of the books in either order (by
+ * record, and by date: contract section 7); then it applies it to the state's dicts. At the
+ * first line it cannot vouch for (another event type, a period event, any other escape, a date
+ * it does not decide, anything unusual or wrong) it stops and says so: the Python reader then
+ * takes that one line, and names the problem if there is one. So this module never accepts a
+ * line that the Python path would refuse; it only gets the common case done without building
  * Python objects per event. The rules themselves stay in ledger_cli.domain; the mirror of them
- * here (deposits open a new account, a debit needs an open account with the funds, a transfer
- * needs two different accounts, none closed; only an account that is not open opens, only an
- * open one at zero closes) is held to it by tests/test_native.py.
+ * here (deposits open a new account, a debit needs an open account with the funds on every day
+ * from its date on, a transfer needs two different accounts, none closed, nothing is dated
+ * before an account's reopening or in the closed period; only an account that is not open
+ * opens, only an open one at zero with nothing dated later closes) follows moves.apply_move and
+ * domain.check, and is held to them by tests/test_native.py.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <limits.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -431,6 +436,148 @@ static PyObject *text_ok_py(PyObject *self, PyObject *args) {
     return PyBool_FromLong(ok);
 }
 
+/* ---- days (contract section 7) -------------------------------------------------------------
+ *
+ * Every event has a date: a v2 line its own `date`, a v1 line the local calendar date of its
+ * ts (dates.local_day: the reader's TZ, through localtime_r, as time.localtime reads it). Days
+ * are held here as day numbers (days since 1970-01-01, dates.day_number) of real calendar dates
+ * from 0001-01-01 to 9999-12-31: for those, comparing the numbers is comparing the ISO texts,
+ * as the Python rules do. Anything else (a date that is not real, a ts whose day is not, a day
+ * that would fall outside those years) is never decided here: the line goes to Python. */
+
+static int digits(const char *p, int n) {
+    for (int i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
+typedef int32_t day_t;
+#define NO_DAY INT32_MIN
+#define FIRST_DAY (-719162) /* 0001-01-01 */
+#define LAST_DAY 2932896    /* 9999-12-31 */
+
+static const int MONTH_DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+/* dates.day_number of a real date (y >= 1, so every division here is of non-negative numbers). */
+static day_t day_number(int y, int m, int d) {
+    y -= m <= 2;
+    int era = y / 400, yoe = y - era * 400;
+    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* The day number of p[0:10] if it is a real date (dates.is_day) in ISO form; 0 if it is not. */
+static int day_of_text(const char *p, day_t *out) {
+    if (p[4] != '-' || p[7] != '-' || !digits(p, 4) || !digits(p + 5, 2) || !digits(p + 8, 2))
+        return 0;
+    int y = (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
+    int m = (p[5] - '0') * 10 + (p[6] - '0'), d = (p[8] - '0') * 10 + (p[9] - '0');
+    if (y < 1 || m < 1 || m > 12 || d < 1)
+        return 0;
+    int leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    if (d > (m == 2 && leap ? 29 : MONTH_DAYS[m - 1]))
+        return 0;
+    *out = day_number(y, m, d);
+    return 1;
+}
+
+/* dates.day_text: the ISO text (10 characters) of a day number from FIRST_DAY to LAST_DAY. */
+static void day_text(day_t number, char out[10]) {
+    int z = number + 719468;
+    int era = z / 146097; /* z >= 0 from FIRST_DAY on */
+    int doe = z - era * 146097;
+    int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int mp = (5 * doy + 2) / 153;
+    int d = doy - (153 * mp + 2) / 5 + 1, m = mp + (mp < 10 ? 3 : -9), y = yoe + era * 400 + (m <= 2);
+    out[0] = (char)('0' + y / 1000), out[1] = (char)('0' + y / 100 % 10), out[2] = (char)('0' + y / 10 % 10);
+    out[3] = (char)('0' + y % 10), out[4] = '-', out[5] = (char)('0' + m / 10), out[6] = (char)('0' + m % 10);
+    out[7] = '-', out[8] = (char)('0' + d / 10), out[9] = (char)('0' + d % 10);
+}
+
+/* The day texts as str, shared by every entry written back (a log has few distinct days). */
+static struct {
+    day_t day;
+    PyObject *text;
+} day_texts[1024];
+
+/* The str of a day (a borrowed reference, valid until the next call), NULL on an error. */
+static PyObject *day_str(day_t day) {
+    size_t i = (size_t)(uint32_t)day & 1023;
+    if (day_texts[i].text && day_texts[i].day == day)
+        return day_texts[i].text;
+    char text[10];
+    day_text(day, text);
+    PyObject *s = PyUnicode_FromStringAndSize(text, 10);
+    if (!s)
+        return NULL;
+    Py_XSETREF(day_texts[i].text, s);
+    day_texts[i].day = day;
+    return s;
+}
+
+/* The local calendar day of a ts (dates.local_day): the start of its minute, its offset from
+ * UTC there (tm_gmtoff of localtime_r), the day of the sum. Like Python this reads the offset
+ * at the minute's start, so one minute has one local day by construction, and the last minute
+ * asked is remembered: a log's ts grow, and lines of one minute come together. The memory is
+ * dropped with the books (every new fold), since TZ may change between folds (time.tzset).
+ * 0 if the day is not decided here. */
+static struct {
+    char minute[16]; /* "YYYY-MM-DDTHH:MM" of the minute remembered, as in the ts */
+    day_t day;
+    char known;      /* 0: nothing remembered */
+} local_memo;
+
+static int local_day_of(const char *ts, day_t *out) {
+    if (local_memo.known && memcmp(ts, local_memo.minute, 16) == 0) {
+        *out = local_memo.day;
+        return 1;
+    }
+    day_t utc;
+    if (!day_of_text(ts, &utc) || !digits(ts + 11, 2) || !digits(ts + 14, 2))
+        return 0;
+    int hh = (ts[11] - '0') * 10 + (ts[12] - '0'), mm = (ts[14] - '0') * 10 + (ts[15] - '0');
+    if (hh > 23 || mm > 59)
+        return 0; /* dates.local_day would still make a day of it: Python's to decide */
+    long long epoch = (long long)utc * 86400 + hh * 3600 + mm * 60;
+    time_t t = (time_t)epoch;
+    struct tm tm;
+    if (!localtime_r(&t, &tm))
+        return 0;
+    long long local = epoch + tm.tm_gmtoff;
+    long long day = local >= 0 ? local / 86400 : -((-local + 86399) / 86400); /* floor, as // */
+    if (day < FIRST_DAY || day > LAST_DAY)
+        return 0;
+    memcpy(local_memo.minute, ts, 16);
+    local_memo.day = (day_t)day;
+    local_memo.known = 1;
+    *out = (day_t)day;
+    return 1;
+}
+
+/* The day of the line's ts in UTC, plus one: the latest `date` a v2 line recorded then may
+ * have (events.date_problem). Remembered for the last ts day asked. 0 if not decided here
+ * (the ts's day is not real, or the day after it is past 9999-12-31, where the Python rule
+ * compares "9999-12-31" with "10000-01-01" as texts). */
+static struct {
+    char text[10];
+    day_t day;
+} ts_memo = {"", 0}; /* "": never a ts's day (ts_ok: digits) */
+
+static int latest_date_of(const char *ts, day_t *out) {
+    if (memcmp(ts, ts_memo.text, 10) != 0) {
+        day_t utc;
+        if (!day_of_text(ts, &utc) || utc + 1 > LAST_DAY)
+            return 0;
+        memcpy(ts_memo.text, ts, 10);
+        ts_memo.day = utc + 1;
+    }
+    *out = ts_memo.day;
+    return 1;
+}
+
 /* ---- the books, mirrored in exact integers -------------------------------------------------
  *
  * During a fold the balances live here as integers of 10^-18 units (every valid amount has at
@@ -441,11 +588,29 @@ static PyObject *text_ok_py(PyObject *self, PyObject *args) {
  * reader takes a line (those accounts, which it then changes: they are dropped here), before a
  * checkpoint is saved, and at the end of the fold. A balance that does not fit (more than 18
  * digits after the point, or near 10^19) is marked `foreign`: every line touching it goes to
- * Python. A mirror belongs to one fold, named by a token object; another token starts afresh. */
+ * Python. A mirror belongs to one fold, named by a token object; another token starts afresh.
+ *
+ * A Book mirrors, too, what the rules by date read of its account (books.State): its changes
+ * by day (state.days[account]) as an array sorted by day, its latest day (state.last_day), and,
+ * from its status list (state.status[account]), the day of its latest close (books.closed_on)
+ * and of its reopening after that close (books.reopened_on), NO_DAY standing for None. They are
+ * loaded and written back with the balance: sync() writes the day entries changed since the
+ * last sync (each one is marked, and the lowest index marked is remembered, so a log without
+ * backdating writes one entry per account per sync) and the latest day. Status entries (opens
+ * and closes: rare) are appended to the Python lists at once, as opens are put in `opened`.
+ * Anything there that does not read as the Python path writes it (a day that is not a real
+ * date, a change that does not fit, days without a latest day) makes the account foreign. */
 
 typedef __int128 units_t;
 #define UNIT_DIGITS 18
 #define MAX_WHOLE_DIGITS 19 /* amounts and balances below 10^19: sums of 10^5 of them fit */
+
+typedef struct {
+    units_t units; /* the net change of the balance dated `day` (entries stay at zero) */
+    day_t day;
+    uint8_t scale; /* the fraction digits Decimal keeps for it, as for balances */
+    uint8_t dirty; /* changed since the last sync */
+} Day;
 
 typedef struct {
     PyObject *name; /* the account (a strong reference; NULL: a free slot) */
@@ -453,13 +618,17 @@ typedef struct {
     units_t units;
     int scale;
     char open, dirty, foreign, stale;
+    char days_dirty; /* a day entry, or the latest day, changed since the last sync */
+    Day *days;       /* n entries in day order, room for cap */
+    int32_t n, cap, dirty_from; /* dirty_from: no entry before it changed since the last sync */
+    day_t last, closed, reopened; /* last_day[account], closed_on, reopened_on; NO_DAY: None */
 } Book;
 
 static struct {
     Book *slots;
     size_t mask, used;
     PyObject *token;
-    PyObject *balances, *opened; /* borrowed: the token's fold holds them */
+    PyObject *balances, *opened, *days, *last_day, *status; /* borrowed: the token's fold holds them */
     /* For matching reversals with their targets (see target_matches): samples[i] is the file
      * offset of line i * SAMPLE + 1 as this fold met it, -1 where it did not. */
     long long *samples;
@@ -468,8 +637,10 @@ static struct {
 
 
 static void books_clear(void) {
-    for (size_t i = 0; books.slots && i <= books.mask; i++)
+    for (size_t i = 0; books.slots && i <= books.mask; i++) {
         Py_XDECREF(books.slots[i].name);
+        PyMem_Free(books.slots[i].days);
+    }
     PyMem_Free(books.slots);
     books.slots = NULL;
     books.mask = books.used = 0;
@@ -477,6 +648,7 @@ static void books_clear(void) {
     PyMem_Free(books.samples);
     books.samples = NULL;
     books.samples_n = books.samples_cap = 0;
+    local_memo.known = 0; /* TZ may have changed (time.tzset) since */
 }
 
 static Book *books_slot(PyObject *name, Py_hash_t h) {
@@ -519,17 +691,38 @@ static int parse_units(const char *p, Py_ssize_t n, units_t *units, int *scale) 
     return 1;
 }
 
+/* A Decimal of the books (a balance or a day's change) as units and scale: 1, or 0 if it does
+ * not fit (or is no finite number), -1 on a Python error. */
+static int units_of(PyObject *value, units_t *units, int *scale) {
+    PyObject *text = PyObject_Format(value, fixed_format);
+    if (!text)
+        return -1;
+    Py_ssize_t n;
+    const char *p = PyUnicode_AsUTF8AndSize(text, &n);
+    int r = p ? parse_units(p, n, units, scale) : -1;
+    Py_DECREF(text);
+    return r;
+}
+
+static const uint64_t POW10[UNIT_DIGITS + 1] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL, 1000000000ULL,
+    10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
+    1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
+};
+
 /* The Decimal of a balance: its units shown with `scale` fraction digits. */
 static PyObject *units_decimal(units_t units, int scale) {
     char digits[64], text[72];
     int n = 0, negative = units < 0;
-    units_t v = negative ? -units : units;
-    for (int k = scale; k < UNIT_DIGITS; k++)
-        v /= 10; /* exact: no balance has more than `scale` fraction digits */
-    do {
+    unsigned __int128 v = negative ? -(unsigned __int128)units : (unsigned __int128)units;
+    v /= POW10[UNIT_DIGITS - scale]; /* exact: no balance has more than `scale` fraction digits */
+    for (; v > UINT64_MAX; v /= 10) /* the digits past 64 bits, one (slow) 128-bit division each */
         digits[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
+    uint64_t w = (uint64_t)v;
+    do {
+        digits[n++] = (char)('0' + (int)(w % 10));
+        w /= 10;
+    } while (w);
     while (n <= scale)
         digits[n++] = '0';
     int t = 0;
@@ -548,20 +741,143 @@ static PyObject *units_decimal(units_t units, int scale) {
     return value;
 }
 
-static int book_write(Book *b) {
-    PyObject *value = units_decimal(b->units, b->scale);
-    if (!value || PyDict_SetItem(books.balances, b->name, value) < 0) {
-        Py_XDECREF(value);
+/* 1 with the day number of `text` if it is the str of a real date, 0 if it is anything else. */
+static int day_of_str(PyObject *text, day_t *day) {
+    if (!PyUnicode_Check(text) || PyUnicode_GET_LENGTH(text) != 10 || !PyUnicode_IS_ASCII(text))
+        return 0;
+    return day_of_text((const char *)PyUnicode_DATA(text), day);
+}
+
+static int day_cmp(const void *a, const void *b) {
+    day_t x = ((const Day *)a)->day, y = ((const Day *)b)->day;
+    return (x > y) - (x < y);
+}
+
+/* Load the account's days, latest day and status-derived days into `e` (from NO_DAY and no
+ * days); e->foreign is set for anything that does not read as the Python path writes it. */
+static int book_load_days(Book *e, PyObject *name) {
+    PyObject *changes = PyDict_GetItemWithError(books.days, name);
+    if (!changes && PyErr_Occurred())
         return -1;
+    if (changes && (!PyDict_Check(changes) || PyDict_GET_SIZE(changes) == 0)) {
+        e->foreign = 1; /* an empty dict: add_day would read a last day it may not have */
+        return 0;
     }
-    Py_DECREF(value);
-    b->dirty = 0;
+    if (changes) {
+        Py_ssize_t size = PyDict_GET_SIZE(changes), at = 0;
+        if (size > INT32_MAX / 2 || !(e->days = PyMem_Malloc((size_t)(size + 8) * sizeof(Day)))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        e->cap = (int32_t)size + 8;
+        PyObject *key, *value;
+        while (PyDict_Next(changes, &at, &key, &value)) {
+            Day *entry = &e->days[e->n];
+            int scale, r;
+            if (!day_of_str(key, &entry->day) || (r = units_of(value, &entry->units, &scale)) == 0) {
+                e->foreign = 1;
+                return 0;
+            }
+            if (r < 0)
+                return -1;
+            entry->scale = (uint8_t)scale;
+            entry->dirty = 0;
+            e->n++;
+        }
+        qsort(e->days, (size_t)e->n, sizeof(Day), day_cmp);
+    }
+    PyObject *last = PyDict_GetItemWithError(books.last_day, name);
+    if (!last && PyErr_Occurred())
+        return -1;
+    if ((last != NULL) != (e->n > 0) || (last && !day_of_str(last, &e->last))) {
+        e->foreign = 1;
+        return 0;
+    }
+    PyObject *status = PyDict_GetItemWithError(books.status, name);
+    if (!status && PyErr_Occurred())
+        return -1;
+    if (!status)
+        return 0;
+    if (!PyList_Check(status)) {
+        e->foreign = 1;
+        return 0;
+    }
+    /* closed_on: the date of the latest close; reopened_on: that of the entry after it, if any. */
+    for (Py_ssize_t i = PyList_GET_SIZE(status) - 1; i >= 0; i--) {
+        PyObject *entry = PyList_GET_ITEM(status, i);
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 3) {
+            e->foreign = 1;
+            return 0;
+        }
+        int opened = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 2));
+        if (opened < 0)
+            return -1;
+        if (opened)
+            continue;
+        if (!day_of_str(PyTuple_GET_ITEM(entry, 0), &e->closed)) {
+            e->foreign = 1;
+            return 0;
+        }
+        if (i + 1 < PyList_GET_SIZE(status)) {
+            PyObject *next = PyList_GET_ITEM(status, i + 1);
+            if (!PyTuple_Check(next) || PyTuple_GET_SIZE(next) != 3 || !day_of_str(PyTuple_GET_ITEM(next, 0), &e->reopened))
+                e->foreign = 1;
+        }
+        break;
+    }
+    return 0;
+}
+
+/* Write what changed of `b` since the last sync back to the dicts: its balance, its day entries
+ * (from dirty_from on, those marked) and its latest day. */
+static int book_write(Book *b) {
+    if (b->dirty) {
+        PyObject *value = units_decimal(b->units, b->scale);
+        if (!value || PyDict_SetItem(books.balances, b->name, value) < 0) {
+            Py_XDECREF(value);
+            return -1;
+        }
+        Py_DECREF(value);
+        b->dirty = 0;
+    }
+    if (b->days_dirty) {
+        PyObject *changes = PyDict_GetItemWithError(books.days, b->name);
+        if (!changes) {
+            if (PyErr_Occurred() || !(changes = PyDict_New()))
+                return -1;
+            int r = PyDict_SetItem(books.days, b->name, changes);
+            Py_DECREF(changes); /* books.days holds it */
+            if (r < 0)
+                return -1;
+        } else if (!PyDict_Check(changes)) { /* it was a dict when loaded (else: foreign) */
+            PyErr_SetString(PyExc_SystemError, "sync: state.days changed under the fold");
+            return -1;
+        }
+        for (int32_t i = b->dirty_from; i < b->n; i++) {
+            Day *entry = &b->days[i];
+            if (!entry->dirty)
+                continue;
+            PyObject *day = day_str(entry->day), *value = day ? units_decimal(entry->units, entry->scale) : NULL;
+            if (!value || PyDict_SetItem(changes, day, value) < 0) {
+                Py_XDECREF(value);
+                return -1;
+            }
+            Py_DECREF(value);
+            entry->dirty = 0;
+        }
+        PyObject *last = day_str(b->last);
+        if (!last || PyDict_SetItem(books.last_day, b->name, last) < 0)
+            return -1;
+        b->days_dirty = 0;
+    }
     return 0;
 }
 
 /* Start (or go on with) the mirror of the fold named by `token`. */
-static int books_begin(PyObject *token, PyObject *balances, PyObject *opened) {
-    if (books.token == token && books.balances == balances && books.opened == opened)
+static int books_begin(PyObject *token, PyObject *balances, PyObject *opened, PyObject *days, PyObject *last_day,
+                       PyObject *status) {
+    if (books.token == token && books.balances == balances && books.opened == opened && books.days == days &&
+        books.last_day == last_day && books.status == status)
         return 0;
     books_clear();
     books.mask = 1023;
@@ -573,6 +889,9 @@ static int books_begin(PyObject *token, PyObject *balances, PyObject *opened) {
     books.token = token;
     books.balances = balances;
     books.opened = opened;
+    books.days = days;
+    books.last_day = last_day;
+    books.status = status;
     return 0;
 }
 
@@ -612,22 +931,21 @@ static int book_of(PyObject *name, Book **found) {
     PyObject *balance = PyDict_GetItemWithError(books.balances, name);
     if (!balance && PyErr_Occurred())
         return -1;
-    Book entry = {NULL, h, 0, 0, is_open == Py_True, 0, 1, 0};
+    Book entry = {.hash = h, .open = is_open == Py_True, .foreign = 1, .last = NO_DAY, .closed = NO_DAY,
+                  .reopened = NO_DAY};
     if (balance) { /* a balance that does not parse or fit stays foreign: Python's */
-        PyObject *text = PyObject_Format(balance, fixed_format);
-        if (!text)
+        int r = units_of(balance, &entry.units, &entry.scale);
+        if (r < 0)
             return -1;
-        Py_ssize_t n;
-        const char *p = PyUnicode_AsUTF8AndSize(text, &n);
-        if (!p) {
-            Py_DECREF(text);
-            return -1;
-        }
-        entry.foreign = !parse_units(p, n, &entry.units, &entry.scale);
-        Py_DECREF(text);
+        entry.foreign = !r;
     }
-    if (b->name) { /* stale: Python changed it; load it again in place */
+    if (book_load_days(&entry, name) < 0) {
+        PyMem_Free(entry.days);
+        return -1;
+    }
+    if (b->name) { /* stale: Python changed it; load it again in place (sync wrote it first) */
         entry.name = b->name;
+        PyMem_Free(b->days);
     } else {
         Py_INCREF(name);
         entry.name = name;
@@ -656,9 +974,11 @@ static int books_sync(PyObject *names) {
     if (!books.slots)
         return 0;
     if (names == Py_None) {
-        for (size_t i = 0; i <= books.mask; i++)
-            if (books.slots[i].name && books.slots[i].dirty && book_write(&books.slots[i]) < 0)
+        for (size_t i = 0; i <= books.mask; i++) {
+            Book *b = &books.slots[i];
+            if (b->name && (b->dirty || b->days_dirty) && book_write(b) < 0)
                 return -1;
+        }
         return 0;
     }
     for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(names); k++) {
@@ -671,11 +991,122 @@ static int books_sync(PyObject *names) {
         Book *b = books_slot(name, h);
         if (!b->name)
             continue;
-        if (b->dirty && book_write(b) < 0)
+        if ((b->dirty || b->days_dirty) && book_write(b) < 0)
             return -1;
         b->stale = 1;
     }
     return 0;
+}
+
+/* ---- an account's days ---------------------------------------------------------------------
+ * books.add_day and books.low_from on a Book's array. A line's change is checked (room for one
+ * more entry, and a sum that fits) before anything of the line is applied, so that applying it
+ * cannot fail half-way. */
+
+/* Where `day` is in b's days (*found 1), or where it goes (the index of the first later day).
+ * Most lines are dated on or after the account's latest day: that is looked at first. */
+static inline int32_t day_index(const Book *b, day_t day, int *found) {
+    int32_t lo = 0, hi = b->n;
+    if (hi && b->days[hi - 1].day <= day) {
+        *found = b->days[hi - 1].day == day;
+        return *found ? hi - 1 : hi;
+    }
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if (b->days[mid].day < day)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < b->n && b->days[lo].day == day;
+    return lo;
+}
+
+/* Get b ready for the change `delta` dated `day`: room for one more entry, and a sum that fits.
+ * 1 with *at the entry's index (found) or -1 - the index where it goes (a new day); 0 if the
+ * sum does not fit (the line is then Python's); -1 with no memory. */
+static int day_prepare(Book *b, day_t day, units_t delta, int32_t *at) {
+    if (b->n == b->cap) {
+        int32_t cap = b->cap ? b->cap * 2 : 8;
+        Day *grown = b->cap < INT32_MAX / 2 ? PyMem_Realloc(b->days, (size_t)cap * sizeof(Day)) : NULL;
+        if (!grown) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->days = grown;
+        b->cap = cap;
+    }
+    int found;
+    int32_t i = day_index(b, day, &found);
+    units_t sum;
+    if (found && __builtin_add_overflow(b->days[i].units, delta, &sum))
+        return 0;
+    *at = found ? i : -1 - i;
+    return 1;
+}
+
+/* books.add_day: the change `delta` (of `scale` fraction digits) dated `day`, at the place
+ * day_prepare() found (nothing of b changed since). */
+static void day_add(Book *b, int32_t at, day_t day, units_t delta, int scale) {
+    int empty = b->n == 0;
+    int32_t i = at >= 0 ? at : -1 - at;
+    Day *entry = &b->days[i];
+    if (at >= 0) {
+        entry->units += delta;
+        entry->scale = entry->scale > scale ? entry->scale : (uint8_t)scale;
+    } else {
+        memmove(entry + 1, entry, (size_t)(b->n - i) * sizeof(Day));
+        entry->units = delta;
+        entry->day = day;
+        entry->scale = (uint8_t)scale;
+        b->n++;
+    }
+    entry->dirty = 1;
+    if (!b->days_dirty || i < b->dirty_from)
+        b->dirty_from = i;
+    b->days_dirty = 1;
+    if (empty || day > b->last) /* no days before: add_day sets the latest day outright */
+        b->last = day;
+}
+
+/* Whether b's lowest balance by date on `day` and every later day (books.low_from: the balance
+ * less the changes dated after `day`, then each later day's change added in turn) stays at
+ * `amount` or more. 0 also when a sum does not fit: the line is then Python's. */
+static int low_covers(const Book *b, day_t day, units_t amount) {
+    int found;
+    int32_t first = day_index(b, day, &found) + found; /* the first entry dated after `day` */
+    units_t later = 0, run;
+    for (int32_t i = first; i < b->n; i++)
+        if (__builtin_add_overflow(later, b->days[i].units, &later))
+            return 0;
+    if (__builtin_sub_overflow(b->units, later, &run) || run < amount)
+        return 0;
+    for (int32_t i = first; i < b->n; i++)
+        if (__builtin_add_overflow(run, b->days[i].units, &run) || run < amount)
+            return 0;
+    return 1;
+}
+
+/* Append (date, seq, opened) to state.status[account] (made if missing): evolve() of an open
+ * or a close. */
+static int status_append(PyObject *account, day_t day, long long seq, int opened) {
+    PyObject *list = PyDict_GetItemWithError(books.status, account);
+    if (!list) {
+        if (PyErr_Occurred() || !(list = PyList_New(0)))
+            return -1;
+        int r = PyDict_SetItem(books.status, account, list);
+        Py_DECREF(list); /* books.status holds it */
+        if (r < 0)
+            return -1;
+    } else if (!PyList_Check(list)) {
+        PyErr_SetString(PyExc_SystemError, "fold: a status entry is not a list");
+        return -1;
+    }
+    PyObject *text = day_str(day);
+    PyObject *entry = text ? Py_BuildValue("(OLO)", text, seq, opened ? Py_True : Py_False) : NULL;
+    int r = entry ? PyList_Append(list, entry) : -1;
+    Py_XDECREF(entry);
+    return r;
 }
 
 /* ---- the canonical line ------------------------------------------------------------------- */
@@ -755,13 +1186,6 @@ static int text_body(Cur *c, char *buf, Py_ssize_t cap, const char **s, Py_ssize
     return 1;
 }
 
-static int digits(const char *p, int n) {
-    for (int i = 0; i < n; i++)
-        if (p[i] < '0' || p[i] > '9')
-            return 0;
-    return 1;
-}
-
 static uint8_t HEX[256]; /* 1 for 0-9 and a-f (set at import) */
 
 static int hexdigits(const char *p, int n) {
@@ -791,10 +1215,11 @@ static int cmp_text(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb) 
 enum { DEPOSITED, WITHDRAWN, TRANSFERRED, OPENED, CLOSED, REVERSED }; /* movements first */
 
 typedef struct {
-    const char *account, *amount, *id, *key, *memo, *prev, *to, *ts, *type, *hash;
+    const char *account, *amount, *date, *id, *key, *memo, *prev, *to, *ts, *type, *hash;
     Py_ssize_t account_n, amount_n, id_n, key_n, memo_n, to_n, ts_n, type_n;
     long long seq, target; /* target: 0 when the line has none */
-    int kind;
+    int kind, v;           /* v: 1 (no date) or 2 (a date: 10 bytes, not yet checked) */
+    day_t day;             /* the line's date (events.date_of), set by line_day() */
     const char *body_end; /* where `,"hash":` starts */
     char memo_buf[4000], key_buf[800]; /* an escaped memo or key, undone (1000 and 200 characters) */
 } Line;
@@ -814,12 +1239,13 @@ static long long positive_int(Cur *c) {
 }
 
 /* Parse one line in canonical form: a movement, an open or a close, or a reversal (fields in
- * sorted order: account?, amount, id, key?, memo?, prev, seq, target, to?, ts, type, v, with
- * `account` or `to` or both); each with exactly the fields events.GOOD_SHAPES allows for its
- * type. 0 if it is anything else. */
+ * sorted order: account?, amount, date?, id, key?, memo?, prev, seq, target, to?, ts, type, v,
+ * with `account` or `to` or both); each with exactly the fields events.GOOD_SHAPES allows for
+ * its type, and a `date` if and only if it is v2 (events._version_problem: v1 or v2, nothing
+ * else). 0 if it is anything else. The date is only cut out here: line_day() reads it. */
 static int parse_line(const char *p, const char *end, Line *ln) {
     Cur c = {p, end};
-    ln->account = ln->amount = ln->key = ln->memo = ln->to = NULL;
+    ln->account = ln->amount = ln->date = ln->key = ln->memo = ln->to = NULL;
     ln->account_n = ln->amount_n = ln->key_n = ln->memo_n = ln->to_n = 0;
     ln->target = 0;
     if (LIT(&c, "{\"account\":\"")) {
@@ -829,6 +1255,12 @@ static int parse_line(const char *p, const char *end, Line *ln) {
             return 0;
     } else if (!LIT(&c, "{\"amount\":\"") || !str_body(&c, &ln->amount, &ln->amount_n)) {
         return 0; /* no account: only a reversal that credits `to` */
+    }
+    if (LIT(&c, ",\"date\":\"")) {
+        if (end - c.p < 11 || c.p[10] != '"')
+            return 0;
+        ln->date = c.p;
+        c.p += 11;
     }
     if (!LIT(&c, ",\"id\":\"") || !str_body(&c, &ln->id, &ln->id_n))
         return 0;
@@ -850,7 +1282,13 @@ static int parse_line(const char *p, const char *end, Line *ln) {
         return 0;
     if (!LIT(&c, ",\"type\":\"") || !str_body(&c, &ln->type, &ln->type_n))
         return 0;
-    if (!LIT(&c, ",\"v\":1"))
+    if (LIT(&c, ",\"v\":1"))
+        ln->v = 1;
+    else if (LIT(&c, ",\"v\":2"))
+        ln->v = 2;
+    else
+        return 0;
+    if ((ln->v == 2) != (ln->date != NULL))
         return 0;
     ln->body_end = c.p;
     if (!LIT(&c, ",\"hash\":\"") || end - c.p != 66 || c.p[64] != '"' || c.p[65] != '}')
@@ -882,13 +1320,38 @@ static int parse_line(const char *p, const char *end, Line *ln) {
     return id_ok(ln->id, ln->id_n) && ts_ok(ln->ts, ln->ts_n);
 }
 
+/* The day of a parsed line (events.date_of) into ln->day: a v2 line's `date`, which must be a
+ * real date no later than the day after its ts's UTC day (events.date_problem), or a v1 line's
+ * local day of its ts. 0 if that is not decided here (the line is then Python's). */
+static struct {
+    char text[10]; /* the last date read (lines of a day come together) */
+    day_t day;
+    char known;    /* 0: nothing remembered */
+} date_memo;
+
+static int line_day(Line *ln) {
+    if (!ln->date)
+        return local_day_of(ln->ts, &ln->day);
+    if (date_memo.known && memcmp(ln->date, date_memo.text, 10) == 0) {
+        ln->day = date_memo.day;
+    } else {
+        if (!day_of_text(ln->date, &ln->day))
+            return 0;
+        memcpy(date_memo.text, ln->date, 10);
+        date_memo.day = ln->day;
+        date_memo.known = 1;
+    }
+    day_t latest;
+    return latest_date_of(ln->ts, &latest) && ln->day <= latest;
+}
+
 /* ---- fold --------------------------------------------------------------------------------- */
 
 enum { DONE = 0, HANDOFF = 1, BOUND = 2 };
 
 PyDoc_STRVAR(fold_doc,
 "fold(block, pos, seq, head, ts, balances, opened, keys, stop_seq, stop_ts, token, starts=None, only=None,\n"
-"     reversed_by=None, reversals=None, fd=-1, offset=0)\n"
+"     reversed_by=None, reversals=None, fd=-1, offset=0, days, last_day, status, closed_through=None)\n"
 "-> (code, pos, seq, head, ts, line_start)\n\n"
 "Apply the events in block[pos:] (whole lines) that follow event `seq` with hash `head`\n"
 "and timestamp `ts`, each verified, to the dicts. code 0: every line was applied; 1: the line\n"
@@ -901,10 +1364,14 @@ PyDoc_STRVAR(fold_doc,
 "they are handed to Python), and with a list `reversals` the start of each one applied is\n"
 "appended to it; given also the file descriptor `fd` of the log, whose byte `offset` the\n"
 "block starts at, only of each one that it could not prove undoes its target (verify's\n"
-"domain.reversal_matches), reading the target's line from `fd`.\n\n"
-"The balances are kept in the extension's books between calls with the same `token` (an\n"
-"object naming one fold): call sync(token) before reading `balances`, and\n"
-"sync(token, (account, to)) before changing those accounts in Python.");
+"domain.reversal_matches, the dates included), reading the target's line from `fd`.\n\n"
+"`days`, `last_day` and `status` are the State's dicts of the books by date (required), and\n"
+"`closed_through` its closed period's last day (a str, or None): v1 and v2 lines are applied\n"
+"under the rules in both orders (contract section 7); period events, and every line the rules\n"
+"by date refuse, go to Python.\n\n"
+"The balances and days are kept in the extension's books between calls with the same `token`\n"
+"(an object naming one fold): call sync(token) before reading `balances`, `days` or `last_day`,\n"
+"and sync(token, (account, to)) before changing those accounts in Python.");
 
 /* Whether the account name a[0:n] is `prefix` or one of its sub-accounts (values.covers). */
 static int covers(const char *prefix, Py_ssize_t prefix_n, const char *a, Py_ssize_t n) {
@@ -913,25 +1380,35 @@ static int covers(const char *prefix, Py_ssize_t prefix_n, const char *a, Py_ssi
 
 enum { APPLIED = 3, FAILED = -1 };
 
-/* The dicts a fold changes besides the balances (held in the books): borrowed references. */
+/* The dicts a fold changes besides those held in the books: borrowed references. */
 typedef struct {
     PyObject *opened, *keys, *reversed_by; /* keys, reversed_by: NULL when not wanted */
+    day_t through; /* state.closed_through as a day: NO_DAY when nothing is closed, and INT32_MAX
+                    * when it is no date read here (then every line goes to Python) */
 } Dicts;
 
 /* Verify and apply the line p[0:nl]; APPLIED, HANDOFF, BOUND (a valid line after stop_ts,
  * not applied) or FAILED (a Python exception is set).
  *
  * The rules are domain.check's, each a mirror of one of its functions (so every line one of
- * them refuses goes to Python, which names the problem): a deposit's account must not be
- * closed (_destination_problem); a withdrawal's or transfer's source must be open with the
- * funds (_source_problem), a transfer's destination not closed and not its source; only an
- * account that is not open opens, only an open one at zero closes (_close_problem). A reversal
- * (_reversal_problem): 1 <= target < seq, target not reversed yet, `account` (if any) not `to`
- * and open with the funds, `to` (if any) known and open; it opens nothing. */
+ * them refuses goes to Python, which names the problem), in both orders (contract section 7):
+ * no line is dated on or before the closed period's last day (_closed_period_problem); a
+ * deposit's account must not be closed (_destination_problem); a withdrawal's or transfer's
+ * source must be open with the funds (_source_problem), a transfer's destination not closed
+ * and not its source; only an account that is not open opens, only an open one at zero closes
+ * (_close_problem). A reversal (_reversal_problem): 1 <= target < seq, target not reversed yet,
+ * `account` (if any) not `to` and open with the funds, `to` (if any) known and open; it opens
+ * nothing. By date: nothing is dated before the latest reopening of an account it touches
+ * (_reopening_problem: credits, debits and closes); a debit dated before the account's latest
+ * day leaves its lowest balance by date from that day on at the amount or more
+ * (_dated_debit_problem); a close is dated on or after the latest day; a closed account
+ * reopens on or after the day it was closed (_open_problem). NO_DAY (INT32_MIN) for "none"
+ * makes each of these comparisons false, as the Python rules skip them for None. */
 static int fold_line(const char *p, const char *nl, long long seq, const char *head, const char *ts,
                      Py_ssize_t tsn, const char *stop_ts, Py_ssize_t stop_ts_n, Dicts *d, Line *ln) {
     if (!parse_line(p, nl, ln) || (ln->kind == REVERSED && !d->reversed_by) || ln->seq != seq + 1 ||
-        memcmp(ln->prev, head, 64) != 0 || cmp_text(ln->ts, 27, ts, tsn) < 0)
+        memcmp(ln->prev, head, 64) != 0 || cmp_text(ln->ts, 27, ts, tsn) < 0 || !line_day(ln) ||
+        ln->day <= d->through)
         return HANDOFF;
     char digest[64];
     sha256_hex_plus((const uint8_t *)p, (size_t)(ln->body_end - p), '}', digest);
@@ -941,6 +1418,7 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
     PyObject *account = NULL, *to = NULL, *key = NULL, *value = NULL, *target = NULL, *by = NULL;
     units_t units = 0;
     int scale = 0;
+    day_t day = ln->day;
     if (ln->account && !(account = account_of(ln->account, ln->account_n)))
         goto done;
     if (ln->to && !(to = account_of(ln->to, ln->to_n)))
@@ -970,27 +1448,31 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
     Book *credit = ln->kind == DEPOSITED ? acct : ln->kind == TRANSFERRED || ln->kind == REVERSED ? dest : NULL;
     Book *debit = ln->kind == WITHDRAWN || ln->kind == TRANSFERRED || ln->kind == REVERSED ? acct : NULL;
     units_t credited = 0;
+    int32_t debit_at = 0, credit_at = 0;
     switch (ln->kind) {
     case DEPOSITED:
-        if (acct && !acct->open)
+        if (acct && (!acct->open || day < acct->reopened))
             goto done;
         break;
     case WITHDRAWN:
     case TRANSFERRED:
-        if (!acct || !acct->open || acct->units < units || (dest && !dest->open))
+        if (!acct || !acct->open || acct->units < units || day < acct->reopened ||
+            (day < acct->last && !low_covers(acct, day, units)) || (dest && (!dest->open || day < dest->reopened)))
             goto done;
         break;
     case OPENED:
-        if (acct && acct->open)
+        if (acct && (acct->open || day < acct->closed))
             goto done;
         break;
     case CLOSED:
-        if (!acct || !acct->open || acct->units != 0)
+        if (!acct || !acct->open || acct->units != 0 || acct->last > day || day < acct->reopened)
             goto done;
         break;
     default: /* REVERSED */
-        if (ln->target >= ln->seq || (account && (!acct || !acct->open || acct->units < units)) ||
-            (to && (!dest || !dest->open)))
+        if (ln->target >= ln->seq ||
+            (account && (!acct || !acct->open || acct->units < units || day < acct->reopened ||
+                         (day < acct->last && !low_covers(acct, day, units)))) ||
+            (to && (!dest || !dest->open || day < dest->reopened)))
             goto done;
         if (!(target = PyLong_FromLongLong(ln->target)) || !(by = PyLong_FromLongLong(ln->seq)))
             goto done;
@@ -1000,40 +1482,55 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
     }
     if (credit && __builtin_add_overflow(credit->units, units, &credited))
         goto done;
+    /* Room for the day entries, and sums that fit (0: Python's; -1: no memory, FAILED below). */
+    if (debit && day_prepare(debit, day, -units, &debit_at) <= 0)
+        goto done;
+    if (credit && day_prepare(credit, day, units, &credit_at) <= 0)
+        goto done;
     if (ln->key && d->keys && !(key = PyUnicode_DecodeUTF8(ln->key, ln->key_n, "strict")))
         goto done;
     /* Apply: money leaves `account` (a withdrawal, transfer or reversal) and arrives in `to`
-     * (a transfer or reversal) or `account` (a deposit). */
+     * (a transfer or reversal) or `account` (a deposit), each change dated `day`. */
     code = FAILED;
     if (debit) {
         debit->units -= units;
         debit->scale = debit->scale > scale ? debit->scale : scale;
         debit->dirty = 1;
+        day_add(debit, debit_at, day, -units, scale);
     }
     if (ln->kind == DEPOSITED || ln->kind == TRANSFERRED || ln->kind == REVERSED) {
         if (credit) {
             credit->units = credited;
             credit->scale = credit->scale > scale ? credit->scale : scale;
             credit->dirty = 1;
+            day_add(credit, credit_at, day, units, scale);
         } else if (ln->kind != REVERSED) { /* money opens the account it arrives in */
             Book *made;
             if (!(value = amount_of(ln->amount, ln->amount_n)) ||
-                book_new(ln->kind == DEPOSITED ? account : to, value, &made) < 0)
+                book_new(ln->kind == DEPOSITED ? account : to, value, &made) < 0 || !made ||
+                day_prepare(made, day, units, &credit_at) <= 0)
                 goto done;
+            day_add(made, credit_at, day, units, scale);
         }
         if (ln->kind == REVERSED && PyDict_SetItem(d->reversed_by, target, by) < 0)
             goto done;
     } else if (ln->kind == OPENED) {
-        if (PyDict_SetItem(d->opened, account, Py_True) < 0 || PyDict_SetDefault(books.balances, account, zero) == NULL)
+        /* only a reopening has a status entry (domain.evolve): a first open blocks nothing */
+        if (PyDict_SetItem(d->opened, account, Py_True) < 0 || PyDict_SetDefault(books.balances, account, zero) == NULL ||
+            (acct && status_append(account, day, ln->seq, 1) < 0))
             goto done;
-        if (acct)
+        if (acct) { /* a closed account, reopened on `day` (books.reopened_on) */
             acct->open = 1;
-        else if (book_of(account, &acct) < 0)
+            acct->reopened = day;
+        } else if (book_of(account, &acct) < 0) {
             goto done;
+        }
     } else if (ln->kind == CLOSED) {
-        if (PyDict_SetItem(d->opened, account, Py_False) < 0)
+        if (PyDict_SetItem(d->opened, account, Py_False) < 0 || status_append(account, day, ln->seq, 0) < 0)
             goto done;
         acct->open = 0;
+        acct->closed = day;
+        acct->reopened = NO_DAY; /* closed now: no reopening after its latest close */
     }
     Py_CLEAR(value);
     if (key) {
@@ -1101,8 +1598,8 @@ static int same_text(const char *a, Py_ssize_t an, const char *b, Py_ssize_t bn)
     return a && b ? an == bn && memcmp(a, b, (size_t)an) == 0 : !a && !b;
 }
 
-/* 1 if the reversal `rev` (applied in this fold) undoes its target, read from `fd`; 0 if that
- * is not known here. */
+/* 1 if the reversal `rev` (applied in this fold) undoes its target, read from `fd`, and is not
+ * dated before it (reversal_matches compares their events.date_of); 0 if that is not known here. */
 static int target_matches(int fd, const Line *rev) {
     long long t = rev->target;
     Py_ssize_t i = (Py_ssize_t)((t - 1) / SAMPLE);
@@ -1121,7 +1618,7 @@ static int target_matches(int fd, const Line *rev) {
     }
     static Line target; /* static: a Line holds 5 KiB of buffers */
     char digest[64];
-    if (!parse_line(p, nl, &target) || target.seq != t)
+    if (!parse_line(p, nl, &target) || target.seq != t || !line_day(&target) || rev->day < target.day)
         return 0;
     sha256_hex_plus((const uint8_t *)p, (size_t)(target.body_end - p), '}', digest);
     if (memcmp(digest, target.hash, 64) != 0)
@@ -1164,15 +1661,19 @@ static PyObject *fold(PyObject *self, PyObject *args) {
     const char *head_in, *ts_in, *stop_ts;
     Py_ssize_t head_n, ts_n, stop_ts_n;
     PyObject *balances, *opened, *keys, *token, *starts = Py_None, *reversed_by = Py_None, *reversals = Py_None;
-    const char *only = NULL;
-    Py_ssize_t only_n = 0, offset = 0;
+    PyObject *days = NULL, *last_day = NULL, *status = NULL;
+    const char *only = NULL, *through = NULL;
+    Py_ssize_t only_n = 0, offset = 0, through_n = 0;
     int fd = -1;
-    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!OLz#O|Oz#OOin", &buf, &pos, &seq, &head_in, &head_n, &ts_in, &ts_n,
-                          &PyDict_Type, &balances, &PyDict_Type, &opened, &keys, &stop_seq, &stop_ts, &stop_ts_n,
-                          &token, &starts, &only, &only_n, &reversed_by, &reversals, &fd, &offset))
+    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!OLz#O|Oz#OOinO!O!O!z#", &buf, &pos, &seq, &head_in, &head_n, &ts_in,
+                          &ts_n, &PyDict_Type, &balances, &PyDict_Type, &opened, &keys, &stop_seq, &stop_ts,
+                          &stop_ts_n, &token, &starts, &only, &only_n, &reversed_by, &reversals, &fd, &offset,
+                          &PyDict_Type, &days, &PyDict_Type, &last_day, &PyDict_Type, &status, &through, &through_n))
         return NULL;
     const char *wrong = NULL;
-    if (keys != Py_None && !PyDict_Check(keys))
+    if (!days || !last_day || !status)
+        wrong = "fold: days, last_day and status are required";
+    else if (keys != Py_None && !PyDict_Check(keys))
         wrong = "fold: keys must be a dict or None";
     else if (starts != Py_None && !PyList_Check(starts))
         wrong = "fold: starts must be a list or None";
@@ -1190,11 +1691,15 @@ static PyObject *fold(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "fold: bad head, ts or pos");
         return NULL;
     }
-    if (books_begin(token, balances, opened) < 0) {
+    if (books_begin(token, balances, opened, days, last_day, status) < 0) {
         PyBuffer_Release(&buf);
         return NULL;
     }
-    Dicts d = {opened, keys == Py_None ? NULL : keys, reversed_by == Py_None ? NULL : reversed_by};
+    Dicts d = {opened, keys == Py_None ? NULL : keys, reversed_by == Py_None ? NULL : reversed_by, NO_DAY};
+    /* A closed period ends on a real date, or (reopened from 0001-01-01) on a text before every
+     * date, which closes nothing; any other text is left to the Python rules, for every line. */
+    if (through && !(through_n == 10 && day_of_text(through, &d.through)))
+        d.through = cmp_text(through, through_n, "0001-01-01", 10) < 0 ? NO_DAY : INT32_MAX;
     int match = reversals != Py_None && fd >= 0; /* match reversals with their targets here */
     char head[64], ts[27];
     Py_ssize_t tsn = ts_n;
@@ -1276,18 +1781,18 @@ static void put_text(Buf *b, const char *s, size_t n) {
 }
 
 PyDoc_STRVAR(seal_move_doc,
-"seal_move(type, seq, id, ts, prev, account, to, amount, memo, key) -> (line, hash) | None\n\n"
-"events.movement_line() in C: the sealed log line of a deposit, withdrawal or transfer whose\n"
+"seal_move(type, seq, id, ts, prev, account, to, amount, memo, key, date) -> (line, hash) | None\n\n"
+"codec.movement_line() in C: the sealed (v2) log line of a deposit, withdrawal or transfer whose\n"
 "values are valid (a quote or backslash in a memo or key is escaped as json.dumps does). None\n"
 "when the line would be too long; the caller then uses movement_line().");
 
 static PyObject *seal_move(PyObject *self, PyObject *args) {
-    const char *type, *id, *ts, *prev, *account, *to, *amount, *memo, *key;
-    Py_ssize_t type_n, id_n, ts_n, prev_n, account_n, to_n, amount_n, memo_n, key_n;
+    const char *type, *id, *ts, *prev, *account, *to, *amount, *memo, *key, *date;
+    Py_ssize_t type_n, id_n, ts_n, prev_n, account_n, to_n, amount_n, memo_n, key_n, date_n;
     long long seq;
-    if (!PyArg_ParseTuple(args, "s#Ls#s#s#s#z#s#z#z#", &type, &type_n, &seq, &id, &id_n, &ts, &ts_n, &prev,
+    if (!PyArg_ParseTuple(args, "s#Ls#s#s#s#z#s#z#z#s#", &type, &type_n, &seq, &id, &id_n, &ts, &ts_n, &prev,
                           &prev_n, &account, &account_n, &to, &to_n, &amount, &amount_n, &memo, &memo_n, &key,
-                          &key_n))
+                          &key_n, &date, &date_n))
         return NULL;
     char space[8192];
     Buf b = {space, 0, sizeof(space)};
@@ -1297,6 +1802,8 @@ static PyObject *seal_move(PyObject *self, PyObject *args) {
     put(&b, account, (size_t)account_n);
     PUT(&b, "\",\"amount\":\"");
     put(&b, amount, (size_t)amount_n);
+    PUT(&b, "\",\"date\":\"");
+    put(&b, date, (size_t)date_n);
     PUT(&b, "\",\"id\":\"");
     put(&b, id, (size_t)id_n);
     PUT(&b, "\"");
@@ -1323,7 +1830,7 @@ static PyObject *seal_move(PyObject *self, PyObject *args) {
     put(&b, ts, (size_t)ts_n);
     PUT(&b, "\",\"type\":\"");
     put(&b, type, (size_t)type_n);
-    PUT(&b, "\",\"v\":1");
+    PUT(&b, "\",\"v\":2");
     size_t body_n = b.n;
     char digest[64];
     PUT(&b, ",\"hash\":\"");
@@ -1352,8 +1859,8 @@ static PyObject *amount_py(PyObject *self, PyObject *arg) {
 }
 
 PyDoc_STRVAR(sync_doc,
-"sync(token, names=None): write the balances the fold named by `token` changed back to its\n"
-"dict: all of them, or those of the accounts in the tuple `names` (None items are skipped),\n"
+"sync(token, names=None): write the balances and days the fold named by `token` changed back\n"
+"to its dicts: all of them, or those of the accounts in the tuple `names` (None items are skipped),\n"
 "which the extension then reloads on next use (Python is about to change them).");
 
 static PyObject *sync_py(PyObject *self, PyObject *args) {
@@ -1393,6 +1900,8 @@ static PyObject *clear_caches(PyObject *self, PyObject *unused) {
     cache_clear(&accounts);
     cache_clear(&amounts);
     books_clear();
+    for (size_t i = 0; i < sizeof day_texts / sizeof day_texts[0]; i++)
+        Py_CLEAR(day_texts[i].text);
     Py_RETURN_NONE;
 }
 
@@ -1449,7 +1958,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     PyObject *m = PyModule_Create(&module);
     /* accel.API: a stale build (an editable install after a pull) is not used, never called
      * with arguments it does not know. Bump it with every change of these functions. */
-    if (m && PyModule_AddIntConstant(m, "API", 5) < 0)
+    if (m && PyModule_AddIntConstant(m, "API", 6) < 0)
         Py_CLEAR(m);
     return m;
 }

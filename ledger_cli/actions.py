@@ -12,14 +12,15 @@ from collections.abc import Callable
 
 from ledger_cli import interrupts, render
 from ledger_cli.config import open_ledger
-from ledger_cli.domain import Close, Command, Deposit, Open, Reverse, Transfer, Withdraw
+from ledger_cli.books import as_of as books_as_of
+from ledger_cli.domain import Close, ClosePeriod, Command, Deposit, Open, ReopenPeriod, Reverse, Transfer, Withdraw
 from ledger_cli.errors import ExitCode, InvalidValue, LedgerError, RuleViolation
 from ledger_cli.events import EventLike
 from ledger_cli.money import parse_amount
 from ledger_cli.reports import HistoryRows, accounts_report, balance_report
 from ledger_cli.streams import OutputError, discard_stdout, say, stdin_closed, warn
 from ledger_cli.values import covers, parse_account, parse_key, parse_memo
-from ledger_cli.when import Point, parse_point
+from ledger_cli.when import Point, parse_day, parse_point
 
 TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -114,6 +115,17 @@ def _point(text: str | None, option: str) -> Point | None:
     return None if text is None else parse_point(text, option)
 
 
+def _day(text: str | None, option: str = "--date") -> str | None:
+    return None if text is None else parse_day(text, option)
+
+
+def known_bound(until: str | None, known_at: str | None) -> Point | None:
+    """--known-at, or --until (its alias); both only if they say the same."""
+    if until is not None and known_at is not None and until != known_at:
+        raise InvalidValue(f"--until ({until!r}) and --known-at ({known_at!r}) are one bound: give one of them")
+    return _point(known_at if known_at is not None else until, "--known-at" if known_at is not None else "--until")
+
+
 # ---- writes ---------------------------------------------------------------------------------
 
 
@@ -123,33 +135,71 @@ def record(file: str | None, command: Command, *, quiet: bool = False, as_json: 
     return 0
 
 
-def open_account(file: str | None, account: str, memo: str | None = None, key: str | None = None, **out: bool) -> int:
-    return record(file, Open(parse_account(account), parse_memo(memo), parse_key(key)), **out)
+def open_account(
+    file: str | None, account: str, memo: str | None = None, key: str | None = None, date: str | None = None, **out: bool
+) -> int:
+    return record(file, Open(parse_account(account), parse_memo(memo), parse_key(key), _day(date)), **out)
 
 
-def close_account(file: str | None, account: str, memo: str | None = None, key: str | None = None, **out: bool) -> int:
-    return record(file, Close(parse_account(account), parse_memo(memo), parse_key(key)), **out)
+def close_account(
+    file: str | None, account: str, memo: str | None = None, key: str | None = None, date: str | None = None, **out: bool
+) -> int:
+    return record(file, Close(parse_account(account), parse_memo(memo), parse_key(key), _day(date)), **out)
 
 
 def deposit(
-    file: str | None, account: str, amount: str, memo: str | None = None, key: str | None = None, **out: bool
+    file: str | None,
+    account: str,
+    amount: str,
+    memo: str | None = None,
+    key: str | None = None,
+    date: str | None = None,
+    **out: bool,
 ) -> int:
-    command = Deposit(parse_account(account), parse_amount(amount), parse_memo(memo), parse_key(key))
+    command = Deposit(parse_account(account), parse_amount(amount), parse_memo(memo), parse_key(key), _day(date))
     return record(file, command, **out)
 
 
 def withdraw(
-    file: str | None, account: str, amount: str, memo: str | None = None, key: str | None = None, **out: bool
+    file: str | None,
+    account: str,
+    amount: str,
+    memo: str | None = None,
+    key: str | None = None,
+    date: str | None = None,
+    **out: bool,
 ) -> int:
-    command = Withdraw(parse_account(account), parse_amount(amount), parse_memo(memo), parse_key(key))
+    command = Withdraw(parse_account(account), parse_amount(amount), parse_memo(memo), parse_key(key), _day(date))
     return record(file, command, **out)
 
 
 def transfer(
-    file: str | None, source: str, to: str, amount: str, memo: str | None = None, key: str | None = None, **out: bool
+    file: str | None,
+    source: str,
+    to: str,
+    amount: str,
+    memo: str | None = None,
+    key: str | None = None,
+    date: str | None = None,
+    **out: bool,
 ) -> int:
-    command = Transfer(parse_account(source), parse_account(to), parse_amount(amount), parse_memo(memo), parse_key(key))
+    names = parse_account(source), parse_account(to)
+    command = Transfer(*names, parse_amount(amount), parse_memo(memo), parse_key(key), _day(date))
     return record(file, command, **out)
+
+
+def close_period(
+    file: str | None, date: str, memo: str | None = None, key: str | None = None, **out: bool
+) -> int:
+    return record(file, ClosePeriod(parse_day(date, "DATE"), parse_memo(memo), parse_key(key)), **out)
+
+
+def reopen_period(
+    file: str | None, date: str, memo: str | None = None, key: str | None = None, **out: bool
+) -> int:
+    if not memo:
+        raise InvalidValue("reopen-period needs a reason: -m REASON (it is recorded with the reopening)")
+    return record(file, ReopenPeriod(parse_day(date, "DATE"), parse_memo(memo), parse_key(key)), **out)
 
 
 def parse_seq(text: str) -> int:
@@ -158,8 +208,10 @@ def parse_seq(text: str) -> int:
     return int(text)
 
 
-def reverse(file: str | None, seq: str, memo: str | None = None, key: str | None = None, **out: bool) -> int:
-    return record(file, Reverse(parse_seq(seq), parse_memo(memo), parse_key(key)), **out)
+def reverse(
+    file: str | None, seq: str, memo: str | None = None, key: str | None = None, date: str | None = None, **out: bool
+) -> int:
+    return record(file, Reverse(parse_seq(seq), parse_memo(memo), parse_key(key), _day(date)), **out)
 
 
 # ---- reads ----------------------------------------------------------------------------------
@@ -174,86 +226,73 @@ def balance(
     no_cache: bool = False,
     *,
     replay: bool = False,
+    as_of: str | None = None,
+    known_at: str | None = None,
 ) -> int:
     chosen = _format(fmt, as_json)
     names = [parse_account(name) for name in accounts]
-    bound = _point(until, "--until")
+    bound = known_bound(until, known_at)
+    day = _day(as_of, "--as-of")
     state = _ledger(file, no_cache).state(bound, keys=False)
-    render.balance(balance_report(state, names), chosen, replay=replay, bound_given=bound is not None)
+    if day is not None:
+        state = books_as_of(state, day)
+    report = balance_report(state, names, day)
+    render.balance(report, chosen, replay=replay, bound_given=bound is not None or day is not None)
     return 0
 
 
 def replay(
-    file: str | None, until: str | None = None, fmt: str | None = None, as_json: bool = False, no_cache: bool = False
-) -> int:
-    return balance(file, [], until, fmt, as_json, no_cache, replay=True)
-
-
-def accounts(file: str | None, fmt: str | None = None, as_json: bool = False, no_cache: bool = False) -> int:
-    chosen = _format(fmt, as_json)
-    render.accounts(accounts_report(_ledger(file, no_cache).state()), chosen)
-    return 0
-
-
-def history(
     file: str | None,
-    account: str | None = None,
-    since: str | None = None,
     until: str | None = None,
-    last: int | None = None,
     fmt: str | None = None,
     as_json: bool = False,
     no_cache: bool = False,
+    as_of: str | None = None,
+    known_at: str | None = None,
+) -> int:
+    return balance(file, [], until, fmt, as_json, no_cache, replay=True, as_of=as_of, known_at=known_at)
+
+
+def accounts(
+    file: str | None,
+    fmt: str | None = None,
+    as_json: bool = False,
+    no_cache: bool = False,
+    as_of: str | None = None,
+    known_at: str | None = None,
+    until: str | None = None,
 ) -> int:
     chosen = _format(fmt, as_json)
-    name = parse_account(account) if account is not None else None
-    since_point = _point(since, "--since")
-    until_point = _point(until, "--until")
-    if last is not None and last < 0:
-        raise InvalidValue(f"invalid --last {last}: give a number from 0")
-    if last is not None:
-        last = min(last, sys.maxsize)  # more than any log holds: all of them
-    ledger = _ledger(file, no_cache)
-    # A log known to be good streams; any other is vouched for first (verified to its end and
-    # sealed), except for jsonl, whose rows (the log's bytes) are cheaper held back for one
-    # pass. Rows not streamed are held back until the walk has verified the whole log.
-    stream = ledger.known_good() or (not no_cache and chosen != "jsonl" and ledger.vouch())
-    writer = render.HistoryWriter(chosen, with_balance=name is not None, stream=stream)
-    rows = HistoryRows(name, since_point, last)
-    # Without an account, only the last `last` events can be shown: the walk need not decode
-    # the others (with one, every event of it counts toward the running balance). Nor need it
-    # decode any, for jsonl: its rows are the log's lines.
-    tail = last if name is None else None
-    if chosen == "jsonl" and name is None:
-
-        def visit_lines(lines: bytes) -> None:
-            for shown in rows.take_lines(lines):
-                writer.add_lines(shown)
-
-        state = ledger.walk(visit_lines, until_point, tail=tail, lines=True)  # type: ignore[arg-type]
-        for line in rows.held():
-            writer.add_lines(line)
-    else:
-
-        def visit(ev: EventLike) -> None:
-            row = rows.take(ev)
-            if row is not None:
-                writer.add(*row)  # streamed: no list of a million events in memory
-
-        state = ledger.walk(visit, until_point, only=name, tail=tail)
-        for row in rows.held():
-            writer.add(*row)
-    if name is not None and not any(covers(name, known) for known in state.open):
-        raise RuleViolation(f"no account matches {name}")
-    writer.finish()
+    day = _day(as_of, "--as-of")
+    state = _ledger(file, no_cache).state(known_bound(until, known_at))
+    render.accounts(accounts_report(state if day is None else books_as_of(state, day)), chosen)
     return 0
 
 
-def verify(file: str | None, fmt: str | None = None, as_json: bool = False) -> int:
+def verify(file: str | None, fmt: str | None = None, as_json: bool = False, against: list[str] | None = None) -> int:
+    """Check the whole log; then that each statement `against` (a kept `replay --json`) holds."""
     chosen = "json" if _format(fmt, as_json) in ("json", "jsonl") else "text"
-    report = _ledger(file).verify()
-    render.verified(report.ok, report.events, report.head, report.problems, chosen)
-    return 0 if report.ok else int(ExitCode.UNTRUSTED)
+    if against:
+        from ledger_cli.audit import _statement
+
+        for path in against:
+            _statement(path)  # not a statement at all: exit 2 before any work
+    ledger = _ledger(file)
+    report = ledger.verify()
+    problems = list(report.problems)
+    held = []
+    if report.ok and against:
+        from ledger_cli.audit import attestation_problem
+
+        for path in against:
+            problem = attestation_problem(ledger, path)
+            if problem is None:
+                held.append(path)
+            else:
+                problems.append(problem)
+    ok = report.ok and not problems
+    render.verified(ok, report.events, report.head, problems, chosen, held if against else None)
+    return 0 if ok else int(ExitCode.UNTRUSTED)
 
 
 def import_batch(file: str | None, source: str | None = None, fmt: str | None = None, *, quiet: bool = False) -> int:

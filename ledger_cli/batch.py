@@ -13,11 +13,12 @@ from decimal import Decimal
 
 from ledger_cli.accel import native
 from ledger_cli.domain import Close, Command, Deposit, Open, Transfer, Withdraw
+from ledger_cli.dates import is_day
 from ledger_cli.errors import InvalidValue
 from ledger_cli.money import parse_amount
 from ledger_cli.values import parse_account, parse_key, parse_memo
 
-FIELDS = ("type", "account", "to", "amount", "memo", "key")
+FIELDS = ("type", "account", "to", "amount", "memo", "key", "date")
 _FIELD_SET = frozenset(FIELDS)
 # For each type: the fields it needs, and the ones it must not have.
 _NEEDS = {
@@ -39,6 +40,7 @@ class Record:
     amount: str | None
     memo: str | None
     key: str | None
+    date: str | None
 
 
 _RECORD: list[type[Record]] = []
@@ -63,6 +65,7 @@ class _Cache:
     def __init__(self) -> None:
         self.accounts: dict[str, str] = {}
         self.amounts: dict[str, Decimal] = {}
+        self.dates: set[str] = set()
         module = native()
         if module is not None:  # it checks amounts in C, with a cache of its own
             self.amount = self._native_amount  # type: ignore[method-assign]
@@ -71,6 +74,17 @@ class _Cache:
     def _native_amount(self, text: str) -> Decimal:
         value = self._valid_amount(text)
         return parse_amount(text) if value is None else value  # parse_amount names the problem
+
+    def date(self, text: str | None) -> str | None:
+        """A record's date (None: today), checked to be a real calendar date."""
+        if text is None:
+            return None
+        if text not in self.dates:
+            if not is_day(text):
+                raise InvalidValue(f"invalid date {text!r}: give a real calendar date as YYYY-MM-DD")
+            if len(self.dates) < self.LIMIT:
+                self.dates.add(text)
+        return text
 
     def account(self, text: str) -> str:
         name = self.accounts.get(text)
@@ -103,14 +117,14 @@ def move_command(record: Record, cache: _Cache) -> Command | None:
         name = cache.account(account)
         memo = None if record.memo is None else parse_memo(record.memo)
         key = None if record.key is None else parse_key(record.key or None)
-        return Transfer(name, cache.account(to), cache.amount(amount), memo, key)
+        return Transfer(name, cache.account(to), cache.amount(amount), memo, key, cache.date(record.date or None))
     move = _MOVES.get(kind)  # type: ignore[arg-type]
     if move is None or not account or not amount or to:
         return None
     name = cache.account(account)
     memo = None if record.memo is None else parse_memo(record.memo)
     key = None if record.key is None else parse_key(record.key or None)
-    return move(name, cache.amount(amount), memo, key)
+    return move(name, cache.amount(amount), memo, key, cache.date(record.date or None))
 
 
 def to_command(record: dict[str, object], cache: _Cache) -> Command:
@@ -138,16 +152,17 @@ def to_command(record: dict[str, object], cache: _Cache) -> Command:
         memo = parse_memo(memo)  # type: ignore[arg-type]
     if key is not None:
         key = parse_key(key or None)  # type: ignore[arg-type]
+    date = cache.date(record.get("date") or None)  # type: ignore[arg-type]
     if kind == "deposit":
-        return Deposit(account, cache.amount(record["amount"]), memo, key)  # type: ignore[arg-type]
+        return Deposit(account, cache.amount(record["amount"]), memo, key, date)  # type: ignore[arg-type]
     if kind == "withdraw":
-        return Withdraw(account, cache.amount(record["amount"]), memo, key)  # type: ignore[arg-type]
+        return Withdraw(account, cache.amount(record["amount"]), memo, key, date)  # type: ignore[arg-type]
     if kind == "transfer":
         to = cache.account(record["to"])  # type: ignore[arg-type]
-        return Transfer(account, to, cache.amount(record["amount"]), memo, key)  # type: ignore[arg-type]
+        return Transfer(account, to, cache.amount(record["amount"]), memo, key, date)  # type: ignore[arg-type]
     if kind == "open":
-        return Open(account, memo, key)
-    return Close(account, memo, key)
+        return Open(account, memo, key, date)  # type: ignore[arg-type]
+    return Close(account, memo, key, date)  # type: ignore[arg-type]
 
 
 class RecordError(InvalidValue):

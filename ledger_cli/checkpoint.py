@@ -24,15 +24,22 @@ from hashlib import sha256
 from itertools import islice
 
 from ledger_cli.codec import decode_line
+from ledger_cli.dates import zone_key
 from ledger_cli.domain import State
 from ledger_cli.errors import LedgerError
 from ledger_cli.events import Event
 from ledger_cli.store import Cursor
 from ledger_cli.when import Point
 
-FORMAT = 2  # 2: the digest is the hash of the file's own body
-EVERY = 1_000  # a snapshot for bounded reads every this many events (or one per account, if more)
+FORMAT = 3  # 2: the digest is the hash of the file's own body; 3: the books by date too
+EVERY = 1_000  # a snapshot for bounded reads every this many events (or more: see interval)
 HEAD_REFRESH = 256  # rewrite the head checkpoint when a fold passed this many new events
+
+
+def interval(state: State) -> int:
+    """Events between snapshots: at least EVERY, and at least the state's size (accounts and
+    their dated changes), so that the snapshots of a log take space in proportion to it."""
+    return max(EVERY, len(state.balances), state.day_entries())
 
 
 def folder(log: str) -> str:
@@ -79,7 +86,8 @@ def _dumps(value: object) -> str:
 def _blob(state: State, cursor: Cursor, head: bool) -> Iterator[bytes]:
     """The checkpoint file in pieces: its JSON body with the digest of the body spliced in last."""
     fields: dict[str, object] = {"format": FORMAT, "seq": state.seq, "offset": cursor.offset}
-    fields.update({"line_start": cursor.line_start, "hash": state.head, "ts": state.ts})
+    fields.update({"line_start": cursor.line_start, "hash": state.head, "ts": state.ts, "zone": zone_key()})
+    fields.update({"closed_through": state.closed_through, "closed_seq": state.closed_seq, "periods": state.periods})
 
     def body() -> Iterator[str]:
         yield _dumps(fields)[:-1] + ',"balances":{'
@@ -88,6 +96,14 @@ def _blob(state: State, cursor: Cursor, head: bool) -> Iterator[bytes]:
         yield from _members(iter(state.open.items()))
         yield '},"reversed_by":{'
         yield from _members((str(target), by) for target, by in state.reversed_by.items())
+        yield '},"days":{'
+        yield from _members(
+            (account, {day: str(change) for day, change in days.items()}) for account, days in state.days.items()
+        )
+        yield '},"last_day":{'
+        yield from _members(iter(state.last_day.items()))
+        yield '},"status":{'
+        yield from _members(iter(state.status.items()))
         if head:
             yield '},"keys":{'
             yield from _members(iter(state.keys.items()))
@@ -190,6 +206,8 @@ def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
             return None
         seq, offset, start, digest, ts = data["seq"], data["offset"], data["line_start"], data["hash"], data["ts"]
         keys = data["keys"]
+        if data["zone"] != zone_key():  # v1 events' dates were read in another time zone
+            return None
         if not (
             all(type(n) is int for n in (seq, offset, start))
             and 0 <= start < offset
@@ -209,6 +227,17 @@ def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
         balances = {account: Decimal(balance) for account, balance in data["balances"].items()}
         if not all(balance.is_finite() for balance in balances.values()):
             return None
+        days = {
+            account: {str(day): Decimal(change) for day, change in changes.items()}
+            for account, changes in data["days"].items()
+        }
+        status = {account: [(str(d), int(s), bool(o)) for d, s, o in entries] for account, entries in data["status"].items()}
+        periods = [(int(s), str(kind), str(d)) for s, kind, d in data["periods"]]
+        through = data["closed_through"]
+        if through is not None and type(through) is not str or type(data["closed_seq"]) is not int:
+            return None
+        if not _is_map(data["last_day"], str, str) or data["last_day"].keys() != days.keys():
+            return None
         state = State(
             balances=balances,
             open=data["open"],
@@ -217,13 +246,19 @@ def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
             seq=seq,
             ts=ts,
             head=digest,
+            days=days,
+            last_day=data["last_day"],
+            status=status,
+            closed_through=through,
+            closed_seq=data["closed_seq"],
+            periods=periods,
         )
         return state, Cursor(offset, seq, digest, ts, start), keys is not None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError, LedgerError):
         return None
 
 
-_HEAD = re.compile(rb'\{"format":2,"seq":([0-9]+),"offset":([0-9]+),"line_start":([0-9]+),"hash":"([0-9a-f]{64})"')
+_HEAD = re.compile(rb'\{"format":3,"seq":([0-9]+),"offset":([0-9]+),"line_start":([0-9]+),"hash":"([0-9a-f]{64})"')
 
 
 class Snapshots:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ledger_cli import __version__, actions
+from ledger_cli import __version__, actions, audit, histories
 
 app = typer.Typer(
     name="ledger",
@@ -41,6 +41,18 @@ Until = Annotated[
     ),
 ]
 Since = Annotated[Optional[str], typer.Option("--since", help="From this point on (same forms as --until).")]
+DateOpt = Annotated[
+    Optional[str],
+    typer.Option("--date", help="The day this belongs to in the books (YYYY-MM-DD; default today, never later)."),
+]
+AsOf = Annotated[
+    Optional[str],
+    typer.Option("--as-of", help="The books by date: only events dated on or before this day (YYYY-MM-DD)."),
+]
+KnownAt = Annotated[
+    Optional[str],
+    typer.Option("--known-at", help="As the log stood at this point (same forms as --until, its alias)."),
+]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Ignore checkpoints; fold the log from its first line.")]
 File = Annotated[Optional[str], typer.Option("--file", "-f", help="The log file (may also come before the command).")]
 
@@ -92,12 +104,13 @@ def open_(
     account: str,
     memo: Memo = None,
     key: Key = None,
+    date: DateOpt = None,
     quiet: Quiet = False,
     as_json: JsonOut = False,
     file: File = None,
 ) -> None:
     """Open ACCOUNT (again, if it was closed)."""
-    _run(ctx, file, actions.open_account, account, memo, key, quiet=quiet, as_json=as_json)
+    _run(ctx, file, actions.open_account, account, memo, key, date, quiet=quiet, as_json=as_json)
 
 
 @app.command(context_settings=_AMOUNTS)
@@ -107,12 +120,13 @@ def deposit(
     amount: str,
     memo: Memo = None,
     key: Key = None,
+    date: DateOpt = None,
     quiet: Quiet = False,
     as_json: JsonOut = False,
     file: File = None,
 ) -> None:
     """Deposit AMOUNT into ACCOUNT (opening it if it never existed)."""
-    _run(ctx, file, actions.deposit, account, amount, memo, key, quiet=quiet, as_json=as_json)
+    _run(ctx, file, actions.deposit, account, amount, memo, key, date, quiet=quiet, as_json=as_json)
 
 
 @app.command(context_settings=_AMOUNTS)
@@ -122,12 +136,13 @@ def withdraw(
     amount: str,
     memo: Memo = None,
     key: Key = None,
+    date: DateOpt = None,
     quiet: Quiet = False,
     as_json: JsonOut = False,
     file: File = None,
 ) -> None:
     """Withdraw AMOUNT from ACCOUNT; refused if the balance is short."""
-    _run(ctx, file, actions.withdraw, account, amount, memo, key, quiet=quiet, as_json=as_json)
+    _run(ctx, file, actions.withdraw, account, amount, memo, key, date, quiet=quiet, as_json=as_json)
 
 
 @app.command(context_settings=_AMOUNTS)
@@ -138,12 +153,13 @@ def transfer(
     amount: str,
     memo: Memo = None,
     key: Key = None,
+    date: DateOpt = None,
     quiet: Quiet = False,
     as_json: JsonOut = False,
     file: File = None,
 ) -> None:
     """Move AMOUNT from FROM to TO in one event (TO is opened if it never existed)."""
-    _run(ctx, file, actions.transfer, source, to, amount, memo, key, quiet=quiet, as_json=as_json)
+    _run(ctx, file, actions.transfer, source, to, amount, memo, key, date, quiet=quiet, as_json=as_json)
 
 
 @app.command()
@@ -152,12 +168,13 @@ def close(
     account: str,
     memo: Memo = None,
     key: Key = None,
+    date: DateOpt = None,
     quiet: Quiet = False,
     as_json: JsonOut = False,
     file: File = None,
 ) -> None:
     """Close ACCOUNT; only an account at zero can be closed."""
-    _run(ctx, file, actions.close_account, account, memo, key, quiet=quiet, as_json=as_json)
+    _run(ctx, file, actions.close_account, account, memo, key, date, quiet=quiet, as_json=as_json)
 
 
 @app.command(context_settings=_AMOUNTS)
@@ -166,12 +183,13 @@ def reverse(
     seq: Annotated[str, typer.Argument(metavar="SEQ", help="The seq of the deposit, withdrawal or transfer to undo.")],
     memo: Memo = None,
     key: Key = None,
+    date: DateOpt = None,
     quiet: Quiet = False,
     as_json: JsonOut = False,
     file: File = None,
 ) -> None:
     """Record a reversal that undoes the money movement of event SEQ."""
-    _run(ctx, file, actions.reverse, seq, memo, key, quiet=quiet, as_json=as_json)
+    _run(ctx, file, actions.reverse, seq, memo, key, date, quiet=quiet, as_json=as_json)
 
 
 @app.command()
@@ -186,9 +204,11 @@ def balance(
     as_json: JsonOut = False,
     no_cache: NoCache = False,
     file: File = None,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
 ) -> None:
-    """Balances of every account (or those named), at the end or at --until."""
-    _run(ctx, file, actions.balance, accounts or [], until, fmt, as_json, no_cache)
+    """Balances of every account (or those named): by date with --as-of, as known at --known-at."""
+    _run(ctx, file, actions.balance, accounts or [], until, fmt, as_json, no_cache, as_of=as_of, known_at=known_at)
 
 
 @app.command()
@@ -204,9 +224,17 @@ def history(
     as_json: JsonOut = False,
     no_cache: NoCache = False,
     file: File = None,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    by_date: Annotated[
+        bool, typer.Option("--by-date", help="In (date, seq) order, the running balance in that order.")
+    ] = False,
 ) -> None:
-    """The events in log order."""
-    _run(ctx, file, actions.history, account, since, until, last, fmt, as_json, no_cache)
+    """The events in log order (or by date), each with its date."""
+    _run(
+        ctx, file, histories.history, account, since, until, last, fmt, as_json, no_cache,
+        as_of=as_of, known_at=known_at, by_date=by_date,
+    )  # fmt: skip
 
 
 @app.command()
@@ -217,23 +245,88 @@ def replay(
     as_json: JsonOut = False,
     no_cache: NoCache = False,
     file: File = None,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
 ) -> None:
-    """The whole state rebuilt up to --until, with the seq and hash of the last event applied."""
-    _run(ctx, file, actions.replay, until, fmt, as_json, no_cache)
+    """The whole state rebuilt (by date with --as-of, as known at --known-at), with the seq and
+    hash of the last event known: the statement an auditor keeps."""
+    _run(ctx, file, actions.replay, until, fmt, as_json, no_cache, as_of, known_at)
 
 
 @app.command("accounts")
 def accounts_(
-    ctx: typer.Context, fmt: Format = None, as_json: JsonOut = False, no_cache: NoCache = False, file: File = None
+    ctx: typer.Context,
+    fmt: Format = None,
+    as_json: JsonOut = False,
+    no_cache: NoCache = False,
+    file: File = None,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    until: Until = None,
 ) -> None:
     """The accounts, open and closed."""
-    _run(ctx, file, actions.accounts, fmt, as_json, no_cache)
+    _run(ctx, file, actions.accounts, fmt, as_json, no_cache, as_of, known_at, until)
 
 
 @app.command()
-def verify(ctx: typer.Context, fmt: Format = None, as_json: JsonOut = False, file: File = None) -> None:
-    """Check the whole log: JSON, fields, seq, ts order, hash chain and every ledger rule."""
-    _run(ctx, file, actions.verify, fmt, as_json)
+def verify(
+    ctx: typer.Context,
+    fmt: Format = None,
+    as_json: JsonOut = False,
+    file: File = None,
+    against: Annotated[
+        Optional[list[str]],
+        typer.Option("--against", help="A statement kept from `replay --json` that must still hold (repeatable)."),
+    ] = None,
+) -> None:
+    """Check the whole log: JSON, fields, seq, ts order, hash chain and every ledger rule (in both orders)."""
+    _run(ctx, file, actions.verify, fmt, as_json, against or None)
+
+
+@app.command("close-period")
+def close_period(
+    ctx: typer.Context,
+    date: Annotated[str, typer.Argument(metavar="DATE", help="The last day closed (YYYY-MM-DD).")],
+    memo: Memo = None,
+    key: Key = None,
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+    file: File = None,
+) -> None:
+    """Close the books through DATE: nothing dated on or before it is taken until reopen-period."""
+    _run(ctx, file, actions.close_period, date, memo, key, quiet=quiet, as_json=as_json)
+
+
+@app.command("reopen-period")
+def reopen_period(
+    ctx: typer.Context,
+    date: Annotated[str, typer.Argument(metavar="DATE", help="The first day reopened (YYYY-MM-DD).")],
+    memo: Annotated[Optional[str], typer.Option("--memo", "-m", help="Why (required; it is recorded).")] = None,
+    key: Key = None,
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+    file: File = None,
+) -> None:
+    """Reopen the books from DATE on (they stay closed through the day before)."""
+    _run(ctx, file, actions.reopen_period, date, memo, key, quiet=quiet, as_json=as_json)
+
+
+@app.command()
+def restatement(
+    ctx: typer.Context,
+    as_of: Annotated[str, typer.Option("--as-of", help="The day whose books are compared (YYYY-MM-DD).")],
+    since: Annotated[
+        Optional[str], typer.Option("--from", help="Known at this point first (default: the close of that day).")
+    ] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="Known at this point after (default: now).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if entries recorded since changed them.")] = False,
+    fmt: Format = None,
+    as_json: JsonOut = False,
+    no_cache: NoCache = False,
+    file: File = None,
+) -> None:
+    """What entries recorded later changed about the books as of a day, and how late each was."""
+    _run(ctx, file, audit.restatement, as_of, since, to, fmt, as_json, no_cache, check)
 
 
 @app.command("import")

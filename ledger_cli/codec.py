@@ -8,10 +8,11 @@ and a third-party verifier that re-serialises the object gets the same digest.
 Accelerators stand behind it, held to the same bytes and verdicts by the tests: fastcodec
 (msgspec, for long reads) and the C extension (the fold, and sealing imported movements).
 
-Schema versions: a line keeps the version it was written with (its hash covers it). A line of
-an older version is decoded, hash-checked, then brought up to SCHEMA_VERSION by the upcasters
-registered in UPCASTERS (version -> the function turning its fields into the next version's).
-v1 is the only version today; v2 arrives with effective dates.
+Schema versions: a line keeps the version it was written with (its hash covers it), and so
+does its decoded Event: an Event is the recorded fact, byte for byte. A reader that wants every
+event at SCHEMA_VERSION brings an older one's fields up with `upcast`, through the upcasters
+registered in UPCASTERS (version -> the function turning its fields into the next version's):
+v1 -> v2 adds the `date` a v1 event means (the local date of its ts, events.date_of).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 from hashlib import sha256
 
+from ledger_cli.dates import local_day
 from ledger_cli.errors import LogCorrupt
 from ledger_cli.events import _ALWAYS, _FIELD_TYPES, SCHEMA_VERSION, Event, event_problem
 
@@ -30,7 +32,11 @@ if TYPE_CHECKING:
 _HASH_MARK = b',"hash":"'
 _SUFFIX_LEN = len(_HASH_MARK) + 64 + 2  # ,"hash":"<64 hex>"}
 
-UPCASTERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+def _v1_to_v2(fields: dict[str, Any]) -> dict[str, Any]:
+    return {**fields, "date": local_day(fields["ts"]), "v": 2}
+
+
+UPCASTERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 def upcast(fields: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +82,25 @@ def with_member(line: bytes, name: str, text: str) -> bytes:
     return line[:-1] + b',"' + name.encode() + b'":"' + text.encode() + b'"}'
 
 
+_V1_END = b',"v":1' + _HASH_MARK
+
+
+def dated_line(line: bytes) -> bytes:
+    """A verified line (without its newline) as history shows it: a v1 line gains the `date`
+    it means (events.date_of) after its hash; a v2 line has its own and stays as it is."""
+    if line[-_SUFFIX_LEN - 6 : -_SUFFIX_LEN + 9] != _V1_END:
+        return line
+    seq_ts = line_position(line)
+    return with_member(line, "date", local_day(seq_ts[1]))
+
+
+def dated_lines(lines: bytes) -> bytes:
+    """dated_line() of each of verified lines joined by newlines (one search when none is v1)."""
+    if _V1_END not in lines:
+        return lines
+    return b"\n".join(dated_line(line) for line in lines.split(b"\n"))
+
+
 def _text(value: str) -> str:
     """A JSON string in canonical form. Valid values hold no control characters, so only a
     quote or a backslash needs escaping, and then json.dumps does it."""
@@ -95,12 +120,13 @@ def movement_line(
     amount: str,
     memo: str | None,
     key: str | None,
+    date: str,
 ) -> tuple[bytes, str]:
     """The sealed log line (and hash) of a deposit, withdrawal or transfer with valid values:
     seal() without building an Event, for batch imports. The tests hold the two to the same
     bytes."""
     body = (
-        f'{{"account":"{account}","amount":"{amount}","id":"{id}"'
+        f'{{"account":"{account}","amount":"{amount}","date":"{date}","id":"{id}"'
         + ("" if key is None else ',"key":' + _text(key))
         + ("" if memo is None else ',"memo":' + _text(memo))
         + f',"prev":"{prev}","seq":{seq}'
@@ -154,8 +180,6 @@ def decode_line(line: bytes, lineno: int) -> Event:
         raise LogCorrupt(lineno, "not in canonical form (duplicate keys, spacing or escapes changed)")
     if sha256(body).hexdigest() != digest:
         raise LogCorrupt(lineno, "hash does not match the event's content (edited?)")
-    if fields["v"] != SCHEMA_VERSION and type(fields["v"]) is int:
-        fields = upcast(fields)
     return Event(**fields, hash=digest)
 
 

@@ -11,70 +11,49 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-# The commands live in commands.py; they are named here too, beside the rules that take them.
-from ledger_cli.commands import Close, Command, Deposit, Open, Reverse, Stamp, Transfer, Withdraw, _Value
-from ledger_cli.errors import RuleViolation
+from ledger_cli.books import ZERO, State, add_day, closed_on, low_from, reopened_on
+from ledger_cli.commands import (
+    Close, ClosePeriod, Command, Deposit, Open, ReopenPeriod, Reverse, Stamp, Transfer, Withdraw, _Value,
+)  # fmt: skip
+from ledger_cli.errors import InvalidValue, RuleViolation
 from ledger_cli.events import (
     CLOSED,
     DEPOSITED,
-    GENESIS,
     MOVEMENTS,
     OPENED,
+    PERIOD_CLOSED,
+    PERIOD_REOPENED,
+    PERIODS,
     REVERSED,
     TRANSFERRED,
     WITHDRAWN,
     Event,
     EventLike,
+    date_of,
 )
+from ledger_cli.dates import shift
 from ledger_cli.money import format_amount
 
-ZERO = Decimal(0)
-__all__ = [  # what domain re-exports from commands (its own names are public too)
+__all__ = [  # what domain re-exports from commands and books (its own names are public too)
+    "ZERO",
     "Close",
+    "ClosePeriod",
     "Command",
     "Deposit",
     "Open",
+    "ReopenPeriod",
     "Reverse",
     "Stamp",
+    "State",
     "Transfer",
     "Withdraw",
     "_Value",
 ]
 
 
-class State:
-    """The books after `seq` events: balances, which accounts are open, what is reversed."""
-
-    __slots__ = ("balances", "open", "reversed_by", "keys", "seq", "ts", "head")
-
-    def __init__(
-        self,
-        balances: dict[str, Decimal] | None = None,
-        open: dict[str, bool] | None = None,
-        reversed_by: dict[int, int] | None = None,
-        keys: dict[str, int] | None = None,
-        seq: int = 0,
-        ts: str | None = None,
-        head: str = GENESIS,
-    ) -> None:
-        self.balances = {} if balances is None else balances
-        self.open = {} if open is None else open  # account -> still open?
-        self.reversed_by = {} if reversed_by is None else reversed_by  # target seq -> reversal seq
-        self.keys = {} if keys is None else keys  # idempotency key -> seq
-        self.seq = seq
-        self.ts = ts
-        self.head = head
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, State) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return "State(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
-
-
 # ---- rules ---------------------------------------------------------------------------------
+# Each rule holds in both orders (contract section 7): in log order, on the balances as
+# recorded, and by date, on the balances by date of every day from the event's date on.
 
 
 def _closed(state: State, account: str) -> bool:
@@ -101,28 +80,95 @@ def _destination_problem(state: State, account: str) -> str | None:
     return f"account {account} is closed" if _closed(state, account) else None
 
 
+def _reopening_problem(state: State, account: str, date: str) -> str | None:
+    """An entry dated before the account's latest reopening would fall while it was closed."""
+    reopened = reopened_on(state.status.get(account))
+    if reopened is not None and date < reopened:
+        return f"account {account} was closed until {reopened}: nothing can be dated {date}, before its reopening"
+    return None
+
+
+def _dated_debit_problem(state: State, account: str, amount: Decimal, date: str) -> str | None:
+    """A debit dated `date` must leave the balance by date of that day and every later day
+    at zero or more (the balance as recorded was checked already)."""
+    problem = _reopening_problem(state, account, date)
+    if problem is not None:
+        return problem
+    last = state.last_day.get(account)
+    if last is None or date >= last:
+        return None  # nothing is dated after it: the balance as recorded is the one that counts
+    low, day = low_from(state, account, date)
+    if low < amount:
+        return f"insufficient funds: {account} had {format_amount(low)} on {day}, needs {format_amount(amount)}"
+    return None
+
+
+def _closed_period_problem(state: State, date: str) -> str | None:
+    through = state.closed_through
+    if through is not None and date <= through:
+        return f"the books are closed through {through} (seq {state.closed_seq}): nothing can be dated {date}"
+    return None
+
+
 def check(state: State, ev: EventLike) -> str | None:
     """Why recording `ev` on top of `state` breaks a ledger rule, or None."""
     kind = ev.type
+    date = date_of(ev)
+    if kind in PERIODS:
+        return _period_problem(state, kind, date)
+    problem = _closed_period_problem(state, date)
+    if problem is not None:
+        return problem
     if kind == DEPOSITED:
-        return _destination_problem(state, ev.account)  # type: ignore[arg-type]
+        account = str(ev.account)
+        return _destination_problem(state, account) or _reopening_problem(state, account, date)
     if kind == WITHDRAWN:
-        return _source_problem(state, ev.account, Decimal(ev.amount))  # type: ignore[arg-type]
+        account, amount = str(ev.account), Decimal(str(ev.amount))
+        return _source_problem(state, account, amount) or _dated_debit_problem(state, account, amount, date)
     if kind == TRANSFERRED:
         if ev.account == ev.to:
             return f"cannot transfer from {ev.account} to itself"
         source, to, amount = str(ev.account), str(ev.to), Decimal(str(ev.amount))
-        return _source_problem(state, source, amount) or _destination_problem(state, to)
+        return (
+            _source_problem(state, source, amount)
+            or _destination_problem(state, to)
+            or _dated_debit_problem(state, source, amount, date)
+            or _reopening_problem(state, to, date)
+        )
     if kind == OPENED:
-        return f"account {ev.account} is already open" if state.open.get(ev.account) else None  # type: ignore[arg-type]
+        return _open_problem(state, str(ev.account), date)
     if kind == CLOSED:
-        return _close_problem(state, ev.account)  # type: ignore[arg-type]
+        return _close_problem(state, str(ev.account), date)
     if kind == REVERSED:
-        return _reversal_problem(state, ev)
+        return _reversal_problem(state, ev, date)
     return f"unknown event type {kind!r}"
 
 
-def _close_problem(state: State, account: str) -> str | None:
+def _period_problem(state: State, kind: str, date: str) -> str | None:
+    through = state.closed_through
+    if kind == PERIOD_CLOSED:
+        if through is not None and date <= through:
+            return f"the books are already closed through {through} (seq {state.closed_seq}): close a later day"
+        return None
+    if through is None:
+        return "the books are not closed: there is no closed period to reopen"
+    if date > through:
+        return f"{date} is not in the closed period: the books are closed through {through} (seq {state.closed_seq})"
+    return None
+
+
+def _open_problem(state: State, account: str, date: str) -> str | None:
+    is_open = state.open.get(account)
+    if is_open:
+        return f"account {account} is already open"
+    if is_open is False:
+        closed = closed_on(state.status.get(account))
+        if closed is not None and date < closed:
+            return f"account {account} was closed on {closed}: it cannot be reopened on an earlier day ({date})"
+    return None
+
+
+def _close_problem(state: State, account: str, date: str) -> str | None:
     is_open = state.open.get(account)
     if is_open is None:
         return f"unknown account {account}"
@@ -131,10 +177,13 @@ def _close_problem(state: State, account: str) -> str | None:
     balance = state.balances[account]
     if balance != 0:
         return f"account {account} has a balance of {format_amount(balance)}; only an account at zero can be closed"
-    return None
+    last = state.last_day.get(account)
+    if last is not None and last > date:
+        return f"account {account} has entries dated after {date} (the latest on {last}): date the close {last} or later"
+    return _reopening_problem(state, account, date)
 
 
-def _reversal_problem(state: State, ev: EventLike) -> str | None:
+def _reversal_problem(state: State, ev: EventLike, date: str) -> str | None:
     target = ev.target
     assert target is not None
     if not 1 <= target < ev.seq:
@@ -145,13 +194,13 @@ def _reversal_problem(state: State, ev: EventLike) -> str | None:
     if ev.account is not None and ev.account == ev.to:
         return "a reversal cannot move money from an account to itself"
     if ev.account is not None:
-        problem = _source_problem(state, ev.account, amount)
+        problem = _source_problem(state, ev.account, amount) or _dated_debit_problem(state, ev.account, amount, date)
         if problem is not None:
             return f"reversing event {target} would fail: {problem}"
     if ev.to is not None:
         if ev.to not in state.open:
             return f"reversing event {target} would fail: unknown account {ev.to}"
-        problem = _destination_problem(state, ev.to)
+        problem = _destination_problem(state, ev.to) or _reopening_problem(state, ev.to, date)
         if problem is not None:
             return f"reversing event {target} would fail: {problem}"
     return None
@@ -178,6 +227,8 @@ def reversal_matches(reversal: EventLike, original: EventLike) -> str | None:
         reversal.amount  # type: ignore[arg-type]
     ) != Decimal(original.amount):  # type: ignore[arg-type]
         return f"does not undo event {original.seq}: accounts or amount differ"
+    if date_of(reversal) < date_of(original):
+        return f"is dated {date_of(reversal)}, before the event it reverses (seq {original.seq}, {date_of(original)})"
     return None
 
 
@@ -188,34 +239,42 @@ def evolve(state: State, ev: EventLike) -> State:
     """Apply a recorded fact to `state` (in place, for speed) and return it. Never validates."""
     kind = ev.type
     balances = state.balances
-    if kind == DEPOSITED:
-        account = ev.account
-        if account not in state.open:
-            state.open[account] = True  # type: ignore[index]
-            balances[account] = ZERO  # type: ignore[index]
-        balances[account] += Decimal(ev.amount)  # type: ignore[index,arg-type]
-    elif kind == WITHDRAWN:
-        balances[ev.account] -= Decimal(ev.amount)  # type: ignore[index,arg-type]
-    elif kind == TRANSFERRED:
+    date = date_of(ev)
+    if kind == DEPOSITED or kind == WITHDRAWN or kind == TRANSFERRED:
         amount = Decimal(ev.amount)  # type: ignore[arg-type]
-        balances[ev.account] -= amount  # type: ignore[index]
-        to = ev.to
-        if to not in state.open:
-            state.open[to] = True  # type: ignore[index]
-            balances[to] = ZERO  # type: ignore[index]
-        balances[to] += amount  # type: ignore[index]
+        account = str(ev.account)
+        if kind == DEPOSITED:
+            _credit(state, account, amount, date)
+        else:
+            balances[account] -= amount
+            add_day(state, account, -amount, date)
+            if kind == TRANSFERRED:
+                _credit(state, str(ev.to), amount, date)
     elif kind == OPENED:
-        state.open[ev.account] = True  # type: ignore[index]
-        balances.setdefault(ev.account, ZERO)  # type: ignore[arg-type]
+        account = str(ev.account)
+        if account in state.open:  # a reopening (a first open needs no entry: it blocks nothing)
+            state.status.setdefault(account, []).append((date, ev.seq, True))
+        state.open[account] = True
+        balances.setdefault(account, ZERO)
     elif kind == CLOSED:
-        state.open[ev.account] = False  # type: ignore[index]
+        account = str(ev.account)
+        state.open[account] = False
+        state.status.setdefault(account, []).append((date, ev.seq, False))
     elif kind == REVERSED:
         amount = Decimal(ev.amount)  # type: ignore[arg-type]
         if ev.account is not None:
             balances[ev.account] -= amount
+            add_day(state, ev.account, -amount, date)
         if ev.to is not None:
             balances[ev.to] += amount
+            add_day(state, ev.to, amount, date)
         state.reversed_by[ev.target] = ev.seq  # type: ignore[index]
+    elif kind == PERIOD_CLOSED:
+        state.closed_through, state.closed_seq = date, ev.seq
+        state.periods.append((ev.seq, kind, date))
+    elif kind == PERIOD_REOPENED:
+        state.closed_through, state.closed_seq = shift(date, -1), ev.seq
+        state.periods.append((ev.seq, kind, date))
     if ev.key is not None:
         state.keys[ev.key] = ev.seq
     state.seq = ev.seq
@@ -224,122 +283,37 @@ def evolve(state: State, ev: EventLike) -> State:
     return state
 
 
-_DECIMALS: dict[str, Decimal] = {}  # amount text -> value: logs repeat amounts a lot
-
-
-def apply_block(state: State, events: list[EventLike]) -> tuple[int, str] | None:
-    """check() then evolve() every event in order, in one tight loop (the fold's hot path).
-
-    Deposits, withdrawals and transfers go through apply_move(); everything else, and
-    every refusal (for its message), goes through check() and evolve(), so the rules stay
-    in one place. Returns (index, problem) of the first event that breaks a rule; the state
-    then holds everything before it.
-    """
-    keys = state.keys
-    decimals = _DECIMALS
-    if len(decimals) > 10_000:
-        decimals.clear()
-    previous = None
-    for index, ev in enumerate(events):
-        kind = ev.type
-        if kind == DEPOSITED or kind == WITHDRAWN or kind == TRANSFERRED:
-            amount_text = ev.amount
-            amount = decimals.get(amount_text)  # type: ignore[arg-type]
-            if amount is None:
-                amount = decimals[amount_text] = Decimal(amount_text)  # type: ignore[arg-type,index]
-            if not apply_move(state, kind, ev.account, ev.to, amount):  # type: ignore[arg-type]
-                return _refusal(state, previous, index, ev)
-        else:
-            _settle(state, previous)
-            problem = check(state, ev)
-            if problem is not None:
-                return index, problem
-            evolve(state, ev)
-            previous = ev
-            continue
-        if ev.key is not None:
-            keys[ev.key] = ev.seq
-        previous = ev
-    _settle(state, previous)
-    return None
-
-
-def apply_move(state: State, kind: str, account: str, to: str | None, amount: Decimal) -> bool:
-    """Apply a deposit, withdrawal or transfer (by its event type) to the balances, if it breaks
-    no rule; False, with `state` untouched, if it does (check() then says which). The hot path
-    of folds and batch imports: the same rules as check(), without building an event first.
-    seq, ts, head and keys are the caller's to set."""
-    opened, balances = state.open, state.balances
-    if kind == DEPOSITED:
-        is_open = opened.get(account)
-        if is_open is False:
-            return False
-        if is_open is None:
-            opened[account] = True
-            balances[account] = amount
-        else:
-            balances[account] += amount
-        return True
-    if opened.get(account) is not True or balances[account] < amount:
-        return False
-    if kind == TRANSFERRED:
-        to_open = opened.get(to)  # type: ignore[arg-type]
-        if to_open is False or to == account:
-            return False
-        balances[account] -= amount
-        if to_open is None:
-            opened[to] = True  # type: ignore[index]
-            balances[to] = amount  # type: ignore[index]
-        else:
-            balances[to] += amount  # type: ignore[index]
-        return True
-    balances[account] -= amount
-    return True
-
-
-def apply_summary(
-    state: State,
-    change: dict[str, Decimal],
-    low: dict[str, Decimal],
-    first: dict[str, str],
-    keys: dict[str, int],
-) -> bool:
-    """Apply a summarised run of deposits, withdrawals and transfers; False (and `state`
-    untouched) unless applying them one by one would have broken no rule.
-
-    For each account the run gives its total `change`, its `low` (the lowest running sum
-    right after a withdrawal, relative to the start) and whether it was `first` touched by a
-    "credit" or a "debit". That is enough to decide every rule check() makes on such events:
-    no closed account touched, no unknown account debited, no balance below zero.
-    """
-    balances, opened = state.balances, state.open
-    for account, kind in first.items():
-        is_open = opened.get(account)
-        if is_open is False or (is_open is None and kind == "debit"):
-            return False
-        if account in low and balances.get(account, ZERO) + low[account] < 0:
-            return False
-    for account, amount in change.items():
-        if account in opened:
-            balances[account] += amount
-        else:
-            opened[account] = True
-            balances[account] = amount
-    state.keys.update(keys)
-    return True
-
-
-def _settle(state: State, last: EventLike | None) -> None:
-    if last is not None:
-        state.seq, state.ts, state.head = last.seq, last.ts, last.hash  # type: ignore[assignment]
-
-
-def _refusal(state: State, previous: EventLike | None, index: int, ev: EventLike) -> tuple[int, str]:
-    _settle(state, previous)
-    return index, check(state, ev) or "refused"
+def _credit(state: State, account: str, amount: Decimal, date: str) -> None:
+    """Money arrives in `account` (opened by it if it never existed)."""
+    if account in state.open:
+        state.balances[account] += amount
+    else:
+        state.open[account] = True
+        state.balances[account] = amount
+    add_day(state, account, amount, date)
 
 
 # ---- decide --------------------------------------------------------------------------------
+
+
+def _date(command: Command, state: State, stamp: Stamp, original: EventLike | None) -> str:
+    """The date the command's event gets: its own (never after today), else today; a
+    reversal by default keeps the original's date while that day is open."""
+    date = command.date
+    if date is not None:
+        if date > stamp.today:
+            raise InvalidValue(f"invalid date {date}: it is after today ({stamp.today}); the books take no future dates")
+        if original is not None and date < date_of(original):
+            raise InvalidValue(
+                f"invalid date {date}: a reversal cannot be dated before the event it reverses "
+                f"(seq {original.seq}, dated {date_of(original)})"
+            )
+        return date
+    if original is not None:
+        day = date_of(original)
+        if state.closed_through is None or day > state.closed_through:
+            return day
+    return stamp.today
 
 
 def _candidate(command: Command, state: State, stamp: Stamp, original: EventLike | None) -> Event:
@@ -352,6 +326,23 @@ def _candidate(command: Command, state: State, stamp: Stamp, original: EventLike
         "memo": command.memo,
         "key": command.key,
     }
+    if isinstance(command, (ClosePeriod, ReopenPeriod)):
+        kind = PERIOD_CLOSED if isinstance(command, ClosePeriod) else PERIOD_REOPENED
+        return Event(type=kind, date=_date(command, state, stamp, None), **base)  # type: ignore[arg-type]
+    if isinstance(command, Reverse):
+        if original is None:
+            raise RuleViolation(f"there is no event with seq {command.target} to reverse")
+        if original.type not in MOVEMENTS:
+            raise RuleViolation(
+                f"event {command.target} is a {original.type}, not a money movement; only "
+                "deposits, withdrawals and transfers can be reversed"
+            )
+        account, to = reversal_of(original)
+        return Event(
+            type=REVERSED, target=command.target, account=account, to=to,
+            amount=original.amount, date=_date(command, state, stamp, original), **base,  # type: ignore[arg-type]
+        )  # fmt: skip
+    base["date"] = _date(command, state, stamp, None)
     if isinstance(command, Open):
         return Event(type=OPENED, account=command.account, **base)  # type: ignore[arg-type]
     if isinstance(command, Close):
@@ -360,31 +351,21 @@ def _candidate(command: Command, state: State, stamp: Stamp, original: EventLike
         return Event(type=DEPOSITED, account=command.account, amount=format_amount(command.amount), **base)  # type: ignore[arg-type]
     if isinstance(command, Withdraw):
         return Event(type=WITHDRAWN, account=command.account, amount=format_amount(command.amount), **base)  # type: ignore[arg-type]
-    if isinstance(command, Transfer):
-        return Event(
-            type=TRANSFERRED, account=command.source, to=command.to,
-            amount=format_amount(command.amount), **base,  # type: ignore[arg-type]
-        )  # fmt: skip
-    assert isinstance(command, Reverse)
-    if original is None:
-        raise RuleViolation(f"there is no event with seq {command.target} to reverse")
-    if original.type not in MOVEMENTS:
-        raise RuleViolation(
-            f"event {command.target} is a {original.type}, not a money movement; only "
-            "deposits, withdrawals and transfers can be reversed"
-        )
-    account, to = reversal_of(original)
+    assert isinstance(command, Transfer)
     return Event(
-        type=REVERSED, target=command.target, account=account, to=to,
-        amount=original.amount, **base,  # type: ignore[arg-type]
+        type=TRANSFERRED, account=command.source, to=command.to,
+        amount=format_amount(command.amount), **base,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
 def same_payload(command: Command, recorded: EventLike) -> bool:
-    """Whether `recorded` is what `command` would record (an idempotent retry)."""
+    """Whether `recorded` is what `command` would record (an idempotent retry). A command
+    without a date (today) matches the recorded date, whatever day the first try ran on."""
+    if command.date is not None and command.date != date_of(recorded):
+        return False
     if isinstance(command, Reverse):
         return (recorded.type, recorded.target, recorded.memo) == (REVERSED, command.target, command.memo)
-    probe = _candidate(command, State(), Stamp(ts=recorded.ts, id=recorded.id), None)
+    probe = _candidate(command, State(), Stamp(ts=recorded.ts, id=recorded.id, today="9999-12-31"), None)
     amounts_equal = (probe.amount is None) == (recorded.amount is None) and (
         probe.amount is None or Decimal(probe.amount) == Decimal(recorded.amount)  # type: ignore[arg-type]
     )
@@ -401,7 +382,8 @@ def decide(
     original: EventLike | None = None,
     keyed: EventLike | None = None,
 ) -> list[Event]:
-    """The events `command` records on top of `state`, or RuleViolation.
+    """The events `command` records on top of `state`, or RuleViolation (InvalidValue for a
+    date after today, or a reversal dated before its original).
 
     `original` is the event a Reverse names (None if there is none); `keyed` is the event
     already recorded under the command's idempotency key, if any. A retry with the same

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from ledger_cli.dates import is_day, local_day, shift
 from ledger_cli.money import amount_problem
 from ledger_cli.values import account_problem, key_problem, memo_problem
 
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # v2 (contract section 7): every event carries its `date`
+VERSIONS = (1, 2)  # v1 lines stay valid forever: their date is the local date of their ts
 GENESIS = "0" * 64
 
 OPENED = "account_opened"
@@ -27,12 +29,15 @@ WITHDRAWN = "withdrawn"
 TRANSFERRED = "transferred"
 CLOSED = "account_closed"
 REVERSED = "reversed"
+PERIOD_CLOSED = "period_closed"
+PERIOD_REOPENED = "period_reopened"
+PERIODS = frozenset({PERIOD_CLOSED, PERIOD_REOPENED})
 MOVEMENTS = frozenset({DEPOSITED, WITHDRAWN, TRANSFERRED})
 
 # Field order is alphabetical: it is the canonical (sorted-key) order.
-FIELDS = ("account", "amount", "id", "key", "memo", "prev", "seq", "target", "to", "ts", "type", "v")
+FIELDS = ("account", "amount", "date", "id", "key", "memo", "prev", "seq", "target", "to", "ts", "type", "v")
 _FIELD_TYPES: dict[str, type] = {
-    "account": str, "amount": str, "id": str, "key": str, "memo": str, "prev": str,
+    "account": str, "amount": str, "date": str, "id": str, "key": str, "memo": str, "prev": str,
     "seq": int, "target": int, "to": str, "ts": str, "type": str, "v": int,
 }  # fmt: skip
 _ALWAYS = frozenset({"id", "prev", "seq", "ts", "type", "v"})
@@ -44,6 +49,8 @@ _SHAPES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     TRANSFERRED: (frozenset({"account", "to", "amount"}), frozenset({"memo", "key"})),
     CLOSED: (frozenset({"account"}), frozenset({"memo", "key"})),
     REVERSED: (frozenset({"target", "amount"}), frozenset({"account", "to", "memo", "key"})),
+    PERIOD_CLOSED: (frozenset(), frozenset({"memo", "key"})),
+    PERIOD_REOPENED: (frozenset({"memo"}), frozenset({"key"})),
 }
 EVENT_TYPES = frozenset(_SHAPES)
 
@@ -61,6 +68,7 @@ if TYPE_CHECKING:
 
         account: str | None
         amount: str | None
+        date: str | None
         id: str
         key: str | None
         memo: str | None
@@ -95,10 +103,12 @@ class Event:
         memo: str | None = None,
         key: str | None = None,
         target: int | None = None,
+        date: str | None = None,
         v: int = SCHEMA_VERSION,
         hash: str | None = None,
     ) -> None:
         self.type = type
+        self.date = date
         self.seq = seq
         self.id = id
         self.ts = ts
@@ -146,7 +156,18 @@ GOOD_SHAPES = frozenset(
     + [(kind, True, True, False, False) for kind in (DEPOSITED, WITHDRAWN)]
     + [(TRANSFERRED, True, True, True, False)]
     + [(REVERSED, account, True, to, True) for account, to in ((True, True), (True, False), (False, True))]
+    + [(PERIOD_CLOSED, False, False, False, False), (PERIOD_REOPENED, False, False, False, False)]
 )
+V1_TYPES = frozenset({OPENED, DEPOSITED, WITHDRAWN, TRANSFERRED, CLOSED, REVERSED})
+
+
+def date_of(ev: EventLike) -> str:
+    """The day an event belongs to in the books: its `date`, or for a v1 event (which has
+    none) the local calendar date of its ts."""
+    return ev.date or local_day(ev.ts)
+
+
+_date_ok: set[str] = set()  # date + ts day pairs already found good, bounded below
 
 
 def valid_texts() -> tuple[set[str], set[str]]:
@@ -186,12 +207,22 @@ def value_problem(ev: EventLike) -> str | None:
     previous line's verified hash (or the all-zero genesis value). The formats of `ts`
     and `id` are checked by event_problem() or, in bulk, by the msgspec decoder.
     """
-    if ev.v != SCHEMA_VERSION:
-        if isinstance(ev.v, int) and ev.v > SCHEMA_VERSION:
-            return f"schema version {ev.v} is newer than this ledger knows (v{SCHEMA_VERSION}); upgrade ledger"
-        return f"unknown schema version {ev.v!r}"
+    date = ev.date
+    if ev.v != SCHEMA_VERSION or date is None:
+        problem = _version_problem(ev)
+        if problem is not None:
+            return problem
+    elif (day_ts := date + ev.ts[:10]) not in _date_ok:
+        problem = date_problem(date, ev.ts)
+        if problem is not None:
+            return problem
+        if len(_date_ok) > 20_000:
+            _date_ok.clear()
+        _date_ok.add(day_ts)
     account, amount, to = ev.account, ev.amount, ev.to
     if (ev.type, account is not None, amount is not None, to is not None, ev.target is not None) not in GOOD_SHAPES:
+        return _shape_problem(ev)
+    if ev.type == PERIOD_REOPENED and ev.memo is None:  # the one type that needs a memo
         return _shape_problem(ev)
     if account is not None and account not in _account_ok:
         if (problem := account_problem(account)) is not None:
@@ -214,6 +245,32 @@ def value_problem(ev: EventLike) -> str | None:
     return None
 
 
+def _version_problem(ev: EventLike) -> str | None:
+    """Why an event's version and `date` do not go together, or None (a v1 event)."""
+    if ev.v not in VERSIONS or type(ev.v) is not int:
+        if isinstance(ev.v, int) and ev.v > SCHEMA_VERSION:
+            return f"schema version {ev.v} is newer than this ledger knows (v{SCHEMA_VERSION}); upgrade ledger"
+        return f"unknown schema version {ev.v!r}"
+    if ev.v == SCHEMA_VERSION:
+        return "a v2 event needs the field 'date'"
+    if ev.date is not None:
+        return "field 'date' does not belong to a v1 event (v2 brought it)"
+    if ev.type not in V1_TYPES:
+        return f"a {ev.type} event is v2 (it needs a date)"
+    return None
+
+
+def date_problem(date: str, ts: str) -> str | None:
+    """Why `date` cannot be the date of an event recorded at `ts`, or None: it must be a real
+    calendar day, and no later than the day after ts's UTC date (a writer east of UTC may be
+    a day ahead of it; no writer dates an event after its own today)."""
+    if not is_day(date):
+        return f"date {date!r} is not a real calendar date (YYYY-MM-DD)"
+    if TS_FORMAT.fullmatch(ts) is not None and date > shift(ts[:10], 1):
+        return f"date {date} is after the day it was recorded ({ts})"
+    return None
+
+
 # ---- typed events ----------------------------------------------------------------------------
 # One immutable class per event type, amounts as Decimal: what reports and exports work with.
 # The fold and the stores move `Event` records (amounts as their exact decimal text, which the
@@ -221,12 +278,16 @@ def value_problem(ev: EventLike) -> str | None:
 
 
 class _Typed:
-    __slots__ = ("seq", "id", "ts", "prev", "hash", "memo", "key")
+    """`date` is always set: a v1 event's is derived from its ts (see date_of), which is what
+    the upcaster of v1 gives (codec.UPCASTERS)."""
+
+    __slots__ = ("seq", "id", "ts", "date", "prev", "hash", "memo", "key")
     type: str = ""
     _own: tuple[str, ...] = ()
     seq: int
     id: str
     ts: str
+    date: str
     prev: str
     hash: str | None
     memo: str | None
@@ -237,6 +298,7 @@ class _Typed:
         for name in (*_Typed.__slots__, *self._own):
             value = getattr(ev, name)
             put(self, name, Decimal(value) if name == "amount" else value)
+        put(self, "date", date_of(ev))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -298,10 +360,29 @@ class Reversed(_Typed):
     amount: Decimal
 
 
-TypedEvent = AccountOpened | AccountClosed | Deposited | Withdrawn | Transferred | Reversed
+class PeriodClosed(_Typed):
+    """The books are closed through `date` (inclusive)."""
+
+    __slots__ = _own = ()
+    type = PERIOD_CLOSED
+
+
+class PeriodReopened(_Typed):
+    """The books are open again from `date` on (closed through the day before); `memo` says why."""
+
+    __slots__ = _own = ()
+    type = PERIOD_REOPENED
+
+
+TypedEvent = (
+    AccountOpened | AccountClosed | Deposited | Withdrawn | Transferred | Reversed | PeriodClosed | PeriodReopened
+)
 TYPED: dict[str, type[TypedEvent]] = {
-    cls.type: cls for cls in (AccountOpened, AccountClosed, Deposited, Withdrawn, Transferred, Reversed)
-}
+    cls.type: cls
+    for cls in (
+        AccountOpened, AccountClosed, Deposited, Withdrawn, Transferred, Reversed, PeriodClosed, PeriodReopened,
+    )
+}  # fmt: skip
 
 
 def typed(ev: EventLike) -> TypedEvent:

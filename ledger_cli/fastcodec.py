@@ -13,15 +13,24 @@ never accepts a line that the line-by-line path would refuse.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from hashlib import sha256
 
 import msgspec
 
 from ledger_cli.codec import split_line
 from ledger_cli.errors import LogCorrupt
-from ledger_cli.events import GOOD_SHAPES, ID_PATTERN, SCHEMA_VERSION, TS_PATTERN, Event, valid_texts, value_problem
-from ledger_cli.money import all_short_amounts_valid, amount_problem, money_context
+from ledger_cli.events import (
+    GOOD_SHAPES,
+    ID_PATTERN,
+    SCHEMA_VERSION,
+    TS_PATTERN,
+    Event,
+    _version_problem,
+    date_problem,
+    valid_texts,
+    value_problem,
+)
+from ledger_cli.money import all_short_amounts_valid, amount_problem
 from ledger_cli.values import account_problem
 
 
@@ -30,6 +39,7 @@ class FastEvent(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown
     # event gives back its log line exactly (canonical body, hash spliced in last).
     account: str | None = None
     amount: str | None = None
+    date: str | None = None
     id: str
     key: str | None = None
     memo: str | None = None
@@ -49,6 +59,7 @@ _ALL_TS = re.compile(f"(?:{TS_PATTERN})*").fullmatch
 _ALL_IDS = re.compile(f"(?:{ID_PATTERN})*").fullmatch
 _join = "".join
 
+_REOPENING = ("period_reopened", False, False, False, False)
 _decode_lines = msgspec.json.Decoder(FastEvent).decode_lines
 _encoder = msgspec.json.Encoder()
 _encode_lines = _encoder.encode_lines
@@ -159,64 +170,15 @@ class Helper:
         return verdict
 
 
-class _Summary:
-    """What a run of deposits, withdrawals and transfers does to each account (see
-    domain.apply_summary); `complex` once any other event (or a self-transfer) is seen."""
-
-    def __init__(self) -> None:
-        self.change: dict[str, Decimal] = {}
-        self.low: dict[str, Decimal] = {}
-        self.first: dict[str, str] = {}
-        self.keys: dict[str, int] = {}
-        self.complex = False
-
-    def add(self, events: list[FastEvent]) -> None:
-        if self.complex:
-            return
-        change, low, first = self.change, self.low, self.first
-        zero = Decimal(0)
-        with money_context():
-            for ev in events:
-                kind = ev.type
-                if kind == "deposited" or kind == "transferred" or kind == "withdrawn":
-                    amount = Decimal(ev.amount)  # type: ignore[arg-type]
-                    if kind != "deposited":  # money leaves ev.account
-                        source = ev.account or ""
-                        if kind == "transferred" and ev.to == source:
-                            self.complex = True
-                            return
-                        first.setdefault(source, "debit")
-                        after = change[source] = change.get(source, zero) - amount
-                        if source not in low or after < low[source]:
-                            low[source] = after
-                    if kind != "withdrawn":  # money arrives in ev.to (a transfer) or ev.account
-                        target = (ev.to if kind == "transferred" else ev.account) or ""
-                        first.setdefault(target, "credit")
-                        change[target] = change.get(target, zero) + amount
-                else:
-                    self.complex = True
-                    return
-                if ev.key is not None:
-                    self.keys[ev.key] = ev.seq
-
-    def report(self) -> dict[str, object] | None:
-        if self.complex:
-            return None
-        return {
-            "change": {a: str(v) for a, v in self.change.items()},
-            "low": {a: str(v) for a, v in self.low.items()},
-            "first": self.first,
-            "keys": self.keys,
-        }
-
-
 def _verify_range(fd: int, start: int, end: int) -> list[object] | None:
-    """[first seq, first prev, first ts, last seq, last hash, last ts, last line start, summary]."""
+    """[first seq, first prev, first ts, last seq, last hash, last ts, last line start, None].
+
+    The last place once held a summary of the range's movements; effective dates made the
+    rules depend on each event's date as well as its order, so the range is folded here."""
     import os
 
     from ledger_cli.store import CHUNK
 
-    summary = _Summary()
     line_start = start
 
     first = os.pread(fd, min(65536, end - start), start)
@@ -238,14 +200,13 @@ def _verify_range(fd: int, start: int, end: int) -> list[object] | None:
         verified = verify_block(block[:cut], seq, head, ts)
         if verified is None:
             return None
-        summary.add(verified[0])
         last = verified[0][-1]
         seq, head, ts = last.seq, last.hash, last.ts
         offset += cut
         line_start = offset - len(verified[1][len(verified[0]) - 1]) - 1
     if rest:
         return None
-    return [claim.seq, claim.prev, claim.ts, seq, head, ts, line_start, summary.report()]
+    return [claim.seq, claim.prev, claim.ts, seq, head, ts, line_start, None]
 
 
 def verify_block(block: bytes, seq: int, head: str, ts: str) -> tuple[list[FastEvent], list[bytes]] | None:
@@ -271,13 +232,21 @@ def verify_block(block: bytes, seq: int, head: str, ts: str) -> tuple[list[FastE
     stamps = [ev.ts for ev in events]
     if stamps[0] < ts or stamps != sorted(stamps) or _ALL_TS(_join(stamps)) is None:
         return None
-    if _ALL_IDS(_join([ev.id for ev in events])) is None or {ev.v for ev in events} != {SCHEMA_VERSION}:
+    if _ALL_IDS(_join([ev.id for ev in events])) is None:
         return None
+    if any(ev.v != SCHEMA_VERSION or ev.date is None for ev in events):  # v1 lines: one by one
+        if any(_version_problem(ev) is not None for ev in events):  # type: ignore[arg-type]
+            return None
+    for date, day in {(ev.date, ev.ts[:10]) for ev in events if ev.date is not None}:
+        if date_problem(date, day + "T00:00:00.000000Z") is not None:
+            return None
     shapes = {
         (e.type, e.account is not None, e.amount is not None, e.to is not None, e.target is not None) for e in events
     }
     if not shapes <= GOOD_SHAPES:
         return None
+    if _REOPENING in shapes and any(ev.type == _REOPENING[0] and ev.memo is None for ev in events):
+        return None  # a reopening needs its reason
     accounts, amounts = valid_texts()
     fresh_accounts: set[str] = {a for ev in events for a in (ev.account, ev.to) if a is not None} - accounts
     fresh_amounts: set[str] = {ev.amount for ev in events if ev.amount is not None} - amounts

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ledger_cli import actions
+from ledger_cli import actions, histories
 
 TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings anyway
 if TYPE_CHECKING:
     from typing import Any
 
 _FILE = {"-f": "file", "--file": "file"}  # -f may also follow the command
-_WRITE_VALUES = {"-m": "memo", "--memo": "memo", "-k": "key", "--idempotency-key": "key", **_FILE}
+_WRITE_VALUES = {"-m": "memo", "--memo": "memo", "-k": "key", "--idempotency-key": "key", "--date": "date", **_FILE}
 _WRITE_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "as_json"}
-_READ_VALUES = {"--format": "fmt", **_FILE}
+_READ_VALUES = {"--format": "fmt", "--as-of": "as_of", "--known-at": "known_at", **_FILE}
 _READ_FLAGS = {"--json": "as_json", "--no-cache": "no_cache"}
 
 # name -> (action, positional names, variadic, value options, flag options)
@@ -33,18 +33,19 @@ _COMMANDS: dict[str, tuple[Callable[..., int], tuple[str, ...], bool, dict[str, 
     "close": (actions.close_account, ("account",), False, _WRITE_VALUES, _WRITE_FLAGS),
     "reverse": (actions.reverse, ("seq",), False, _WRITE_VALUES, _WRITE_FLAGS),
     "balance": (actions.balance, ("accounts",), True, {**_READ_VALUES, "--until": "until"}, _READ_FLAGS),
-    "accounts": (actions.accounts, (), False, _READ_VALUES, _READ_FLAGS),
+    "accounts": (actions.accounts, (), False, {**_READ_VALUES, "--until": "until"}, _READ_FLAGS),
     "replay": (actions.replay, (), False, {**_READ_VALUES, "--until": "until"}, _READ_FLAGS),
-    "verify": (actions.verify, (), False, _READ_VALUES, {"--json": "as_json"}),
+    "verify": (actions.verify, (), False, {"--format": "fmt", "--against": "against", **_FILE}, {"--json": "as_json"}),
     "history": (
-        actions.history,
+        histories.history,
         ("account",),
         False,
         {**_READ_VALUES, "--since": "since", "--until": "until", "--last": "last"},
-        _READ_FLAGS,
+        {**_READ_FLAGS, "--by-date": "by_date"},
     ),
 }
 _OPTIONAL = {"history": 1}  # how many of a command's last positional arguments may be left out
+_REPEATED = {"against"}  # options that may be given more than once: a list of their values
 
 
 def _global_file(args: list[str]) -> tuple[str | None, list[str]] | None:
@@ -82,7 +83,10 @@ def parse(args: list[str]) -> tuple[Callable[..., int], tuple[Any, ...], dict[st
                 value = inline if has_value else next(tokens, None)
                 if value is None:
                     return None
-                options[values[name]] = value
+                if values[name] in _REPEATED:
+                    options.setdefault(values[name], []).append(value)
+                else:
+                    options[values[name]] = value
             elif name in flags and not has_value:
                 options[flags[name]] = True
             else:

@@ -10,16 +10,16 @@ import fcntl
 import os
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 
 from ledger_cli import checkpoint
 from ledger_cli.accel import native
 from ledger_cli.codec import verified_event
-from ledger_cli.domain import State, apply_block, apply_summary, check, evolve
+from ledger_cli.domain import State, check, evolve
 from ledger_cli.errors import LogCorrupt
 from ledger_cli.events import EventLike
 from ledger_cli.lookup import LineIndex
 from ledger_cli.money import money_context
+from ledger_cli.moves import apply_block
 from ledger_cli.store import Cursor, LogScan, check_lines
 from ledger_cli.walking import Seen
 from ledger_cli.when import Point
@@ -54,7 +54,7 @@ class Reader:
         events: list[EventLike], lines: list[bytes], offset: int, state: State, caching: bool, from_seq: int
     ) -> Iterator[tuple[list[EventLike], Cursor | None]]:
         """Cut a block where snapshots are due: (events, where a snapshot goes after them)."""
-        every = max(checkpoint.EVERY, len(state.balances))
+        every = checkpoint.interval(state)
         if not caching or not events:
             yield events, None
             return
@@ -239,16 +239,17 @@ class Reader:
         if 0 <= bound_seq <= state.seq:
             return at_bound()
         with money_context():
+            every = checkpoint.interval(state) if caching else 1
             for offset, block in scan.whole_blocks():
                 pos = 0
                 size = len(block)
                 while pos < size:
-                    every = max(checkpoint.EVERY, len(balances))
                     due = (state.seq // every + 1) * every if caching else -1
                     stop = due if bound_seq < 0 or 0 <= due < bound_seq else bound_seq
                     code, pos, seq, head, ts, line_start = fold(
                         block, pos, state.seq, state.head, state.ts or "", balances, opened, keys, stop, bound_ts,
                         token, starts, only, reversed_by, reversals, scan.fd, offset,
+                        state.days, state.last_day, state.status, state.closed_through,
                     )  # fmt: skip
                     if reversals and on_block is not None:  # verified by the extension: only decoded
                         on_block([verified_event(block[at : block.index(b"\n", at)]) for at in reversals])
@@ -282,6 +283,7 @@ class Reader:
                     if caching and state.seq == due:
                         sync(token)
                         checkpoint.save(self.path, state, cursor.copy(), head=False)
+                        every = checkpoint.interval(state)
                     if state.seq == bound_seq:
                         return at_bound()
         sync(token)
@@ -290,26 +292,10 @@ class Reader:
         return Folded(state, cursor.copy(), scan.torn, True, from_seq), False
 
     def _take_helper(self, helper: Helper, fd: int, state: State) -> LogScan:
-        """Join the helper's range onto `state` (folded up to its start) and return the scan
-        of what is left. The helper's summary is applied only if it verified its range, the
-        range joins the chain, and the run breaks no rule from this state; otherwise the range
-        is folded here, decoded only if the helper vouched for its lines, verified if not."""
+        """The scan of the helper's range, to fold onto `state` (folded up to its start): its
+        lines are decoded without hashing them again if the helper vouched for them (verified
+        them, and the range joins the chain), verified here if not."""
         verdict = helper.outcome(state.seq, state.head, state.ts)
-        summary = verdict[7] if verdict is not None else None
-        if isinstance(summary, dict):
-            with money_context():
-                applied = apply_summary(
-                    state,
-                    {account: Decimal(text) for account, text in summary["change"].items()},
-                    {account: Decimal(text) for account, text in summary["low"].items()},
-                    summary["first"],
-                    summary["keys"],
-                )
-            if applied:
-                last_seq, last_head, last_ts, last_line = verdict[3:7]  # type: ignore[index]
-                state.seq, state.head, state.ts = last_seq, last_head, last_ts  # type: ignore[assignment]
-                cursor = Cursor(helper.end, state.seq, state.head, state.ts, last_line)  # type: ignore[arg-type]
-                return LogScan(self.path, fd, cursor)  # lines appended after the range, a torn tail
         cursor = Cursor(helper.start, state.seq, state.head, state.ts)
         trusted = (helper.start, helper.end) if verdict is not None else None
         return LogScan(self.path, fd, cursor, bulk=True, trusted=trusted)

@@ -11,8 +11,9 @@ import sys
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-from ledger_cli.codec import line_of, with_member
-from ledger_cli.events import Event
+from ledger_cli.codec import dated_line, line_of, with_member
+from ledger_cli.dates import local_day, shift
+from ledger_cli.events import Event, date_of
 from ledger_cli.money import format_amount
 from ledger_cli.reports import AccountRow, BalanceReport
 from ledger_cli.streams import say, write_bytes
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 FORMATS = ("table", "tsv", "csv", "json", "jsonl")
-HISTORY_COLUMNS = ("v", "seq", "ts", "type", "account", "to", "amount", "target", "memo", "key", "id", "prev", "hash")
+HISTORY_COLUMNS = (
+    "v", "seq", "ts", "date", "type", "account", "to", "amount", "target", "memo", "key", "id", "prev", "hash",
+)  # fmt: skip
 
 
 def choose_format(requested: str | None, as_json: bool) -> str:
@@ -76,7 +79,14 @@ def _print_table(
 
 
 def _bound(report: BalanceReport) -> str:
-    return f"as of seq {report.seq}" + (f" ({report.ts})" if report.ts else " (empty log)")
+    return known_at(report.seq, report.ts, report.as_of)
+
+
+def known_at(seq: int, ts: str | None, as_of: str | None) -> str:
+    """The bounds a report resolved: `as of D (by date), known at seq N (ts)`, or without a
+    date `as of seq N (ts)`."""
+    where = f"seq {seq}" + (f" ({ts})" if ts else " (empty log)")
+    return f"as of {as_of} (by date), known at {where}" if as_of is not None else f"as of {where}"
 
 
 def _account_json(row: AccountRow) -> dict[str, Any]:
@@ -89,6 +99,7 @@ def balance(report: BalanceReport, fmt: str, *, replay: bool = False, bound_give
         data: dict[str, Any] = {
             "seq": report.seq,
             "ts": report.ts,
+            "as_of": report.as_of,
             "accounts": [_account_json(row) for row in report.rows],
             "total": format_amount(report.total),
         }
@@ -144,6 +155,8 @@ def accounts(rows: list[AccountRow], fmt: str) -> None:
 
 def history_record(event: Event, balance: Decimal | None) -> dict[str, Any]:
     record = event.to_dict()
+    if event.date is None:  # a v1 event: the date it means (the local date of its ts)
+        record["date"] = date_of(event)
     if balance is not None:
         record["balance"] = format_amount(balance)
     return record
@@ -159,7 +172,7 @@ class HistoryWriter:
     jsonl rows are the log's own lines (canonical, `hash` last; `balance` after it when an
     account is asked for): `add_lines` takes them as they are, undecoded."""
 
-    _TSV = ("seq", "ts", "type", "account", "to", "amount", "target", "memo")
+    _TSV = ("seq", "ts", "date", "type", "account", "to", "amount", "target", "memo")
 
     def __init__(self, fmt: str, with_balance: bool, *, stream: bool = False) -> None:
         self.fmt = fmt
@@ -204,7 +217,7 @@ class HistoryWriter:
         out = self.out
         fmt = self.fmt
         if fmt == "jsonl":
-            line = line_of(ev)
+            line = dated_line(line_of(ev))
             self.add_lines(line if balance is None else with_member(line, "balance", format_amount(balance)))
             return
         self.count += 1  # json opens its list at the first row
@@ -241,13 +254,13 @@ class HistoryWriter:
                 copy(chunk)
             self.out.close()
         if self.fmt == "table":
-            titles = ["Seq", "Time (UTC)", "Event", "Account", "Amount"]
+            titles = ["Seq", "Date", "Event", "Account", "Amount"]
             titles += (["Balance"] if self.with_balance else []) + ["Memo"]
             right = {"Seq", "Amount", "Balance"}
             _print_table(
                 [(title, "right" if title in right else "left") for title in titles],
                 self.table,
-                keep=("Seq", "Time (UTC)", "Event", "Account", "Amount", "Balance"),
+                keep=("Seq", "Date", "Event", "Account", "Amount", "Balance"),
                 compact=True,
             )
 
@@ -259,17 +272,22 @@ _SHORT_TYPES = {
     "transferred": "transfer",
     "account_closed": "close",
     "reversed": "reverse",
+    "period_closed": "close period",
+    "period_reopened": "reopen period",
 }
 
 
 def _history_cells(ev: Event, balance: Decimal | None) -> list[str]:
-    """A compact history row for a terminal: the time to the second, `from → to` in one cell."""
+    """A compact history row for a terminal: the date (the recorded time is in every other
+    format), `from → to` in one cell."""
     kind = _SHORT_TYPES.get(ev.type, ev.type) + (f" {ev.target}" if ev.target is not None else "")
     if ev.account and ev.to:
         where = f"{ev.account} → {ev.to}"
-    else:
+    elif ev.account or ev.to:
         where = ev.account or f"→ {ev.to}"
-    cells = [str(ev.seq), ev.ts[:16].replace("T", " "), kind, where, ev.amount or ""]
+    else:
+        where = ""
+    cells = [str(ev.seq), date_of(ev), kind, where, ev.amount or ""]
     return cells + ([format_amount(balance)] if balance is not None else []) + [ev.memo or ""]
 
 
@@ -286,7 +304,19 @@ def describe(event: Event) -> str:
         return f"opened {event.account}"
     if event.type == "account_closed":
         return f"closed {event.account}"
+    if event.type == "period_closed":
+        return f"closed the books through {event.date}"
+    if event.type == "period_reopened":
+        return f"reopened the books from {event.date} (closed through {shift(str(event.date), -1)})"
     return f"reversed event {event.target} ({amount})"
+
+
+def _dated(event: Event) -> str:
+    """What a write prints after the event's description: its date, when not the day it was
+    recorded (a backdated entry)."""
+    if event.type in ("period_closed", "period_reopened") or event.date is None:
+        return ""
+    return "" if event.date == local_day(event.ts) else f", dated {event.date}"
 
 
 def recorded(event: Event, fmt: str | None, *, new: bool, quiet: bool) -> None:
@@ -296,16 +326,22 @@ def recorded(event: Event, fmt: str | None, *, new: bool, quiet: bool) -> None:
     if fmt == "json":
         sys.stdout.write(_dumps(event.to_dict()) + "\n")
     elif new:
-        sys.stdout.write(f"recorded seq {event.seq}: {describe(event)}\n")
+        sys.stdout.write(f"recorded seq {event.seq}: {describe(event)}{_dated(event)}\n")
     else:
         sys.stdout.write(f"already recorded as seq {event.seq} (same idempotency key): {describe(event)}\n")
 
 
-def verified(ok: bool, events: int, head: str, problems: list[str], fmt: str) -> None:
+def verified(ok: bool, events: int, head: str, problems: list[str], fmt: str, held: list[str] | None = None) -> None:
+    """verify's verdict; `held` names the statements (--against) found to hold."""
     if fmt in ("json", "jsonl"):
-        sys.stdout.write(_dumps({"ok": ok, "events": events, "head": head, "problems": problems}) + "\n")
+        data = {"ok": ok, "events": events, "head": head, "problems": problems}
+        if held is not None:
+            data["statements_held"] = held
+        sys.stdout.write(_dumps(data) + "\n")
     elif ok:
         sys.stdout.write(f"ok: {events} events, head {head}\n")
+        for path in held or ():
+            sys.stdout.write(f"ok: {path} holds: the history it saw is intact and its balances are unchanged\n")
     else:
         for problem in problems:
             say(f"ledger: verify failed: {problem}")
@@ -321,3 +357,49 @@ def with_progress(items: Iterator[Any]) -> Iterator[Any]:
             if index % 1000 == 0:
                 progress.update(task, completed=index)
             yield item
+
+
+def restatement(report: dict[str, Any], fmt: str) -> None:
+    """`ledger restatement`: json whole; jsonl one event a line; csv one account a row (before,
+    after, change); tsv both, each row tagged by its first field (`account` or `event`); a table
+    of the accounts and one of the events."""
+    out = sys.stdout
+    accounts = report["accounts"]
+    if fmt == "json":
+        out.write(_dumps(report) + "\n")
+        return
+    if fmt == "jsonl":
+        out.writelines(_dumps(event) + "\n" for event in report["events"])
+        return
+    columns = ("account", "before", "after", "change")
+    if fmt == "csv":
+        out.write(_csv(columns, ([row[c] for c in columns] for row in accounts)))
+    elif fmt == "tsv":
+        out.writelines("\t".join(("account", *(row[c] for c in columns))) + "\n" for row in accounts)
+        names = ("seq", "ts", "date", "days_late", "type", "account", "to", "amount", "memo")
+        out.writelines(
+            "\t".join(("event", *("" if e.get(n) is None else str(e[n]) for n in names))) + "\n"
+            for e in report["events"]
+        )
+    else:
+        rows = [[row[c] for c in columns] for row in accounts] + [["Total", "", "", report["total_change"]]]
+        _print_table([("Account", "left"), ("Before", "right"), ("After", "right"), ("Change", "right")], rows)
+        if report["events"]:
+            _print_table(
+                [("Seq", "right"), ("Date", "left"), ("Recorded (UTC)", "left"), ("Days late", "right"),
+                 ("Event", "left"), ("Account", "left"), ("Amount", "right"), ("Memo", "left")],
+                ([str(e["seq"]), e["date"], e["ts"][:16].replace("T", " "), str(e["days_late"]),
+                  _SHORT_TYPES.get(e["type"], e["type"]), " → ".join(a for a in (e.get("account"), e.get("to")) if a),
+                  e.get("amount", ""), e.get("memo", "")] for e in report["events"]),
+                compact=True,
+            )  # fmt: skip
+    start, end = report["from"], report["to"]
+    say(
+        f"ledger: as of {report['as_of']} (by date), known at seq {start['seq']} ({start['ts']}) and at seq "
+        f"{end['seq']} ({end['ts']}): {_entries(len(report['events']))} recorded between them: the total changes by "
+        f"{report['total_change']}"
+    )
+
+
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"

@@ -19,14 +19,14 @@ from ledger_cli.events import (
     REVERSED,
     TRANSFERRED,
     WITHDRAWN,
-    AccountClosed,
-    AccountOpened,
     Deposited,
     Event,
     EventLike,
     Reversed,
+    Transferred,
     Withdrawn,
     as_event,
+    date_of,
     typed,
 )
 from ledger_cli.money import money_context
@@ -50,17 +50,21 @@ class AccountRow(_Value):
 
 
 class BalanceReport(_Value):
-    """Balances at a point: `seq`/`ts`/`head` name the last event applied (0/None for none)."""
+    """Balances at a point: `seq`/`ts`/`head` name the last event known (0/None for none), and
+    `as_of` the day the balances are by (None: every event known, whatever its date)."""
 
-    __slots__ = _fields = ("seq", "ts", "head", "rows", "total")
+    __slots__ = _fields = ("seq", "ts", "head", "rows", "total", "as_of")
     seq: int
     ts: str | None
     head: str
     rows: list[AccountRow]
     total: Decimal
+    as_of: str | None
 
-    def __init__(self, seq: int, ts: str | None, head: str, rows: list[AccountRow], total: Decimal) -> None:
-        super().__init__(seq, ts, head, rows, total)
+    def __init__(
+        self, seq: int, ts: str | None, head: str, rows: list[AccountRow], total: Decimal, as_of: str | None = None
+    ) -> None:
+        super().__init__(seq, ts, head, rows, total, as_of)
 
 
 def matching(state: State, names: list[str]) -> list[str]:
@@ -79,12 +83,14 @@ def matching(state: State, names: list[str]) -> list[str]:
     return sorted(chosen)
 
 
-def balance_report(state: State, names: list[str] | None = None) -> BalanceReport:
+def balance_report(state: State, names: list[str] | None = None, as_of: str | None = None) -> BalanceReport:
+    """The balances of `state` (of the accounts named); `as_of` says the state is the books by
+    that date (books.as_of)."""
     accounts = matching(state, names or [])
     rows = [AccountRow(account, state.balances[account], state.open[account]) for account in accounts]
     with money_context():
         total = sum((row.balance for row in rows), ZERO)
-    return BalanceReport(state.seq, state.ts, state.head, rows, total)
+    return BalanceReport(state.seq, state.ts, state.head, rows, total, as_of)
 
 
 def delta(ev: EventLike, name: str) -> Decimal:
@@ -125,14 +131,19 @@ class HistoryRows:
     the end. `take_lines` is the same for canonical lines, when no account is asked for (the
     line is shown as it is: no event is decoded)."""
 
-    def __init__(self, account: str | None = None, since: Point | None = None, last: int | None = None) -> None:
+    def __init__(
+        self, account: str | None = None, since: Point | None = None, last: int | None = None, as_of: str | None = None
+    ) -> None:
         self.account = account
         self.since = since
+        self.as_of = as_of  # only events dated on or before it count (and show)
         self.running = ZERO
         self._kept: deque[Any] | None = None if last is None else deque(maxlen=last)
 
     def take(self, ev: EventLike) -> tuple[Event, Decimal | None] | None:
         name = self.account
+        if self.as_of is not None and date_of(ev) > self.as_of:
+            return None
         if name is not None:
             if not touches(ev, name):
                 return None
@@ -144,6 +155,7 @@ class HistoryRows:
 
     def take_lines(self, lines: bytes) -> list[bytes]:
         """The lines to show now of `lines` (one or more, joined by newlines)."""
+        assert self.as_of is None, "a history by date takes the events, not the lines"
         if self.since is None and self._kept is None:
             return [lines]  # all of them, still in one piece
         shown = []
@@ -183,25 +195,33 @@ class Entry(_Value):
     """A recorded event as a balanced journal entry, for exports (hledger, Beancount): its
     postings sum to zero (none for an open or a close); `reverses` is the seq a reversal undoes."""
 
-    __slots__ = _fields = ("seq", "ts", "type", "memo", "postings", "reverses")
+    __slots__ = _fields = ("seq", "ts", "type", "memo", "postings", "reverses", "date")
     seq: int
     ts: str
     type: str
     memo: str | None
     postings: tuple[Posting, ...]
     reverses: int | None
+    date: str  # the journal date: the event's date (a v1 event's is the local date of its ts)
 
     def __init__(
-        self, seq: int, ts: str, type: str, memo: str | None, postings: tuple[Posting, ...], reverses: int | None
+        self,
+        seq: int,
+        ts: str,
+        type: str,
+        memo: str | None,
+        postings: tuple[Posting, ...],
+        reverses: int | None,
+        date: str = "",
     ) -> None:
-        super().__init__(seq, ts, type, memo, postings, reverses)
+        super().__init__(seq, ts, type, memo, postings, reverses, date)
 
 
 def entry(ev: EventLike) -> Entry:
     """The journal entry of one event: where its money came from and went to."""
     event = typed(ev)
     postings: tuple[Posting, ...] = ()
-    if not isinstance(event, (AccountOpened, AccountClosed)):
+    if isinstance(event, (Deposited, Withdrawn, Transferred, Reversed)):
         amount = event.amount
         if isinstance(event, Deposited):
             source, destination = None, event.account
@@ -211,7 +231,7 @@ def entry(ev: EventLike) -> Entry:
             source, destination = event.account, event.to
         postings = (Posting(destination, amount), Posting(source, -amount))
     reverses = event.target if isinstance(event, Reversed) else None
-    return Entry(event.seq, event.ts, event.type, event.memo, postings, reverses)
+    return Entry(event.seq, event.ts, event.type, event.memo, postings, reverses, event.date)
 
 
 def entries(events: Iterable[EventLike]) -> Iterator[Entry]:

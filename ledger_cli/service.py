@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from ledger_cli.accel import native
 from ledger_cli.codec import decode_line, movement_line
+from ledger_cli.dates import local_day
 from ledger_cli.domain import (
     Command,
     Deposit,
@@ -21,13 +22,13 @@ from ledger_cli.domain import (
     State,
     Transfer,
     Withdraw,
-    apply_move,
     decide,
     evolve,
 )
-from ledger_cli.errors import RuleViolation
+from ledger_cli.errors import InvalidValue, RuleViolation
 from ledger_cli.events import DEPOSITED, TRANSFERRED, WITHDRAWN, Event, EventLike
 from ledger_cli.money import format_amount, money_context
+from ledger_cli.moves import apply_move
 from ledger_cli.stamps import system_clock, uuid7
 from ledger_cli.when import Point
 
@@ -136,6 +137,7 @@ class Ledger:
             state = session.books(keys=True)
             start = state.seq + 1
             ts = self.clock()
+            today = local_day(ts)
             self._warn_if_pinned(state.ts, ts)
             new_id = self.new_id
             batch_keys: dict[str, bytes] = {}  # key -> its line in this batch (smaller than an Event)
@@ -157,11 +159,14 @@ class Ledger:
                             account, to = command.source, command.to  # type: ignore[union-attr]
                         else:
                             account, to = command.account, None  # type: ignore[union-attr]
-                        if apply_move(state, kind, account, to, command.amount):  # type: ignore[union-attr]
+                        date = command.date or today
+                        if date > today:
+                            raise InvalidValue(f"line {number}: invalid date {date}: it is after today ({today})")
+                        if apply_move(state, kind, account, to, command.amount, date):  # type: ignore[union-attr]
                             seq = state.seq + 1
                             fields = (
                                 kind, seq, new_id(), event_ts, state.head, account, to,
-                                format_amount(command.amount), command.memo, command.key,  # type: ignore[union-attr]
+                                format_amount(command.amount), command.memo, command.key, date,  # type: ignore[union-attr]
                             )  # fmt: skip
                             done = None if seal_move is None else seal_move(*fields)
                             sealed, digest = movement_line(*fields) if done is None else done
@@ -178,9 +183,11 @@ class Ledger:
                         seq = state.keys[command.key]
                         keyed = decode_line(line[:-1], seq) if line else session.at(seq)
                     try:
-                        events = decide(command, state, Stamp(ts, new_id()), keyed=keyed)
+                        events = decide(command, state, Stamp(ts, new_id(), today), keyed=keyed)
                     except RuleViolation as exc:
                         raise RuleViolation(f"line {number}: {exc}; nothing was imported") from None
+                    except InvalidValue as exc:
+                        raise InvalidValue(f"line {number}: {exc}; nothing was imported") from None
                     if not events:
                         skipped += 1
                     for event in events:

@@ -107,3 +107,12 @@ def parse_point(text: str, option: str = "--until") -> Point:
         f"invalid {option} {text!r}: give an event seq (12), a date (2025-01-01) or a date-time "
         "(2025-01-01T09:30:00Z, with an offset or in local time)"
     )
+
+
+def parse_day(text: str, option: str = "--date") -> str:
+    """A calendar date given to --date or --as-of, or InvalidValue (exit 2)."""
+    from ledger_cli.dates import is_day
+
+    if not is_day(text):
+        raise InvalidValue(f"invalid {option} {text!r}: give a real calendar date as YYYY-MM-DD (2025-12-31)")
+    return text

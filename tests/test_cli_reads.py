@@ -117,7 +117,7 @@ def test_balance_csv_has_the_header_account_balance_open(book: Runner) -> None:
 def test_balance_json_has_seq_ts_accounts_and_total(book: Runner, flags: list[str]) -> None:
     out = ok(book, "balance", *flags)
     data = json.loads(out.stdout)
-    assert set(data) == {"seq", "ts", "accounts", "total"}
+    assert set(data) == {"seq", "ts", "as_of", "accounts", "total"} and data["as_of"] is None
     assert (data["seq"], data["ts"]) == (8, BOOK[-1][0])
     assert isinstance(data["total"], str) and D(data["total"]) == TOTAL
     for row in data["accounts"]:
@@ -286,7 +286,7 @@ def test_history_of_an_unknown_account_exits_1(book: Runner, name: str) -> None:
 
 def test_replay_json_adds_events_and_head_to_the_balance_report(book: Runner) -> None:
     data = json.loads(ok(book, "replay", "--json").stdout)
-    assert set(data) == {"seq", "ts", "accounts", "total", "events", "head"}
+    assert set(data) == {"seq", "ts", "as_of", "accounts", "total", "events", "head"}
     head = log_events(book)[-1]["hash"]
     assert (data["seq"], data["ts"], data["events"], data["head"]) == (8, BOOK[-1][0], 8, head)
     assert {r["account"]: (D(r["balance"]), r["open"]) for r in data["accounts"]} == FINAL

@@ -159,8 +159,9 @@ def test_log_lines_carry_the_contract_fields_and_string_amounts(ledger: Runner) 
     first, second = events(ledger)
     assert first["amount"] == "12.30" and isinstance(second["amount"], str)
     assert (first["v"], first["seq"], first["type"], first["account"], first["memo"], first["key"]) == (
-        1, 1, "deposited", "acct1", "pay", "k1",
+        2, 1, "deposited", "acct1", "pay", "k1",
     )  # fmt: skip
+    assert first["date"] == second["date"] and len(first["date"]) == 10  # today, local time
     assert first["prev"] == "0" * 64 and second["prev"] == first["hash"]
     assert second["seq"] == 2 and second["to"] == "b"
     assert first["ts"].endswith("Z") and len(first["ts"]) == len("2025-01-01T00:00:00.000000Z")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ledger_cli import accel, actions, store
+from ledger_cli import accel, histories, store
 from ledger_cli.config import ledger_at
 from ledger_cli.domain import Deposit, Open, Reverse, Transfer, Withdraw
 from tests.conftest import Runner
@@ -104,7 +104,7 @@ def _history_reads(
     monkeypatch.setattr(store.LogScan, "whole_blocks", counted)
     out = Recorder(reads)
     monkeypatch.setattr(sys, "stdout", out)
-    assert actions.history(str(log), fmt=fmt, no_cache=no_cache) == 0
+    assert histories.history(str(log), fmt=fmt, no_cache=no_cache) == 0
     return out, len(reads)
 
 

@@ -28,7 +28,9 @@ from ledger_cli.money import amount_problem, money_context
 from ledger_cli.store import check_lines
 from ledger_cli.values import key_problem, memo_problem
 from tests.helpers_log import GENESIS, seal_body
-from tests.test_native import HISTORIES, assert_same_histories, assert_same_reads, outcome, python_path, verdict
+from tests.test_native import (
+    HISTORIES, assert_same_histories, assert_same_reads, native_fold, outcome, python_path, verdict,
+)  # fmt: skip
 
 native = pytest.importorskip("ledger_cli._native", reason="the C extension is not built here")
 if accel.native() is None:  # built, but off (LEDGER_CLI_NATIVE=0) or stale: nothing folds with it
@@ -266,7 +268,7 @@ def single(line: bytes, reversed_by: dict[int, int] | None) -> tuple[int, dict[s
     keys: dict[str, int] = {}
     token = object()
     with money_context():
-        code = native.fold(
+        code = native_fold(
             line, 0, 4, GENESIS, stamp(4), balances, opened, keys, -1, None, token, None, None, reversed_by
         )[0]
         native.sync(token)
@@ -302,7 +304,7 @@ def test_a_reversal_the_extension_cannot_match_is_listed_for_verify(tmp_path: Pa
         native.clear_caches()
         listed: list[int] = []
         with money_context():
-            code = native.fold(
+            code = native_fold(
                 data, 0, 0, GENESIS, "", {}, {}, {}, -1, None, object(), None, None, {}, listed, fd, 0
             )[0]  # fmt: skip
     finally:
@@ -351,7 +353,7 @@ def test_a_key_is_validated_the_same_whether_or_not_keys_are_collected(key: str)
     for keys in ({}, None):
         native.clear_caches()
         with money_context():
-            code = native.fold(line, 0, 4, GENESIS, stamp(4), {}, {}, keys, -1, None, object())[0]
+            code = native_fold(line, 0, 4, GENESIS, stamp(4), {}, {}, keys, -1, None, object())[0]
         assert (code == 0) == valid, (key, keys)
         assert keys in (None, {key: 5} if valid else {})
 
@@ -471,7 +473,7 @@ def test_a_memo_or_key_of_raw_bytes_is_applied_only_if_python_accepts_it(field: 
     line = a_deposit(field, raw)
     native.clear_caches()
     with money_context():
-        code = native.fold(line, 0, 0, GENESIS, "", {}, {}, {}, -1, None, object())[0]
+        code = native_fold(line, 0, 0, GENESIS, "", {}, {}, {}, -1, None, object())[0]
     assert (code == 0) == python_accepts(line), raw
     if code == 0:  # then it is valid UTF-8, and the rules of values accept its text
         text = raw.decode()

@@ -26,7 +26,7 @@ from ledger_cli.when import Point
 def deposit(seq: int, prev: str, *, key: str | None = None, amount: str = "1") -> Event:
     return Event(
         type="deposited", seq=seq, id=f"00000000-0000-7000-8000-{seq:012d}", ts=f"2025-01-01T00:{seq // 60:02d}:"
-        f"{seq % 60:02d}.000000Z", prev=prev, account="acct", amount=amount, key=key,
+        f"{seq % 60:02d}.000000Z", prev=prev, account="acct", amount=amount, key=key, date="2025-01-01",
     )  # fmt: skip
 
 

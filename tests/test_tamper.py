@@ -110,7 +110,7 @@ STRICT: dict[str, tuple[Callable[[list[bytes]], bytes], tuple[str, ...]]] = {
     ),
     "string where a number belongs": (lambda ls: seal_body(_body(ls[1]).replace(b'"seq":2', b'"seq":"2"')), ("seq",)),
     "unknown type": (lambda ls: _rehash_one(ls[1], type="gifted"), ("gifted",)),
-    "newer schema version": (lambda ls: _rehash_one(ls[1], v=2), ("version", "2")),
+    "newer schema version": (lambda ls: _rehash_one(ls[1], v=3), ("version", "3")),
     "unknown field": (lambda ls: _rehash_one(ls[1], colour="red"), ("colour",)),
     "amount as exponent": (lambda ls: _rehash_one(ls[1], amount="5e1"), ("5e1",)),
 }

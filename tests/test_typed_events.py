@@ -19,6 +19,8 @@ from ledger_cli.events import (
     AccountClosed,
     AccountOpened,
     Deposited,
+    PeriodClosed,
+    PeriodReopened,
     Event,
     Reversed,
     Transferred,
@@ -32,7 +34,7 @@ AMOUNTS = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1e12"), plac
 
 
 def event(**fields: object) -> Event:
-    return Event(**{"seq": 1, "id": ID, "ts": TS, "prev": GENESIS, **fields})  # type: ignore[arg-type]
+    return Event(**{"seq": 1, "id": ID, "ts": TS, "prev": GENESIS, "date": "2025-01-01", **fields})  # type: ignore[arg-type]
 
 
 @given(AMOUNTS)
@@ -44,12 +46,15 @@ def test_every_type_has_its_class_with_a_decimal_amount(amount: str) -> None:
         (event(type="withdrawn", account="a", amount=amount), Withdrawn),
         (event(type="transferred", account="a", to="b", amount=amount), Transferred),
         (event(type="reversed", target=1, to="a", amount=amount), Reversed),
+        (event(type="period_closed", date="2024-12-31"), PeriodClosed),
+        (event(type="period_reopened", date="2024-12-01", memo="late fee"), PeriodReopened),
     ]
     assert {cls for _, cls in cases} == set(TYPED.values())
     for ev, cls in cases:
         seal(ev)
         done = typed(decode_line(seal(ev)[:-1], 1))
         assert type(done) is cls and done.seq == 1 and done.hash == ev.hash and done.memo == ev.memo
+        assert done.date == ev.date
         if ev.amount is not None:
             assert done.amount == Decimal(amount) and isinstance(done.amount, Decimal)  # type: ignore[union-attr]
         assert done == typed(ev) and hash(done) == hash(typed(ev))
@@ -62,17 +67,31 @@ def _line(fields: dict[str, object]) -> bytes:
     return body[:-1] + b',"hash":"' + sha256(body).hexdigest().encode() + b'"}'
 
 
-def test_an_older_version_is_brought_up_by_its_upcaster(monkeypatch: pytest.MonkeyPatch) -> None:
-    old = {"account": "a", "amount": "5", "id": ID, "prev": GENESIS, "seq": 1, "ts": TS, "type": "deposited", "v": 1}
-    monkeypatch.setattr(codec, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(codec.UPCASTERS, 1, lambda fields: {**fields, "v": 2, "memo": "from v1"})
-    ev = decode_line(_line(old), 1)
-    assert (ev.v, ev.memo, ev.amount) == (2, "from v1", "5")
-    assert ev.hash == sha256(json.dumps(old, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def test_a_v1_line_stays_as_recorded_and_its_upcast_and_typed_forms_carry_the_local_date(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from ledger_cli.dates import forget_zone
+
+    old = {"account": "a", "amount": "5", "id": ID, "prev": GENESIS, "seq": 1, "ts": "2025-01-01T03:00:00.000000Z",
+           "type": "deposited", "v": 1}  # fmt: skip
+    monkeypatch.setenv("TZ", "America/Los_Angeles")  # 2024-12-31 19:00 there
+    time.tzset()
+    forget_zone()
+    try:
+        ev = decode_line(_line(old), 1)
+        assert (ev.v, ev.date, ev.amount) == (1, None, "5")  # the record is the line, byte for byte
+        assert ev.hash == sha256(json.dumps(old, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        assert codec.upcast(dict(old)) == {**old, "v": 2, "date": "2024-12-31"}
+        assert typed(ev).date == "2024-12-31"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+        forget_zone()
 
 
 def test_an_upcaster_must_give_the_next_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(codec, "SCHEMA_VERSION", 2)
     monkeypatch.setitem(codec.UPCASTERS, 1, lambda fields: dict(fields))
     with pytest.raises(ValueError, match="must give v2"):
         codec.upcast({"v": 1})
@@ -80,7 +99,6 @@ def test_an_upcaster_must_give_the_next_version(monkeypatch: pytest.MonkeyPatch)
 
 def test_a_tampered_old_line_is_refused_before_any_upcaster_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    monkeypatch.setattr(codec, "SCHEMA_VERSION", 2)
     monkeypatch.setitem(codec.UPCASTERS, 1, lambda fields: calls.append(1) or {**fields, "v": 2})
     line = _line({"account": "a", "id": ID, "prev": GENESIS, "seq": 1, "ts": TS, "type": "account_opened", "v": 1})
     with pytest.raises(LogCorrupt, match="hash"):
