@@ -11,15 +11,14 @@ import sys
 from collections.abc import Callable
 
 from ledger_cli import interrupts, render
-from ledger_cli.config import open_ledger
 from ledger_cli.books import as_of as books_as_of
+from ledger_cli.config import open_ledger
 from ledger_cli.domain import Close, ClosePeriod, Command, Deposit, Open, ReopenPeriod, Reverse, Transfer, Withdraw
-from ledger_cli.errors import ExitCode, InvalidValue, LedgerError, RuleViolation
-from ledger_cli.events import EventLike
+from ledger_cli.errors import ExitCode, InvalidValue, LedgerError
 from ledger_cli.money import parse_amount
-from ledger_cli.reports import HistoryRows, accounts_report, balance_report
+from ledger_cli.reports import accounts_report, balance_report
 from ledger_cli.streams import OutputError, discard_stdout, say, stdin_closed, warn
-from ledger_cli.values import covers, parse_account, parse_key, parse_memo
+from ledger_cli.values import parse_account, parse_key, parse_memo
 from ledger_cli.when import Point, parse_day, parse_point
 
 TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings anyway
@@ -136,13 +135,23 @@ def record(file: str | None, command: Command, *, quiet: bool = False, as_json: 
 
 
 def open_account(
-    file: str | None, account: str, memo: str | None = None, key: str | None = None, date: str | None = None, **out: bool
+    file: str | None,
+    account: str,
+    memo: str | None = None,
+    key: str | None = None,
+    date: str | None = None,
+    **out: bool,
 ) -> int:
     return record(file, Open(parse_account(account), parse_memo(memo), parse_key(key), _day(date)), **out)
 
 
 def close_account(
-    file: str | None, account: str, memo: str | None = None, key: str | None = None, date: str | None = None, **out: bool
+    file: str | None,
+    account: str,
+    memo: str | None = None,
+    key: str | None = None,
+    date: str | None = None,
+    **out: bool,
 ) -> int:
     return record(file, Close(parse_account(account), parse_memo(memo), parse_key(key), _day(date)), **out)
 
@@ -188,15 +197,11 @@ def transfer(
     return record(file, command, **out)
 
 
-def close_period(
-    file: str | None, date: str, memo: str | None = None, key: str | None = None, **out: bool
-) -> int:
+def close_period(file: str | None, date: str, memo: str | None = None, key: str | None = None, **out: bool) -> int:
     return record(file, ClosePeriod(parse_day(date, "DATE"), parse_memo(memo), parse_key(key)), **out)
 
 
-def reopen_period(
-    file: str | None, date: str, memo: str | None = None, key: str | None = None, **out: bool
-) -> int:
+def reopen_period(file: str | None, date: str, memo: str | None = None, key: str | None = None, **out: bool) -> int:
     if not memo:
         raise InvalidValue("reopen-period needs a reason: -m REASON (it is recorded with the reopening)")
     return record(file, ReopenPeriod(parse_day(date, "DATE"), parse_memo(memo), parse_key(key)), **out)

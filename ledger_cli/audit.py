@@ -15,8 +15,7 @@ from ledger_cli.dates import day_number, is_day, local_day
 from ledger_cli.errors import InvalidValue, RuleViolation
 from ledger_cli.events import GENESIS, MOVEMENTS, PERIOD_CLOSED, REVERSED, EventLike, as_event, date_of
 from ledger_cli.money import format_amount, money_context
-from ledger_cli.reports import balance_report, delta
-from ledger_cli.streams import say
+from ledger_cli.reports import balance_report
 from ledger_cli.when import Point, parse_day
 
 TYPE_CHECKING = False
@@ -101,8 +100,8 @@ def attestation_problem(ledger: Ledger, path: str) -> str | None:
     where = f"as of {day}, known at seq {seq}" if day else f"at seq {seq}"
     for account in sorted(set(now) | set(then)):
         if now.get(account) != then.get(account):
-            was = _shown(then.get(account))
-            return f"{path}: the books {where} differ from the statement: {account} was {was}, is {_shown(now.get(account))}"
+            was, is_ = _shown(then.get(account)), _shown(now.get(account))
+            return f"{path}: the books {where} differ from the statement: {account} was {was}, is {is_}"
     if Decimal(statement["total"]) != report.total:
         return f"{path}: the total {where} was {statement['total']}, is {format_amount(report.total)}"
     return None

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from ledger_cli.accel import native
-from ledger_cli.domain import Close, Command, Deposit, Open, Transfer, Withdraw
 from ledger_cli.dates import is_day
+from ledger_cli.domain import Close, Command, Deposit, Open, Transfer, Withdraw
 from ledger_cli.errors import InvalidValue
 from ledger_cli.money import parse_amount
 from ledger_cli.values import parse_account, parse_key, parse_memo
@@ -161,8 +161,8 @@ def to_command(record: dict[str, object], cache: _Cache) -> Command:
         to = cache.account(record["to"])  # type: ignore[arg-type]
         return Transfer(account, to, cache.amount(record["amount"]), memo, key, date)  # type: ignore[arg-type]
     if kind == "open":
-        return Open(account, memo, key, date)  # type: ignore[arg-type]
-    return Close(account, memo, key, date)  # type: ignore[arg-type]
+        return Open(account, memo, key, date)
+    return Close(account, memo, key, date)
 
 
 class RecordError(InvalidValue):

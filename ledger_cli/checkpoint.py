@@ -231,7 +231,9 @@ def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
             account: {str(day): Decimal(change) for day, change in changes.items()}
             for account, changes in data["days"].items()
         }
-        status = {account: [(str(d), int(s), bool(o)) for d, s, o in entries] for account, entries in data["status"].items()}
+        status = {
+            account: [(str(d), int(s), bool(o)) for d, s, o in entries] for account, entries in data["status"].items()
+        }
         periods = [(int(s), str(kind), str(d)) for s, kind, d in data["periods"]]
         through = data["closed_through"]
         if through is not None and type(through) is not str or type(data["closed_seq"]) is not int:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 _HASH_MARK = b',"hash":"'
 _SUFFIX_LEN = len(_HASH_MARK) + 64 + 2  # ,"hash":"<64 hex>"}
 
+
 def _v1_to_v2(fields: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "date": local_day(fields["ts"]), "v": 2}
 

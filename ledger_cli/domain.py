@@ -13,8 +13,19 @@ from decimal import Decimal
 
 from ledger_cli.books import ZERO, State, add_day, closed_on, low_from, reopened_on
 from ledger_cli.commands import (
-    Close, ClosePeriod, Command, Deposit, Open, ReopenPeriod, Reverse, Stamp, Transfer, Withdraw, _Value,
+    Close,
+    ClosePeriod,
+    Command,
+    Deposit,
+    Open,
+    ReopenPeriod,
+    Reverse,
+    Stamp,
+    Transfer,
+    Withdraw,
+    _Value,
 )  # fmt: skip
+from ledger_cli.dates import shift
 from ledger_cli.errors import InvalidValue, RuleViolation
 from ledger_cli.events import (
     CLOSED,
@@ -31,7 +42,6 @@ from ledger_cli.events import (
     EventLike,
     date_of,
 )
-from ledger_cli.dates import shift
 from ledger_cli.money import format_amount
 
 __all__ = [  # what domain re-exports from commands and books (its own names are public too)
@@ -179,7 +189,9 @@ def _close_problem(state: State, account: str, date: str) -> str | None:
         return f"account {account} has a balance of {format_amount(balance)}; only an account at zero can be closed"
     last = state.last_day.get(account)
     if last is not None and last > date:
-        return f"account {account} has entries dated after {date} (the latest on {last}): date the close {last} or later"
+        return (
+            f"account {account} has entries dated after {date} (the latest on {last}): date the close {last} or later"
+        )
     return _reopening_problem(state, account, date)
 
 
@@ -302,7 +314,9 @@ def _date(command: Command, state: State, stamp: Stamp, original: EventLike | No
     date = command.date
     if date is not None:
         if date > stamp.today:
-            raise InvalidValue(f"invalid date {date}: it is after today ({stamp.today}); the books take no future dates")
+            raise InvalidValue(
+                f"invalid date {date}: it is after today ({stamp.today}); the books take no future dates"
+            )
         if original is not None and date < date_of(original):
             raise InvalidValue(
                 f"invalid date {date}: a reversal cannot be dated before the event it reverses "

@@ -11,9 +11,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ledger_cli.books import State, add_day, low_from, reopened_on
+from ledger_cli.dates import local_day
 from ledger_cli.domain import check, evolve
 from ledger_cli.events import DEPOSITED, TRANSFERRED, WITHDRAWN, EventLike
-from ledger_cli.dates import local_day
 
 _DECIMALS: dict[str, Decimal] = {}  # amount text -> value: logs repeat amounts a lot
 
@@ -84,7 +84,7 @@ def apply_move(state: State, kind: str, account: str, to: str | None, amount: De
         return False
     if kind == TRANSFERRED:
         to_open = opened.get(to)  # type: ignore[arg-type]
-        if to_open is False or to == account or (to in status and _before_reopening(status[to], date)):  # type: ignore[index]
+        if to_open is False or to == account or (to in status and _before_reopening(status[to], date)):
             return False
         balances[account] -= amount
         add_day(state, account, -amount, date)

@@ -86,7 +86,10 @@ DATED = [
     pytest.param([], ClosePeriod(TODAY), TODAY, id="close-period-through-today"),
     pytest.param([dep("a", "5", "2026-01-02")], Reverse(1), "2026-01-02", id="reversal-keeps-the-original-date"),
     pytest.param(
-        [dep("a", "5", "2025-12-20"), ClosePeriod("2025-12-31")], Reverse(1), TODAY, id="reversal-of-a-closed-day-is-today"
+        [dep("a", "5", "2025-12-20"), ClosePeriod("2025-12-31")],
+        Reverse(1),
+        TODAY,
+        id="reversal-of-a-closed-day-is-today",
     ),
     pytest.param(
         [dep("a", "5", "2026-01-02")], Reverse(1, date="2026-01-02"), "2026-01-02", id="reversal-on-the-original-day"
@@ -107,7 +110,10 @@ INVALID = [
     pytest.param([], Open("a", date=TOMORROW), "after today", id="open-tomorrow"),
     pytest.param([], ClosePeriod(TOMORROW), "after today", id="close-period-tomorrow"),
     pytest.param(
-        [dep("a", "5", "2026-01-10")], Reverse(1, date="2026-01-09"), "before the event it reverses", id="reversal-early"
+        [dep("a", "5", "2026-01-10")],
+        Reverse(1, date="2026-01-09"),
+        "before the event it reverses",
+        id="reversal-early",
     ),
 ]
 
@@ -142,42 +148,61 @@ REFUSED = [
     ),
     # the balance by date, on the day and every later day
     pytest.param(
-        [dep("a", "100", "2026-01-10")], wd("a", "50", "2026-01-05"), "a had 0 on 2026-01-05, needs 50",
+        [dep("a", "100", "2026-01-10")],
+        wd("a", "50", "2026-01-05"),
+        "a had 0 on 2026-01-05, needs 50",
         id="debit-before-the-money-arrived",
     ),  # fmt: skip
     pytest.param(
         [dep("a", "100", "2026-01-01"), wd("a", "80", "2026-01-05"), dep("a", "50", TODAY)],
-        wd("a", "30", "2026-01-03"), "a had 20 on 2026-01-05, needs 30", id="debit-that-overdraws-a-later-day",
+        wd("a", "30", "2026-01-03"),
+        "a had 20 on 2026-01-05, needs 30",
+        id="debit-that-overdraws-a-later-day",
     ),  # fmt: skip
     pytest.param(
-        [dep("a", "100", "2026-01-01"), wd("a", "80", "2026-01-05")], wd("a", "30", TODAY),
-        "a has 20, needs 30", id="debit-today-is-the-recorded-check",
+        [dep("a", "100", "2026-01-01"), wd("a", "80", "2026-01-05")],
+        wd("a", "30", TODAY),
+        "a has 20, needs 30",
+        id="debit-today-is-the-recorded-check",
     ),  # fmt: skip
     pytest.param(
-        [dep("a", "100", "2026-01-10")], Transfer("a", "b", D(1), date="2026-01-09"), "a had 0 on 2026-01-09",
+        [dep("a", "100", "2026-01-10")],
+        Transfer("a", "b", D(1), date="2026-01-09"),
+        "a had 0 on 2026-01-09",
         id="transfer-source-by-date",
     ),  # fmt: skip
     pytest.param(
-        [dep("a", "30", "2026-01-01"), wd("a", "30", "2026-01-03"), dep("a", "30", "2026-01-05")], Reverse(1),
+        [dep("a", "30", "2026-01-01"), wd("a", "30", "2026-01-03"), dep("a", "30", "2026-01-05")],
+        Reverse(1),
         "reversing event 1 would fail: insufficient funds: a had 0 on 2026-01-03, needs 30",
         id="a-reversal-is-a-debit-by-date",
     ),  # fmt: skip
     # accounts closed and reopened
-    pytest.param(REOPENED_A, dep("a", "1", "2026-01-09"), "closed until 2026-01-10", id="credit-the-day-before-reopening"),
+    pytest.param(
+        REOPENED_A, dep("a", "1", "2026-01-09"), "closed until 2026-01-10", id="credit-the-day-before-reopening"
+    ),
     pytest.param(REOPENED_A, dep("a", "1", "2026-01-06"), "closed until 2026-01-10", id="credit-while-closed"),
     pytest.param(
-        [*REOPENED_A, dep("b", "5", "2026-01-01")], Transfer("b", "a", D(1), date="2026-01-07"), "closed until 2026-01-10",
+        [*REOPENED_A, dep("b", "5", "2026-01-01")],
+        Transfer("b", "a", D(1), date="2026-01-07"),
+        "closed until 2026-01-10",
         id="transfer-into-the-closed-time",
     ),  # fmt: skip
     pytest.param(
         [dep("a", "5", "2026-01-02"), wd("a", "5", "2026-01-03"), Close("a", date="2026-01-05")],
-        Open("a", date="2026-01-04"), "was closed on 2026-01-05", id="reopen-before-the-close",
+        Open("a", date="2026-01-04"),
+        "was closed on 2026-01-05",
+        id="reopen-before-the-close",
     ),  # fmt: skip
     pytest.param(
-        [dep("a", "5", "2026-01-02"), wd("a", "5", "2026-01-08")], Close("a", date="2026-01-05"),
-        "entries dated after 2026-01-05 (the latest on 2026-01-08)", id="close-before-a-later-entry",
+        [dep("a", "5", "2026-01-02"), wd("a", "5", "2026-01-08")],
+        Close("a", date="2026-01-05"),
+        "entries dated after 2026-01-05 (the latest on 2026-01-08)",
+        id="close-before-a-later-entry",
     ),  # fmt: skip
-    pytest.param(REOPENED_A, Close("a", date="2026-01-08"), "closed until 2026-01-10", id="close-inside-the-closed-time"),
+    pytest.param(
+        REOPENED_A, Close("a", date="2026-01-08"), "closed until 2026-01-10", id="close-inside-the-closed-time"
+    ),
 ]
 
 
@@ -201,17 +226,20 @@ ACCEPTED = [
     pytest.param([Open("a", date=TODAY)], dep("a", "5", "2025-11-01"), id="an-open-date-never-blocks-earlier-entries"),
     pytest.param([dep("a", "100", "2026-01-10")], wd("a", "50", "2026-01-10"), id="debit-on-the-day-the-money-came"),
     pytest.param(
-        [dep("a", "100", "2026-01-01"), wd("a", "80", "2026-01-05")], wd("a", "20", "2026-01-03"),
+        [dep("a", "100", "2026-01-01"), wd("a", "80", "2026-01-05")],
+        wd("a", "20", "2026-01-03"),
         id="debit-that-leaves-every-later-day-at-zero",
     ),  # fmt: skip
     pytest.param(REOPENED_A, dep("a", "1", "2026-01-10"), id="credit-on-the-reopening-day"),
     pytest.param(REOPENED_A, dep("a", "1", TODAY), id="credit-today"),
     pytest.param(
         [dep("a", "5", "2026-01-02"), wd("a", "5", "2026-01-03"), Close("a", date="2026-01-05")],
-        Open("a", date="2026-01-05"), id="reopen-on-the-closing-day",
+        Open("a", date="2026-01-05"),
+        id="reopen-on-the-closing-day",
     ),  # fmt: skip
     pytest.param(
-        [dep("a", "5", "2026-01-02"), wd("a", "5", "2026-01-08")], Close("a", date="2026-01-08"),
+        [dep("a", "5", "2026-01-02"), wd("a", "5", "2026-01-08")],
+        Close("a", date="2026-01-08"),
         id="close-on-the-last-entry-day",
     ),  # fmt: skip
     pytest.param([dep("a", "5", "2026-01-02"), wd("a", "5", "2026-01-08")], Close("a"), id="close-today"),

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from ledger_cli import fastpath
 from ledger_cli.cli import app
 from ledger_cli.domain import State, check, evolve
-from ledger_cli.moves import apply_move
 from ledger_cli.events import DEPOSITED, TRANSFERRED, WITHDRAWN, Event
+from ledger_cli.moves import apply_move
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ledger_cli"
 PURE = {"money", "values", "when", "events", "codec", "domain", "commands", "reports", "errors", "dates", "books",
@@ -210,7 +210,9 @@ def books(draw: st.DrawFn) -> State:
     for n in range(draw(st.integers(0, 14))):
         weights = st.sampled_from([0, 0, 0, 1, 1, 2, 3, 4, 5, 6])
         make = makers[draw(weights)]
-        command = make(draw(st.sampled_from(ACCOUNTS)), draw(st.sampled_from(ACCOUNTS)), draw(AMOUNTS), draw(st.sampled_from(DAYS)))
+        command = make(
+            draw(st.sampled_from(ACCOUNTS)), draw(st.sampled_from(ACCOUNTS)), draw(AMOUNTS), draw(st.sampled_from(DAYS))
+        )
         stamp = Stamp(f"2025-12-08T00:00:{n:02d}.000000Z", f"00000000-0000-4000-8000-{n:012x}", "2025-12-08")
         try:
             with money_context():
@@ -249,6 +251,11 @@ def test_apply_move_accepts_exactly_what_check_accepts_and_leaves_what_evolve_le
     assert accepted == (check(state, event) is None)
     if accepted:
         slow = evolve(_copy(state), event)
-        assert (fast.balances, fast.open, fast.days, fast.last_day) == (slow.balances, slow.open, slow.days, slow.last_day)
+        assert (fast.balances, fast.open, fast.days, fast.last_day) == (
+            slow.balances,
+            slow.open,
+            slow.days,
+            slow.last_day,
+        )
     else:
         assert fast == state  # untouched
