@@ -1410,18 +1410,33 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
         memcmp(ln->prev, head, 64) != 0 || cmp_text(ln->ts, 27, ts, tsn) < 0 || !line_day(ln) ||
         ln->day <= d->through)
         return HANDOFF;
-    char digest[64];
-    sha256_hex_plus((const uint8_t *)p, (size_t)(ln->body_end - p), '}', digest);
-    if (memcmp(digest, ln->hash, 64) != 0)
-        return HANDOFF;
     int code = HANDOFF;
     PyObject *account = NULL, *to = NULL, *key = NULL, *value = NULL, *target = NULL, *by = NULL;
     units_t units = 0;
     int scale = 0;
     day_t day = ln->day;
+    char digest[64];
+    Book *acct = NULL, *dest = NULL;
     if (ln->account && !(account = account_of(ln->account, ln->account_n)))
         goto done;
     if (ln->to && !(to = account_of(ln->to, ln->to_n)))
+        goto done;
+    /* The Books before the hash (finding them changes nothing), and their latest days asked of
+     * the memory, which then comes while the hash is computed. */
+    if (books_room() < 0 || (account && book_of(account, &acct) < 0))
+        goto done;
+    if (to) {
+        if (account && ln->to_n == ln->account_n && memcmp(ln->to, ln->account, (size_t)ln->to_n) == 0)
+            goto done;
+        if (book_of(to, &dest) < 0)
+            goto done;
+    }
+    if (acct && acct->n)
+        __builtin_prefetch(&acct->days[acct->n - 1], 1);
+    if (dest && dest->n)
+        __builtin_prefetch(&dest->days[dest->n - 1], 1);
+    sha256_hex_plus((const uint8_t *)p, (size_t)(ln->body_end - p), '}', digest);
+    if (memcmp(digest, ln->hash, 64) != 0)
         goto done;
     if (ln->amount && (!amount_valid(ln->amount, ln->amount_n) || !parse_units(ln->amount, ln->amount_n, &units, &scale)))
         goto done; /* not valid, or too big to mirror: Python's */
@@ -1434,15 +1449,6 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
         goto done;
     }
     /* The rules, all checked before anything changes. */
-    Book *acct = NULL, *dest = NULL;
-    if (books_room() < 0 || (account && book_of(account, &acct) < 0))
-        goto done;
-    if (to) {
-        if (account && ln->to_n == ln->account_n && memcmp(ln->to, ln->account, (size_t)ln->to_n) == 0)
-            goto done;
-        if (book_of(to, &dest) < 0)
-            goto done;
-    }
     if ((acct && acct->foreign) || (dest && dest->foreign))
         goto done;
     Book *credit = ln->kind == DEPOSITED ? acct : ln->kind == TRANSFERRED || ln->kind == REVERSED ? dest : NULL;

@@ -277,20 +277,20 @@ def accounts(
 def verify(file: str | None, fmt: str | None = None, as_json: bool = False, against: list[str] | None = None) -> int:
     """Check the whole log; then that each statement `against` (a kept `replay --json`) holds."""
     chosen = "json" if _format(fmt, as_json) in ("json", "jsonl") else "text"
+    statements = []
     if against:
-        from ledger_cli.audit import _statement
+        from ledger_cli.audit import statement
 
-        for path in against:
-            _statement(path)  # not a statement at all: exit 2 before any work
+        statements = [(path, statement(path)) for path in against]  # not statements: exit 2 first
     ledger = _ledger(file)
     report = ledger.verify()
     problems = list(report.problems)
     held = []
-    if report.ok and against:
+    if report.ok and statements:
         from ledger_cli.audit import attestation_problem
 
-        for path in against:
-            problem = attestation_problem(ledger, path)
+        for path, kept in statements:
+            problem = attestation_problem(ledger, path, kept)
             if problem is None:
                 held.append(path)
             else:

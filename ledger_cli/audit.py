@@ -85,9 +85,8 @@ def restatement(
     return 0
 
 
-def attestation_problem(ledger: Ledger, path: str) -> str | None:
-    """Why the replay statement in `path` no longer holds, or None (InvalidValue: it is not one)."""
-    statement = _statement(path)
+def attestation_problem(ledger: Ledger, path: str, statement: dict[str, Any]) -> str | None:
+    """Why the replay statement read from `path` (statement()) no longer holds, or None."""
     seq, head, day = statement["seq"], statement["head"], statement["as_of"]
     state = ledger.state(Point(str(seq), seq=seq), keys=False)
     if state.seq != seq:
@@ -113,7 +112,7 @@ def _shown(entry: tuple[Decimal, bool] | None) -> str:
     return format_amount(entry[0]) + ("" if entry[1] else " (closed)")
 
 
-def _statement(path: str) -> dict[str, Any]:
+def statement(path: str) -> dict[str, Any]:
     """The fields of a replay statement (`replay --json` output), checked; InvalidValue if not."""
     try:
         source = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
