@@ -40,10 +40,26 @@ PARITY = settings(max_examples=300, deadline=None, suppress_health_check=[Health
 
 
 def native_fold(
-    block: bytes, pos: int, seq: int, head: str, ts: str, balances: dict, opened: dict, keys: dict | None,
-    stop: int, bound_ts: str | None, token: object, starts: list | None = None, only: str | None = None,
-    reversed_by: dict | None = None, reversals: list | None = None, fd: int = -1, offset: int = 0,
-    days: dict | None = None, last_day: dict | None = None, status: dict | None = None,
+    block: bytes,
+    pos: int,
+    seq: int,
+    head: str,
+    ts: str,
+    balances: dict,
+    opened: dict,
+    keys: dict | None,
+    stop: int,
+    bound_ts: str | None,
+    token: object,
+    starts: list | None = None,
+    only: str | None = None,
+    reversed_by: dict | None = None,
+    reversals: list | None = None,
+    fd: int = -1,
+    offset: int = 0,
+    days: dict | None = None,
+    last_day: dict | None = None,
+    status: dict | None = None,
     closed_through: str | None = None,
 ) -> tuple[int, int, int, str, str, int]:
     """native.fold with the books by date (empty ones unless given) after the older arguments."""
@@ -402,3 +418,421 @@ def test_balances_past_the_extensions_integers_are_folded_by_python_with_the_sam
     path = tmp_path / "big.jsonl"
     path.write_bytes(data)
     assert_same_reads(path)
+
+
+# ---- schema v2: dates, the rules by date, closed periods (contract section 7) ------------------
+# The extension folds v1 and v2 lines alike, and mirrors the books by date (State.days, last_day,
+# status) and their rules (moves.apply_move, domain.check); period events, and every line those
+# rules refuse, go to Python. Each test compares the whole State, or verify's report, with the
+# pure path's, and counts the lines handed to Python to show the common ones stayed native.
+
+DAY0 = "2025-03-01"
+
+
+def dated_ts(seq: int) -> str:
+    """Five hours apart from 2025-03-01T00:00, so v1 lines' local days differ between zones."""
+    hours = 5 * seq
+    return f"2025-03-{1 + hours // 24:02d}T{hours % 24:02d}:{seq % 60:02d}:00.000000Z"
+
+
+def write_dated(path: Path, chain: list[dict[str, object]]) -> bytes:
+    """Seal `chain` into a log at `path`: seq, id, ts and prev filled in; each event v2 with its
+    `date` unless it says "v": 1 (then it has none), or gives its own "v" and "date"."""
+    prev, data = GENESIS, b""
+    for seq, extra in enumerate(chain, start=1):
+        fields: dict[str, object] = {
+            "v": 2, "seq": seq, "id": f"00000000-0000-7000-8000-{seq:012d}", "ts": dated_ts(seq), "prev": prev,
+        }  # fmt: skip
+        fields.update(extra)
+        if fields["v"] == 1:
+            fields.pop("date", None)
+        elif fields.get("date") is None:
+            fields["date"] = str(fields["ts"])[:10]
+        line = seal({k: v for k, v in fields.items() if v is not None})
+        prev = line[-67:-3].decode()
+        data += line
+    path.write_bytes(data)
+    return data
+
+
+def whole_outcome(path: Path) -> object:
+    """The whole State after reading `path` (every slot), or the error's kind and text."""
+    try:
+        state = ledger_at(path, use_cache=False).state()
+    except LedgerError as exc:
+        return type(exc).__name__, str(exc)
+    return {name: getattr(state, name) for name in state.__slots__}
+
+
+def handed_to_python(path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How many events a read of `path` with the extension hands to the Python rules."""
+    count = [0]
+    apply = fold.apply_block
+
+    def counted(state: object, events: list[object]) -> object:
+        count[0] += len(events)
+        return apply(state, events)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(fold, "apply_block", counted)
+        whole_outcome(path)
+    return count[0]
+
+
+def assert_same_dated(path: Path) -> object:
+    """The whole State and verify's report are the same with and without the extension (and the
+    bounded reads of assert_same_reads); returns the extension's State or error."""
+    fast = [whole_outcome(path), verdict(path)]
+    with python_path():
+        slow = [whole_outcome(path), verdict(path)]
+    assert fast == slow
+    assert_same_reads(path)
+    return fast[0]
+
+
+def dep(account: str, amount: str, date: str | None = None, **more: object) -> dict[str, object]:
+    return {"type": "deposited", "account": account, "amount": amount, "date": date, **more}
+
+
+def wd(account: str, amount: str, date: str | None = None, **more: object) -> dict[str, object]:
+    return {"type": "withdrawn", "account": account, "amount": amount, "date": date, **more}
+
+
+def xfer(source: str, to: str, amount: str, date: str | None = None, **more: object) -> dict[str, object]:
+    return {"type": "transferred", "account": source, "to": to, "amount": amount, "date": date, **more}
+
+
+def test_a_v2_log_is_folded_natively_with_the_books_by_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "v2.jsonl"
+    write_dated(path, [
+        dep("acct", "100.50", "2025-02-20"), dep("bank", "7"), {"type": "account_opened", "account": "spare"},
+        wd("acct", "0.50", memo="cash"), xfer("acct", "bank", "40", "2025-02-25"), dep("acct", "1.000"),
+        xfer("bank", "東京", "5.25"), wd("東京", "2", "2025-03-02"), dep("acct", "0.000000000000000001"),
+    ])  # fmt: skip
+    state = assert_same_dated(path)
+    assert isinstance(state, dict)
+    assert state["days"]["acct"] == {
+        "2025-02-20": Decimal("100.50"), "2025-02-25": Decimal(-40), "2025-03-01": Decimal("-0.50"),
+        "2025-03-02": Decimal("1.000000000000000001"),
+    }  # fmt: skip
+    assert state["last_day"] == {"acct": "2025-03-02", "bank": "2025-03-02", "東京": "2025-03-02"}
+    assert state["status"] == {}  # a first open (or by money) has no entry: it blocks nothing
+    assert handed_to_python(path, monkeypatch) == 0
+
+
+def test_a_mixed_v1_and_v2_log_dates_v1_lines_by_their_local_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "mixed.jsonl"
+    chain: list[dict[str, object]] = []
+    for n in range(24):
+        chain.append(dep("acct", f"{n + 1}", v=1) if n % 3 else dep("acct", f"{n + 1}"))
+        chain.append(wd("acct", "0.5", v=1) if n % 2 else xfer("acct", "bank", "0.25", f"2025-03-{1 + n // 5:02d}"))
+    chain += [{"type": "account_opened", "account": "spare", "v": 1}, {"type": "account_closed", "account": "spare"}]
+    write_dated(path, chain)
+    assert_same_dated(path)
+    assert handed_to_python(path, monkeypatch) == 0
+
+
+def test_backdated_debits_are_applied_natively_and_a_refused_one_is_named_as_python_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "backdated.jsonl"
+    good = [
+        dep("acct", "100", "2025-02-01"), wd("acct", "60", "2025-02-10"), wd("acct", "30", "2025-02-05"),
+        dep("bank", "5", "2025-02-03"), xfer("acct", "bank", "10", "2025-02-06"), dep("acct", "1", "2025-02-06"),
+        dep("acct", "50", "2025-02-11"),
+    ]  # fmt: skip
+    write_dated(path, good)
+    state = assert_same_dated(path)
+    assert isinstance(state, dict) and state["balances"]["acct"] == 51
+    assert state["days"]["acct"] == {
+        "2025-02-01": Decimal(100), "2025-02-05": Decimal(-30), "2025-02-06": Decimal(-9), "2025-02-10": Decimal(-60),
+        "2025-02-11": Decimal(50),
+    }  # fmt: skip
+    assert handed_to_python(path, monkeypatch) == 0
+    # By date acct had 100, 70, 61, 1 and 51 on those days: 51 now, but only 1 from 02-01 to 02-10 on.
+    for refused, named in (
+        (wd("acct", "2", "2025-02-05"), "acct had 1 on 2025-02-10, needs 2"),
+        (xfer("acct", "bank", "1.5", "2025-02-01"), "acct had 1 on 2025-02-10, needs 1.5"),
+        (wd("acct", "52"), "acct has 51, needs 52"),
+    ):
+        write_dated(path, [*good, refused])
+        result = assert_same_dated(path)
+        assert result == ("LogCorrupt", f"line 8: insufficient funds: {named}"), result
+    for accepted in (wd("acct", "1", "2025-02-05"), wd("acct", "2", "2025-02-11"), wd("acct", "51")):
+        write_dated(path, [*good, accepted])
+        assert isinstance(assert_same_dated(path), dict)
+        assert handed_to_python(path, monkeypatch) == 0
+
+
+def test_closes_and_reopens_by_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "reopen.jsonl"
+    good: list[dict[str, object]] = [
+        {"type": "account_opened", "account": "a", "date": "2025-02-01"}, dep("a", "5", "2025-02-02"),
+        wd("a", "5", "2025-02-04"), {"type": "account_closed", "account": "a", "date": "2025-02-10"},
+        {"type": "account_opened", "account": "a", "date": "2025-02-12"}, dep("a", "3", "2025-02-12"),
+        dep("b", "5", "2025-02-11"), xfer("b", "a", "1", "2025-02-13"),
+    ]  # fmt: skip
+    write_dated(path, good)
+    state = assert_same_dated(path)
+    assert isinstance(state, dict)
+    assert state["status"] == {"a": [("2025-02-10", 4, False), ("2025-02-12", 5, True)]}
+    assert handed_to_python(path, monkeypatch) == 0
+    for refused in (
+        dep("a", "1", "2025-02-11"),  # before the reopening
+        xfer("b", "a", "1", "2025-02-11"),  # a credit before the reopening
+        xfer("a", "b", "1", "2025-02-11"),  # a debit before the reopening
+        {"type": "reversed", "target": 6, "account": "a", "amount": "3", "date": "2025-02-11"},
+    ):
+        write_dated(path, [*good, refused])
+        result = assert_same_dated(path)
+        assert result[0] == "LogCorrupt" and "was closed until 2025-02-12" in str(result[1]), (refused, result)  # type: ignore[index]
+    for refused, named in (
+        ({"type": "account_opened", "account": "a", "date": "2025-02-09"}, "cannot be reopened on an earlier day"),
+        ({"type": "account_closed", "account": "a", "date": "2025-02-12"}, "already closed"),
+    ):
+        write_dated(path, [*good[:4], refused])
+        result = assert_same_dated(path)
+        assert result[0] == "LogCorrupt" and named in str(result[1]), (refused, result)  # type: ignore[index]
+    write_dated(path, [*good[:3], {"type": "account_closed", "account": "a", "date": "2025-02-03"}])
+    result = assert_same_dated(path)  # a close dated before an entry of the account
+    assert result[0] == "LogCorrupt" and "entries dated after 2025-02-03" in str(result[1]), result  # type: ignore[index]
+    write_dated(path, [*good[:3], {"type": "account_closed", "account": "a", "date": "2025-02-04"}])
+    assert isinstance(assert_same_dated(path), dict)
+    assert handed_to_python(path, monkeypatch) == 0
+
+
+def test_period_events_go_to_python_and_a_line_dated_in_the_closed_period_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "periods.jsonl"
+    good: list[dict[str, object]] = [
+        dep("acct", "10", "2025-02-01"), {"type": "period_closed", "date": "2025-02-28"},
+        dep("acct", "1", "2025-03-01"), {"type": "period_reopened", "date": "2025-02-15", "memo": "late invoice"},
+        wd("acct", "2", "2025-02-15"), {"type": "period_closed", "date": "2025-02-28", "memo": "again"},
+        dep("acct", "1", "2025-03-02", v=2),
+    ]  # fmt: skip
+    write_dated(path, good)
+    state = assert_same_dated(path)
+    assert isinstance(state, dict) and state["closed_through"] == "2025-02-28" and state["closed_seq"] == 6
+    assert handed_to_python(path, monkeypatch) == 3  # the period events, nothing else
+    for refused in (wd("acct", "1", "2025-02-28"), {"type": "account_opened", "account": "x", "date": "2025-01-01"},
+                    dep("acct", "1", "2025-02-20", v=2)):  # fmt: skip
+        write_dated(path, [*good, refused])
+        result = assert_same_dated(path)
+        assert result == ("LogCorrupt", result[1]) and "closed through 2025-02-28 (seq 6)" in str(result[1])  # type: ignore[index]
+        report = ledger_at(path, use_cache=False).verify()
+        assert not report.ok and report.events == 7 and "8" in report.problems[0], report.problems
+    # v1 lines are dated by their ts: in a period closed after them, a new v1 line is refused.
+    write_dated(path, [*good, {"type": "period_closed", "date": "2025-03-03"}, dep("acct", "1", v=1)])
+    result = assert_same_dated(path)
+    assert result[0] == "LogCorrupt" and str(result[1]).startswith("line 9:"), result  # type: ignore[index]
+
+
+def test_the_cli_verify_of_a_line_in_a_closed_period_exits_3_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "cli-period.jsonl"
+    write_dated(path, [dep("acct", "10", "2025-02-01"), {"type": "period_closed", "date": "2025-02-28"},
+                       dep("acct", "1", "2025-02-27")])  # fmt: skip
+    run = Runner("fast", path)
+    fast = run("-f", str(path), "verify")
+    with python_path():
+        slow = run("-f", str(path), "verify")
+    assert (fast.code, fast.stdout, fast.stderr) == (slow.code, slow.stdout, slow.stderr)
+    assert fast.code == 3 and "closed through 2025-02-28 (seq 2)" in fast.stdout + fast.stderr, fast
+
+
+@pytest.mark.parametrize("v1_target", [False, True], ids=["v2-target", "v1-target"])
+def test_reversals_dated_before_their_target_are_named_by_verify(tmp_path: Path, v1_target: bool) -> None:
+    """The extension vouches only for reversals dated on or after their target (a v1 target's
+    date is the local day of its ts); verify names the others, with and without it."""
+    path = tmp_path / "reversal-dates.jsonl"
+    target = wd("acct", "5", v=1) if v1_target else wd("acct", "5", "2025-03-02")
+    write_dated(path, [
+        dep("acct", "20", "2025-02-01"), dep("bank", "10", "2025-02-01"),
+        {"type": "reversed", "target": 2, "account": "bank", "amount": "10.0", "date": "2025-02-01"},  # same day
+        target,
+        {"type": "reversed", "target": 4, "to": "acct", "amount": "5", "date": "2025-03-02"},  # not before it
+    ])  # fmt: skip
+    assert isinstance(assert_same_dated(path), dict)
+    assert ledger_at(path, use_cache=False).verify().problems == []
+    data = write_dated(path, [
+        dep("acct", "20", "2025-02-01"), dep("bank", "10", "2025-02-01"),
+        {"type": "reversed", "target": 2, "account": "bank", "amount": "10.0", "date": "2025-02-01"},
+        target,
+        {"type": "reversed", "target": 4, "to": "acct", "amount": "5", "date": "2025-02-28"},  # before it: named
+    ])  # fmt: skip
+    assert data.count(b'"type":"reversed"') == 2
+    assert isinstance(assert_same_dated(path), dict)
+    problems = ledger_at(path, use_cache=False).verify().problems
+    assert len(problems) == 1 and problems[0].startswith(
+        "line 5: is dated 2025-02-28, before the event it reverses (seq 4"
+    ), problems
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"v": 2, "date": None},  # v2 without its date
+        {"v": 1, "date": "2025-03-01"},  # a v1 line with a date
+        {"v": 3},  # newer than this ledger
+        {"date": "2025-02-30"},  # not a real day
+        {"date": "2025-3-01"},
+        {"date": "2025-03-03"},  # two days after its ts
+        {"date": "0000-12-31"},
+        {"type": "period_closed", "account": None, "amount": None},
+        {"type": "period_reopened", "account": None, "amount": None, "v": 1},
+    ],
+)
+def test_a_line_with_a_wrong_version_or_date_is_named_as_python_names_it(
+    tmp_path: Path, odd: dict[str, object]
+) -> None:
+    path = tmp_path / "odd.jsonl"
+    good = [dep("acct", "10"), dep("acct", "1", "2025-03-02")]  # the day after the ts's day is allowed
+    prev, data = GENESIS, b""
+    for seq, extra in enumerate([*good, dep("acct", "1")], start=1):
+        fields = {"v": 2, "seq": seq, "id": f"00000000-0000-7000-8000-{seq:012d}", "ts": "2025-03-01T10:00:00.000000Z",
+                  "prev": prev, "date": "2025-03-01"}  # fmt: skip
+        fields.update({k: v for k, v in extra.items() if v is not None})
+        if seq == 3:
+            fields.update(odd)
+        line = seal({k: v for k, v in fields.items() if v is not None})
+        prev, data = line[-67:-3].decode(), data + line
+    path.write_bytes(data)
+    result = assert_same_dated(path)
+    if odd.get("type") == "period_closed":  # a valid one
+        assert isinstance(result, dict) and result["closed_through"] == "2025-03-01"
+    else:
+        assert result[0] == "LogCorrupt" and str(result[1]).startswith("line 3:"), result  # type: ignore[index]
+
+
+ZONE_SCRIPT = """
+import json, sys
+from ledger_cli import accel
+from ledger_cli.config import ledger_at
+def whole():
+    state = ledger_at(sys.argv[1], use_cache=False).state()
+    return {name: getattr(state, name) for name in state.__slots__}
+native_on = accel.native() is not None
+fast = whole()
+accel._found[:] = [None]
+slow = whole()
+days = {a: {d: str(v) for d, v in changes.items()} for a, changes in fast["days"].items()}
+print(json.dumps({"same": fast == slow, "native": native_on, "days": days, "status": fast["status"]}))
+"""
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "America/Los_Angeles"])
+def test_v1_lines_are_dated_in_the_readers_time_zone_as_python_dates_them(tmp_path: Path, zone: str) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "zones.jsonl"
+    chain: list[dict[str, object]] = [{"type": "account_opened", "account": "spare", "v": 1}]
+    for _ in range(30):
+        chain += [dep("acct", "3", v=1), wd("acct", "1", v=1), xfer("acct", "bank", "1", v=1)]  # type: ignore[call-arg]
+    chain += [{"type": "account_closed", "account": "spare", "v": 1}, dep("acct", "1", "2025-03-20")]
+    write_dated(path, chain)
+    seen = {}
+    for tz in (zone, "UTC"):
+        env = {**os.environ, "TZ": tz}
+        env.pop("LEDGER_CLI_NATIVE", None)
+        done = subprocess.run(
+            [sys.executable, "-c", ZONE_SCRIPT, str(path)], env=env, capture_output=True, text=True, check=True
+        )
+        seen[tz] = json.loads(done.stdout)
+        assert seen[tz]["same"] and seen[tz]["native"], (tz, done.stdout)
+    if zone != "UTC":  # the zone moved some lines to another day: the comparison above meant something
+        assert seen[zone]["days"] != seen["UTC"]["days"]
+
+
+# Random dated histories: candidates made of random kinds, accounts, amounts, dates (some days
+# back) and versions; each kept only if the pure rules (domain.check) accept it, so the log is a
+# valid one that backdates, closes, reopens, reverses and closes periods; then, sometimes, one
+# candidate they refuse, which both paths must name alike.
+ACCOUNTS = ["a", "b", "c:d"]
+CANDIDATE = st.tuples(
+    st.sampled_from(["deposited"] * 3 + ["withdrawn"] * 2 + ["transferred"] * 2
+                    + ["drain", "account_opened", "account_closed", "account_closed", "reversed", "period_closed",
+                       "period_reopened"]),
+    st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS),
+    st.sampled_from(["1", "2.5", "10", "0.01", "7.125", "100"]),
+    st.sampled_from([0] * 6 + [1, 2, 3, 5, 8, 12, 20, -1]),  # days back from the ts's day (-1: the day after)
+    st.booleans(),  # v1 (no date) for the kinds v1 has
+    st.integers(min_value=1, max_value=40),  # a reversal's target
+)  # fmt: skip
+
+
+def dated_history(candidates: list[tuple[str, str, str, str, int, bool, int]], poison: int | None) -> bytes:
+    """The sealed log of the candidates the rules accept, in order; with `poison`, it ends at the
+    first candidate from that index on that the rules by date refuse (their messages name a day),
+    if any, kept: those are the refusals the extension must see too."""
+    from ledger_cli.codec import seal as seal_event
+    from ledger_cli.dates import shift
+    from ledger_cli.domain import State, check, evolve, reversal_of
+    from ledger_cli.events import Event
+    from ledger_cli.money import format_amount
+
+    state, events, data = State(), {}, b""
+    funded = [("deposited", name, name, "50", 12, False, 1) for name in ACCOUNTS]  # by date too: 12 days back
+    with money_context():
+        for n, (kind, account, to, amount, back, v1, target) in enumerate([*funded, *candidates]):
+            seq = state.seq + 1
+            ts = f"2025-03-{1 + n * 7 // 24:02d}T{n * 7 % 24:02d}:{n % 60:02d}:00.000000Z"
+            fields: dict[str, object] = {"type": kind, "seq": seq, "id": f"00000000-0000-7000-8000-{seq:012d}",
+                                         "ts": ts, "prev": state.head}  # fmt: skip
+            if kind == "drain":  # withdraw all of it, so that closes happen
+                has = state.balances.get(account)
+                if not has:
+                    continue
+                kind = fields["type"] = "withdrawn"
+                amount = format_amount(has)
+            if kind in ("deposited", "withdrawn", "transferred"):
+                fields.update(account=account, amount=amount, to=to if kind == "transferred" else None)
+            elif kind in ("account_opened", "account_closed"):
+                fields["account"] = account
+            elif kind == "reversed":
+                original = events.get(target)
+                if original is None or original.type not in ("deposited", "withdrawn", "transferred"):
+                    continue
+                source, dest = reversal_of(original)
+                fields.update(target=target, account=source, to=dest, amount=original.amount)
+            elif kind == "period_reopened":
+                fields["memo"] = "late"
+            if v1 and not kind.startswith("period"):
+                fields["v"] = 1
+            elif kind == "period_closed":  # an old day, so that most entries stay open
+                fields["date"] = shift(ts[:10], -10 - back)
+            elif kind == "period_reopened":
+                fields["date"] = shift(state.closed_through or ts[:10], -back)
+            else:
+                fields["date"] = shift(ts[:10], -back)
+            event = Event(**fields)  # type: ignore[arg-type]
+            problem = check(state, event)
+            refused = problem is not None
+            if refused and (poison is None or n < len(funded) + poison or "2025-" not in str(problem)):
+                continue
+            data += seal_event(event)
+            if refused:
+                break
+            evolve(state, event)
+            events[seq] = event
+    return data
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    candidates=st.lists(CANDIDATE, min_size=10, max_size=80),
+    poison=st.one_of(st.none(), st.integers(min_value=0, max_value=15)),
+)
+def test_a_random_dated_history_folds_to_the_same_whole_state_with_and_without_the_extension(
+    tmp_path: Path, candidates: list[tuple[str, str, str, str, int, bool, int]], poison: int | None
+) -> None:
+    path = tmp_path / "random-dated.jsonl"
+    path.write_bytes(dated_history(candidates, poison))
+    fast = [whole_outcome(path), verdict(path)]
+    with python_path():
+        slow = [whole_outcome(path), verdict(path)]
+    assert fast == slow

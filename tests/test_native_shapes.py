@@ -29,7 +29,13 @@ from ledger_cli.store import check_lines
 from ledger_cli.values import key_problem, memo_problem
 from tests.helpers_log import GENESIS, seal_body
 from tests.test_native import (
-    HISTORIES, assert_same_histories, assert_same_reads, native_fold, outcome, python_path, verdict,
+    HISTORIES,
+    assert_same_histories,
+    assert_same_reads,
+    native_fold,
+    outcome,
+    python_path,
+    verdict,
 )  # fmt: skip
 
 native = pytest.importorskip("ledger_cli._native", reason="the C extension is not built here")
