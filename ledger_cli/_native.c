@@ -753,6 +753,10 @@ static int day_cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Whether the fold's days hold only the changes since a checkpoint (fold(..., partial)): a
+ * debit dated before an account's latest day then goes to Python, which has the rest. */
+static int days_partial;
+
 /* Load the account's days, latest day and status-derived days into `e` (from NO_DAY and no
  * days); e->foreign is set for anything that does not read as the Python path writes it. */
 static int book_load_days(Book *e, PyObject *name) {
@@ -1351,7 +1355,8 @@ enum { DONE = 0, HANDOFF = 1, BOUND = 2 };
 
 PyDoc_STRVAR(fold_doc,
 "fold(block, pos, seq, head, ts, balances, opened, keys, stop_seq, stop_ts, token, starts=None, only=None,\n"
-"     reversed_by=None, reversals=None, fd=-1, offset=0, days, last_day, status, closed_through=None)\n"
+"     reversed_by=None, reversals=None, fd=-1, offset=0, days, last_day, status, closed_through=None,\n"
+"     partial=False, opened_on=None)\n"
 "-> (code, pos, seq, head, ts, line_start)\n\n"
 "Apply the events in block[pos:] (whole lines) that follow event `seq` with hash `head`\n"
 "and timestamp `ts`, each verified, to the dicts. code 0: every line was applied; 1: the line\n"
@@ -1365,10 +1370,12 @@ PyDoc_STRVAR(fold_doc,
 "appended to it; given also the file descriptor `fd` of the log, whose byte `offset` the\n"
 "block starts at, only of each one that it could not prove undoes its target (verify's\n"
 "domain.reversal_matches, the dates included), reading the target's line from `fd`.\n\n"
-"`days`, `last_day` and `status` are the State's dicts of the books by date (required), and\n"
+"`days`, `last_day`, `status` and `opened_on` are the State's dicts of the books by date\n"
+"(required), and\n"
 "`closed_through` its closed period's last day (a str, or None): v1 and v2 lines are applied\n"
 "under the rules in both orders (contract section 7); period events, and every line the rules\n"
-"by date refuse, go to Python.\n\n"
+"by date refuse, go to Python. With `partial`, `days` holds only the changes since a checkpoint:\n"
+"every debit dated before its account's latest day goes to Python too (it has the rest).\n\n"
 "The balances and days are kept in the extension's books between calls with the same `token`\n"
 "(an object naming one fold): call sync(token) before reading `balances`, `days` or `last_day`,\n"
 "and sync(token, (account, to)) before changing those accounts in Python.");
@@ -1383,6 +1390,7 @@ enum { APPLIED = 3, FAILED = -1 };
 /* The dicts a fold changes besides those held in the books: borrowed references. */
 typedef struct {
     PyObject *opened, *keys, *reversed_by; /* keys, reversed_by: NULL when not wanted */
+    PyObject *opened_on;                   /* state.opened_on: account -> the date of its first open */
     day_t through; /* state.closed_through as a day: NO_DAY when nothing is closed, and INT32_MAX
                     * when it is no date read here (then every line goes to Python) */
 } Dicts;
@@ -1463,7 +1471,7 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
     case WITHDRAWN:
     case TRANSFERRED:
         if (!acct || !acct->open || acct->units < units || day < acct->reopened ||
-            (day < acct->last && !low_covers(acct, day, units)) || (dest && (!dest->open || day < dest->reopened)))
+            (day < acct->last && (days_partial || !low_covers(acct, day, units))) || (dest && (!dest->open || day < dest->reopened)))
             goto done;
         break;
     case OPENED:
@@ -1477,7 +1485,7 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
     default: /* REVERSED */
         if (ln->target >= ln->seq ||
             (account && (!acct || !acct->open || acct->units < units || day < acct->reopened ||
-                         (day < acct->last && !low_covers(acct, day, units)))) ||
+                         (day < acct->last && (days_partial || !low_covers(acct, day, units))))) ||
             (to && (!dest || !dest->open || day < dest->reopened)))
             goto done;
         if (!(target = PyLong_FromLongLong(ln->target)) || !(by = PyLong_FromLongLong(ln->seq)))
@@ -1521,9 +1529,12 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
         if (ln->kind == REVERSED && PyDict_SetItem(d->reversed_by, target, by) < 0)
             goto done;
     } else if (ln->kind == OPENED) {
-        /* only a reopening has a status entry (domain.evolve): a first open blocks nothing */
+        /* a reopening has a status entry (domain.evolve); a first open its date in opened_on:
+         * it says from when the account exists by date and blocks nothing */
+        PyObject *first = acct || !d->opened_on ? NULL : day_str(day);
         if (PyDict_SetItem(d->opened, account, Py_True) < 0 || PyDict_SetDefault(books.balances, account, zero) == NULL ||
-            (acct && status_append(account, day, ln->seq, 1) < 0))
+            (acct ? status_append(account, day, ln->seq, 1) < 0
+                  : d->opened_on && (!first || PyDict_SetItem(d->opened_on, account, first) < 0)))
             goto done;
         if (acct) { /* a closed account, reopened on `day` (books.reopened_on) */
             acct->open = 1;
@@ -1670,12 +1681,15 @@ static PyObject *fold(PyObject *self, PyObject *args) {
     PyObject *days = NULL, *last_day = NULL, *status = NULL;
     const char *only = NULL, *through = NULL;
     Py_ssize_t only_n = 0, offset = 0, through_n = 0;
-    int fd = -1;
-    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!OLz#O|Oz#OOinO!O!O!z#", &buf, &pos, &seq, &head_in, &head_n, &ts_in,
+    int fd = -1, partial = 0;
+    PyObject *opened_on = NULL;
+    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!OLz#O|Oz#OOinO!O!O!z#pO!", &buf, &pos, &seq, &head_in, &head_n, &ts_in,
                           &ts_n, &PyDict_Type, &balances, &PyDict_Type, &opened, &keys, &stop_seq, &stop_ts,
                           &stop_ts_n, &token, &starts, &only, &only_n, &reversed_by, &reversals, &fd, &offset,
-                          &PyDict_Type, &days, &PyDict_Type, &last_day, &PyDict_Type, &status, &through, &through_n))
+                          &PyDict_Type, &days, &PyDict_Type, &last_day, &PyDict_Type, &status, &through, &through_n,
+                          &partial, &PyDict_Type, &opened_on))
         return NULL;
+    days_partial = partial;
     const char *wrong = NULL;
     if (!days || !last_day || !status)
         wrong = "fold: days, last_day and status are required";
@@ -1701,7 +1715,7 @@ static PyObject *fold(PyObject *self, PyObject *args) {
         PyBuffer_Release(&buf);
         return NULL;
     }
-    Dicts d = {opened, keys == Py_None ? NULL : keys, reversed_by == Py_None ? NULL : reversed_by, NO_DAY};
+    Dicts d = {opened, keys == Py_None ? NULL : keys, reversed_by == Py_None ? NULL : reversed_by, opened_on, NO_DAY};
     /* A closed period ends on a real date, or (reopened from 0001-01-01) on a text before every
      * date, which closes nothing; any other text is left to the Python rules, for every line. */
     if (through && !(through_n == 10 && day_of_text(through, &d.through)))
@@ -1964,7 +1978,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     PyObject *m = PyModule_Create(&module);
     /* accel.API: a stale build (an editable install after a pull) is not used, never called
      * with arguments it does not know. Bump it with every change of these functions. */
-    if (m && PyModule_AddIntConstant(m, "API", 6) < 0)
+    if (m && PyModule_AddIntConstant(m, "API", 7) < 0)
         Py_CLEAR(m);
     return m;
 }

@@ -238,7 +238,7 @@ def balance(
     names = [parse_account(name) for name in accounts]
     bound = known_bound(until, known_at)
     day = _day(as_of, "--as-of")
-    state = _ledger(file, no_cache).state(bound, keys=False)
+    state = _ledger(file, no_cache).state(bound, keys=False, dated=day is not None)
     if day is not None:
         state = books_as_of(state, day)
     report = balance_report(state, names, day)
@@ -269,7 +269,7 @@ def accounts(
 ) -> int:
     chosen = _format(fmt, as_json)
     day = _day(as_of, "--as-of")
-    state = _ledger(file, no_cache).state(known_bound(until, known_at))
+    state = _ledger(file, no_cache).state(known_bound(until, known_at), dated=day is not None)
     render.accounts(accounts_report(state if day is None else books_as_of(state, day)), chosen)
     return 0
 

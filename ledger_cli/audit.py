@@ -38,14 +38,14 @@ def restatement(
     chosen = _format(fmt, as_json)
     day = parse_day(as_of_day, "--as-of")
     ledger = _ledger(file, no_cache)
-    end = ledger.state(_point(to, "--to"), keys=False)
+    end = ledger.state(_point(to, "--to"), keys=False, dated=True)
     start_point = _point(since, "--from")
     if start_point is None:
         closing = next((seq for seq, kind, date in end.periods if kind == PERIOD_CLOSED and date >= day), None)
         if closing is None:
             raise InvalidValue(f"no close-period covers {day} (known at seq {end.seq}): say from when with --from")
         start_point = Point(str(closing), seq=closing)
-    start = ledger.state(start_point, keys=False)
+    start = ledger.state(start_point, keys=False, dated=True)
     if start.seq > end.seq:
         raise InvalidValue(f"--from (seq {start.seq}) is after --to (seq {end.seq})")
     before, after = as_of(start, day), as_of(end, day)
@@ -88,7 +88,7 @@ def restatement(
 def attestation_problem(ledger: Ledger, path: str, statement: dict[str, Any]) -> str | None:
     """Why the replay statement read from `path` (statement()) no longer holds, or None."""
     seq, head, day = statement["seq"], statement["head"], statement["as_of"]
-    state = ledger.state(Point(str(seq), seq=seq), keys=False)
+    state = ledger.state(Point(str(seq), seq=seq), keys=False, dated=day is not None)
     if state.seq != seq:
         return f"{path}: the statement names seq {seq}, but the log holds {state.seq} events"
     if state.head != head:

@@ -2,13 +2,17 @@
 recorded, and what the by-date rules and reports need (each account's change per day, its
 opens and closes by date, the closed period). Pure: no clock, no I/O.
 
-The balance of an account by date D is its balance minus the changes dated after D; with
-no future dates those are few (recent days), so the books as of any day come from the
-state at the head without reading the log again (as_of).
+The balance of an account by date D is its balance minus the changes dated after D. The
+changes per day are the one part of the books that grows with the log, so a state read from a
+checkpoint starts without them (days_known False): `days` then holds only the changes folded
+since, and `days_loader`, when the checkpoint has them beside it, gives the rest, an account at
+a time (account_days) or all at once (ensure_days), only when a rule or a report by date needs
+them: a backdated debit, a reversal, a report --as-of.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from ledger_cli.events import GENESIS
@@ -17,10 +21,22 @@ ZERO = Decimal(0)
 
 # A status entry: (date, seq, opened?) for each account_closed (False) of an account and each
 # account_opened (True) after one, in log order. A first open has none: it blocks nothing (an
-# open date never blocks earlier entries), and a book of 200k opened accounts stays small.
+# open date never blocks earlier entries); its date, in opened_on, says from which day the
+# account exists by date (a dict of dates stays small for a book of 200k opened accounts).
 StatusEntry = tuple[str, int, bool]
 # A period entry: (seq, type, date) for each period_closed and period_reopened, in log order.
 PeriodEntry = tuple[int, str, str]
+Days = dict[str, dict[str, Decimal]]
+
+
+class DaysLoader:
+    """The changes per day of the books a checkpoint holds: `account(name)` gives one account's
+    (a new dict), `everything()` all of them. The store behind it builds them from the log
+    itself if its copy beside the checkpoint is unusable, so both always answer."""
+
+    def __init__(self, account: Callable[[str], dict[str, Decimal]], everything: Callable[[], Days]) -> None:
+        self.account = account
+        self.everything = everything
 
 
 class State:
@@ -36,7 +52,9 @@ class State:
     __slots__ = (
         "balances", "open", "reversed_by", "keys", "seq", "ts", "head",
         "days", "last_day", "status", "closed_through", "closed_seq", "periods",
+        "opened_on", "days_known", "days_loader", "days_merged",
     )  # fmt: skip
+    _compared = __slots__[:14]
 
     def __init__(
         self,
@@ -53,6 +71,7 @@ class State:
         closed_through: str | None = None,
         closed_seq: int = 0,
         periods: list[PeriodEntry] | None = None,
+        opened_on: dict[str, str] | None = None,
     ) -> None:
         self.balances = {} if balances is None else balances
         self.open = {} if open is None else open
@@ -67,18 +86,64 @@ class State:
         self.closed_through = closed_through
         self.closed_seq = closed_seq
         self.periods = [] if periods is None else periods
+        self.opened_on = {} if opened_on is None else opened_on  # account -> the date of its first open
+        self.days_known = True  # days holds every change (False: only those since a checkpoint)
+        self.days_loader: DaysLoader | None = None  # the checkpoint's changes, when days_known is False
+        self.days_merged: set[str] = set()  # accounts whose days hold the checkpoint's changes too
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, State) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+        """The same books (their changes per day loaded first, where a checkpoint left them out)."""
+        if not isinstance(other, State):
+            return False
+        ensure_days(self), ensure_days(other)
+        return all(getattr(self, n) == getattr(other, n) for n in self._compared)
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return "State(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
+        return "State(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self._compared) + ")"
 
-    def day_entries(self) -> int:
-        """How many (account, day) changes the state holds (a snapshot's size grows with it)."""
-        return sum(map(len, self.days.values()))
+
+def _merge(base: dict[str, Decimal], since: dict[str, Decimal] | None) -> dict[str, Decimal]:
+    for day, change in (since or {}).items():
+        base[day] = base.get(day, ZERO) + change
+    return base
+
+
+def account_days(state: State, account: str) -> dict[str, Decimal] | None:
+    """Every change per day of `account` (None: not known here, see State)."""
+    if state.days_known or account in state.days_merged:
+        return state.days.get(account)
+    loader = state.days_loader
+    if loader is None:
+        return None
+    days = _merge(loader.account(account), state.days.get(account))
+    if days:
+        state.days[account] = days
+    state.days_merged.add(account)
+    return days
+
+
+def ensure_days(state: State) -> bool:
+    """Load every change per day into `state` if a checkpoint left them out; whether it holds
+    them all now."""
+    if state.days_known:
+        return True
+    loader = state.days_loader
+    if loader is None:
+        return False
+    days = loader.everything()
+    for account, changes in state.days.items():
+        if account in state.days_merged:
+            days[account] = changes
+        elif changes:
+            days[account] = _merge(days.get(account, {}), changes)
+    state.days, state.days_known, state.days_loader, state.days_merged = days, True, None, set()
+    return True
+
+
+class DaysUnknown(Exception):
+    """The books by date were asked of a state that lacks its changes per day and cannot load them."""
 
 
 def add_day(state: State, account: str, change: Decimal, date: str) -> None:
@@ -95,8 +160,11 @@ def add_day(state: State, account: str, change: Decimal, date: str) -> None:
 
 def low_from(state: State, account: str, date: str) -> tuple[Decimal, str]:
     """The lowest balance by date of `account` on `date` or any later day, and the first day
-    it is reached (the balance is constant between the days that hold changes)."""
-    days = state.days.get(account)
+    it is reached (the balance is constant between the days that hold changes). A state that
+    does not know the account's changes (a bounded read from a snapshot: the lines it folds were
+    checked when they were written and folded first, as the checkpoint's seal vouches) takes
+    the balance as it is."""
+    days = account_days(state, account)
     balance = state.balances.get(account, ZERO)
     if not days:
         return balance, date
@@ -130,7 +198,9 @@ def closed_on(status: list[StatusEntry] | None) -> str | None:
 
 
 def balance_as_of(state: State, account: str, date: str) -> Decimal:
-    """The balance of `account` by date at the end of `date`."""
+    """The balance of `account` by date at the end of `date` (DaysUnknown if not known here)."""
+    if not ensure_days(state):
+        raise DaysUnknown
     days = state.days.get(account, {})
     return state.balances.get(account, ZERO) - sum((change for day, change in days.items() if day > date), ZERO)
 
@@ -139,14 +209,19 @@ def as_of(state: State, date: str) -> State:
     """The books by date at the end of `date`, as `state` knows them: a State holding only the
     accounts that exist by then (an entry, an open or a close dated on or before it), each with
     its balance by date and whether it is open then (its last open or close dated on or before
-    it, in (date, seq) order; an account never opened explicitly is open)."""
+    it, in (date, seq) order; an account opened by an entry is open). DaysUnknown if `state`
+    does not know its changes per day (service.Ledger.state(dated=True) never gives such)."""
+    if not ensure_days(state):
+        raise DaysUnknown
     balances: dict[str, Decimal] = {}
     opened: dict[str, bool] = {}
     for account in state.balances:
         days = state.days.get(account, {})
         status = state.status.get(account, [])
-        if (days or status) and not any(day <= date for day in days) and not any(e[0] <= date for e in status):
-            continue  # (an account only ever opened, with no entry and no close, shows on any day)
+        first = state.opened_on.get(account)
+        if not (first is not None and first <= date) and not any(day <= date for day in days):
+            if not any(e[0] <= date for e in status):
+                continue
         balances[account] = balance_as_of(state, account, date)
         known = sorted(entry for entry in status if entry[0] <= date)
         opened[account] = known[-1][2] if known else True

@@ -23,6 +23,8 @@ from decimal import Decimal
 from hashlib import sha256
 from itertools import islice
 
+from ledger_cli import dayfile
+from ledger_cli.books import ensure_days
 from ledger_cli.codec import decode_line
 from ledger_cli.dates import zone_key
 from ledger_cli.domain import State
@@ -31,15 +33,15 @@ from ledger_cli.events import Event
 from ledger_cli.store import Cursor
 from ledger_cli.when import Point
 
-FORMAT = 3  # 2: the digest is the hash of the file's own body; 3: the books by date too
+FORMAT = 4  # 2: the digest is the hash of the body; 3: the books by date; 4: first opens dated, days beside
 EVERY = 1_000  # a snapshot for bounded reads every this many events (or more: see interval)
 HEAD_REFRESH = 256  # rewrite the head checkpoint when a fold passed this many new events
 
 
 def interval(state: State) -> int:
-    """Events between snapshots: at least EVERY, and at least the state's size (accounts and
-    their dated changes), so that the snapshots of a log take space in proportion to it."""
-    return max(EVERY, len(state.balances), state.day_entries())
+    """Events between snapshots: at least EVERY, and at least one per account, so that the
+    snapshots of a log take space in proportion to it."""
+    return max(EVERY, len(state.balances))
 
 
 def folder(log: str) -> str:
@@ -62,6 +64,10 @@ def save(log: str, state: State, cursor: Cursor, *, head: bool) -> None:
     where = folder(log)
     try:
         os.makedirs(where, mode=0o700, exist_ok=True)
+        if head:  # the changes per day go beside it, at the same event: both or neither
+            if not ensure_days(state):
+                return
+            dayfile.save(where, state)
         name = "head.json" if head else _name(state.seq, state.ts)
         _replace(os.path.join(where, f".{name}.{os.getpid()}"), os.path.join(where, name), _blob(state, cursor, head))
     except OSError:
@@ -96,14 +102,12 @@ def _blob(state: State, cursor: Cursor, head: bool) -> Iterator[bytes]:
         yield from _members(iter(state.open.items()))
         yield '},"reversed_by":{'
         yield from _members((str(target), by) for target, by in state.reversed_by.items())
-        yield '},"days":{'
-        yield from _members(
-            (account, {day: str(change) for day, change in days.items()}) for account, days in state.days.items()
-        )
         yield '},"last_day":{'
         yield from _members(iter(state.last_day.items()))
         yield '},"status":{'
         yield from _members(iter(state.status.items()))
+        yield '},"opened_on":{'
+        yield from _members(iter(state.opened_on.items()))
         if head:
             yield '},"keys":{'
             yield from _members(iter(state.keys.items()))
@@ -194,8 +198,10 @@ def _line_at(log_fd: int, start: int, end: int, seq: int) -> Event | None:
     return decode_line(line[:-1], seq)
 
 
-def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
+def _load(path: str, log_fd: int, log: str | None = None) -> tuple[State, Cursor, bool] | None:
     """A checkpoint whose content is intact and whose event is still in the log, or None."""
+    if log is None:
+        log = os.path.dirname(path).removesuffix(".cache")
     try:
         with open(path, "rb") as source:
             blob = source.read()
@@ -227,10 +233,6 @@ def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
         balances = {account: Decimal(balance) for account, balance in data["balances"].items()}
         if not all(balance.is_finite() for balance in balances.values()):
             return None
-        days = {
-            account: {str(day): Decimal(change) for day, change in changes.items()}
-            for account, changes in data["days"].items()
-        }
         status = {
             account: [(str(d), int(s), bool(o)) for d, s, o in entries] for account, entries in data["status"].items()
         }
@@ -238,7 +240,7 @@ def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
         through = data["closed_through"]
         if through is not None and type(through) is not str or type(data["closed_seq"]) is not int:
             return None
-        if not _is_map(data["last_day"], str, str) or data["last_day"].keys() != days.keys():
+        if not _is_map(data["last_day"], str, str) or not _is_map(data["opened_on"], str, str):
             return None
         state = State(
             balances=balances,
@@ -248,19 +250,22 @@ def _load(path: str, log_fd: int) -> tuple[State, Cursor, bool] | None:
             seq=seq,
             ts=ts,
             head=digest,
-            days=days,
             last_day=data["last_day"],
             status=status,
             closed_through=through,
             closed_seq=data["closed_seq"],
             periods=periods,
+            opened_on=data["opened_on"],
         )
+        state.days_known = False
+        if keys is not None:  # the head: its changes per day are beside it (or in the log)
+            state.days_loader = dayfile.loader(log, os.path.dirname(path), seq, digest)
         return state, Cursor(offset, seq, digest, ts, start), keys is not None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError, LedgerError):
         return None
 
 
-_HEAD = re.compile(rb'\{"format":3,"seq":([0-9]+),"offset":([0-9]+),"line_start":([0-9]+),"hash":"([0-9a-f]{64})"')
+_HEAD = re.compile(rb'\{"format":4,"seq":([0-9]+),"offset":([0-9]+),"line_start":([0-9]+),"hash":"([0-9a-f]{64})"')
 
 
 class Snapshots:
@@ -318,7 +323,7 @@ def best(log: str, log_fd: int, until: Point | None, *, need_keys: bool) -> tupl
     if not sealed(log, log_fd):
         return None
     if until is None:
-        loaded = _load(os.path.join(where, "head.json"), log_fd)
+        loaded = _load(os.path.join(where, "head.json"), log_fd, log)
         if loaded is not None and (loaded[2] or not need_keys):
             return loaded
         if need_keys:
@@ -337,10 +342,12 @@ def best(log: str, log_fd: int, until: Point | None, *, need_keys: bool) -> tupl
             continue
         if bound is not None and name[14:-5] > bound:
             continue
-        loaded = _load(os.path.join(where, name), log_fd)
+        loaded = _load(os.path.join(where, name), log_fd, log)
         if loaded is None:
             continue
         if until is not None and until.ts is not None and (loaded[1].ts or "") > until.ts:
             continue
+        if until is None:  # in place of the head, for a writer too: its changes per day from the log
+            loaded[0].days_loader = dayfile.loader(log, where, loaded[0].seq, loaded[0].head)
         return loaded
     return None

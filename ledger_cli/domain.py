@@ -264,8 +264,10 @@ def evolve(state: State, ev: EventLike) -> State:
                 _credit(state, str(ev.to), amount, date)
     elif kind == OPENED:
         account = str(ev.account)
-        if account in state.open:  # a reopening (a first open needs no entry: it blocks nothing)
+        if account in state.open:  # a reopening (a first open blocks nothing: its date is kept apart)
             state.status.setdefault(account, []).append((date, ev.seq, True))
+        else:
+            state.opened_on[account] = date
         state.open[account] = True
         balances.setdefault(account, ZERO)
     elif kind == CLOSED:

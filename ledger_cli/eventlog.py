@@ -107,9 +107,10 @@ class EventLog(Protocol):
 
     def by_key(self, key: str) -> Event | None: ...
 
-    def books(self, until: Point | None = None, *, keys: bool = True) -> State:
+    def books(self, until: Point | None = None, *, keys: bool = True, dated: bool = False) -> State:
         """The books after every event up to `until` (all of them when None); without `keys`
-        its idempotency keys may be left out (for a report that never looks at them)."""
+        its idempotency keys may be left out (for a report that never looks at them); with
+        `dated`, its changes per day are all there (for a report by date: books.as_of)."""
 
     def walk(
         self, visit: Callable[[EventLike], None], until: Point | None = None, *, only: str | None = None,

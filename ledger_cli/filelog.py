@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from ledger_cli import checkpoint
+from ledger_cli.books import ensure_days
 from ledger_cli.codec import seal_chain
 from ledger_cli.domain import State, evolve, reversal_matches
 from ledger_cli.errors import LogCorrupt, StoreError
@@ -49,12 +50,14 @@ class FileLog(Reader):
         state = self.books()
         return Head(state.seq, state.head, state.ts) if state.seq else EMPTY
 
-    def books(self, until: Point | None = None, *, keys: bool = True) -> State:
+    def books(self, until: Point | None = None, *, keys: bool = True, dated: bool = False) -> State:
         fd = open_for_reading(self.path)
         if fd is None:
             return State()
         try:
             folded = self._fold(fd, until, want_keys=keys)
+            if dated and not ensure_days(folded.state):  # a snapshot's: fold it all, days and all
+                folded = self._fold(fd, until, want_keys=keys, use_cache=False)
         finally:
             os.close(fd)
         self._warn_torn(folded.torn)

@@ -249,7 +249,8 @@ class Reader:
                     code, pos, seq, head, ts, line_start = fold(
                         block, pos, state.seq, state.head, state.ts or "", balances, opened, keys, stop, bound_ts,
                         token, starts, only, reversed_by, reversals, scan.fd, offset,
-                        state.days, state.last_day, state.status, state.closed_through,
+                        state.days, state.last_day, state.status, state.closed_through, not state.days_known,
+                        state.opened_on,
                     )  # fmt: skip
                     if reversals and on_block is not None:  # verified by the extension: only decoded
                         on_block([verified_event(block[at : block.index(b"\n", at)]) for at in reversals])

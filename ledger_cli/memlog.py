@@ -89,7 +89,7 @@ class MemoryLog:
                 return event
         return None
 
-    def books(self, until: Point | None = None, *, keys: bool = True) -> State:
+    def books(self, until: Point | None = None, *, keys: bool = True, dated: bool = False) -> State:
         return folding.fold(self, until)
 
     def walk(

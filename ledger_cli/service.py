@@ -63,10 +63,11 @@ class Ledger:
         """Warnings for the user (the store's and this layer's), to be said by the CLI."""
         return self.log.notes
 
-    def state(self, until: Point | None = None, *, keys: bool = True) -> State:
+    def state(self, until: Point | None = None, *, keys: bool = True, dated: bool = False) -> State:
         """The books after every event up to `until` (all of them when None); without `keys`
-        its idempotency keys may be left out (for a report that never looks at them)."""
-        return self.log.books(until, keys=keys)
+        its idempotency keys may be left out (for a report that never looks at them); `dated`
+        for a report by date (books.as_of)."""
+        return self.log.books(until, keys=keys, dated=dated)
 
     def walk(
         self,

@@ -36,7 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 WORK = OUT / "work"
-GENERATOR_VERSION = 1  # bump when the generated logs change, so caches are rebuilt
+GENERATOR_VERSION = 2  # bump when the generated logs change, so caches are rebuilt (2: schema v2, dated)
 SEED = 20240101
 N_ACCOUNTS = 1000
 GROUPS = ("assets:bank", "assets:cash", "expenses:food", "expenses:rent", "income:salary", "savings")
@@ -112,14 +112,24 @@ def plan(size: int, seed: int):
 EVENT_TYPE = {"open": "account_opened", "deposit": "deposited", "withdraw": "withdrawn", "transfer": "transferred"}
 
 
-def log_paths(size: int) -> tuple[Path, Path, Path]:
-    stem = OUT / f"log-{size}-g{GENERATOR_VERSION}"
+def log_paths(size: int, flavour: str = "") -> tuple[Path, Path, Path]:
+    """The log, metadata and journal of `size` events; flavour "" (v2, dated by ts), "v1" or "backdated"."""
+    stem = OUT / f"log-{size}{'-' + flavour if flavour else ''}-g{GENERATOR_VERSION}"
     return stem.with_suffix(".jsonl"), stem.with_suffix(".meta.json"), stem.with_suffix(".journal")
 
 
-def build_log(size: int) -> dict:
-    """Write (or reuse) the log of `size` events, its Ledger 3 journal and a metadata file."""
-    log, meta_path, journal = log_paths(size)
+BACKDATED = 0.01  # the "backdated" flavour: this share of the deposits is dated 1-60 days before its ts
+BACKDATE_DAYS = 60
+
+
+def build_log(size: int, flavour: str = "") -> dict:
+    """Write (or reuse) the log of `size` events, its Ledger 3 journal and a metadata file.
+
+    The plain log is schema v2 with each event dated by its ts (the bench runs with TZ=UTC);
+    "v1" is the same events as v1 lines (no date); "backdated" dates 1% of the events 1-60
+    days before the day they were recorded (deposits only, so no rule by date can break).
+    """
+    log, meta_path, journal = log_paths(size, flavour)
     if log.exists() and meta_path.exists() and journal.exists():
         meta = json.loads(meta_path.read_text())
         if meta.get("events") == size and log.stat().st_size == meta.get("bytes"):
@@ -136,6 +146,8 @@ def build_log(size: int) -> dict:
     balances: dict[str, int] = {}
     mid_seq = max(1, size // 2)
     mid_ts = None
+    backdated = 0
+    dates = random.Random(SEED ^ size ^ 0xDA7E)
     tmp_log, tmp_journal = Path(f"{log}.tmp"), Path(f"{journal}.tmp")
     with (
         open(tmp_log, "wb", buffering=1 << 20) as out,
@@ -147,15 +159,20 @@ def build_log(size: int) -> dict:
             when = epoch + dt.timedelta(microseconds=micros)
             ts = when.isoformat(timespec="microseconds") + "Z"
             amount = fmt_cents(cents) if cents else None
+            booked = when
+            if flavour == "backdated" and kind == "deposit" and dates.random() < BACKDATED / 0.4:
+                booked = when - dt.timedelta(days=dates.randint(1, BACKDATE_DAYS))
+                backdated += 1
             ev = Event(
                 type=EVENT_TYPE[kind], seq=seq, id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 ts=ts, prev=prev, account=account, to=to, amount=amount, memo=memo, key=key,
+                **({"v": 1} if flavour == "v1" else {"date": booked.strftime("%Y-%m-%d")}),
             )  # fmt: skip
             out.write(seal(ev))
             prev = ev.hash
             if seq == mid_seq:
                 mid_ts = ts
-            day = when.strftime("%Y-%m-%d") if seq == 1 or kind != "open" else ""
+            day = booked.strftime("%Y-%m-%d") if seq == 1 or kind != "open" else ""
             if kind == "open":
                 balances.setdefault(account, 0)
                 continue
@@ -182,6 +199,9 @@ def build_log(size: int) -> dict:
         "rich": ranked[0] if ranked else None,
         "other": ranked[1] if len(ranked) > 1 else None,
         "accounts": len(balances),
+        "backdated": backdated,
+        "first_day": epoch.strftime("%Y-%m-%d"),
+        "last_day": (epoch + dt.timedelta(microseconds=micros)).strftime("%Y-%m-%d"),
         "build_seconds": round(time.perf_counter() - started, 1),
     }
     meta_path.write_text(json.dumps(meta, indent=1))
@@ -212,7 +232,7 @@ def build_import_file(size: int) -> Path:
 
 
 # Issue 9: logs of the same size as the plain one, each stressing one shape of event.
-SHAPE_VERSION = 1  # bump when the shaped logs change, so their caches are rebuilt
+SHAPE_VERSION = 2  # bump when the shaped logs change, so their caches are rebuilt (2: schema v2)
 SHAPES = {
     "quotes": 'every memo with quotes and backslashes (`say "hi" C:\\path\\x`)',
     "unicode": "every memo non-ASCII (`café – 日本 ✓`)",
@@ -366,7 +386,7 @@ def build_shaped_log(size: int, shape: str) -> dict:
             ev = Event(
                 type=SHAPED_TYPE[kind], seq=seq, id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), ts=ts,
                 prev=prev, account=account, to=to, amount=fmt_cents(cents) if cents else None, memo=memo, key=key,
-                target=target,
+                target=target, date=ts[:10],
             )  # fmt: skip
             out.write(seal(ev))
             prev = ev.hash
