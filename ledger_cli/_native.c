@@ -1356,7 +1356,7 @@ enum { DONE = 0, HANDOFF = 1, BOUND = 2 };
 PyDoc_STRVAR(fold_doc,
 "fold(block, pos, seq, head, ts, balances, opened, keys, stop_seq, stop_ts, token, starts=None, only=None,\n"
 "     reversed_by=None, reversals=None, fd=-1, offset=0, days, last_day, status, closed_through=None,\n"
-"     partial=False, opened_on=None)\n"
+"     partial=False, opened_on=None, offday=None)\n"
 "-> (code, pos, seq, head, ts, line_start)\n\n"
 "Apply the events in block[pos:] (whole lines) that follow event `seq` with hash `head`\n"
 "and timestamp `ts`, each verified, to the dicts. code 0: every line was applied; 1: the line\n"
@@ -1375,7 +1375,9 @@ PyDoc_STRVAR(fold_doc,
 "`closed_through` its closed period's last day (a str, or None): v1 and v2 lines are applied\n"
 "under the rules in both orders (contract section 7); period events, and every line the rules\n"
 "by date refuse, go to Python. With `partial`, `days` holds only the changes since a checkpoint:\n"
-"every debit dated before its account's latest day goes to Python too (it has the rest).\n\n"
+"every debit dated before its account's latest day goes to Python too (it has the rest). With a\n"
+"list `offday`, each applied v2 line dated other than the local day of its ts is appended to it\n"
+"as (seq, date, type, account, to, amount) (books.OffDay).\n\n"
 "The balances and days are kept in the extension's books between calls with the same `token`\n"
 "(an object naming one fold): call sync(token) before reading `balances`, `days` or `last_day`,\n"
 "and sync(token, (account, to)) before changing those accounts in Python.");
@@ -1391,6 +1393,7 @@ enum { APPLIED = 3, FAILED = -1 };
 typedef struct {
     PyObject *opened, *keys, *reversed_by; /* keys, reversed_by: NULL when not wanted */
     PyObject *opened_on;                   /* state.opened_on: account -> the date of its first open */
+    PyObject *offday;                      /* state.offday (a list), or NULL: not collected */
     day_t through; /* state.closed_through as a day: NO_DAY when nothing is closed, and INT32_MAX
                     * when it is no date read here (then every line goes to Python) */
 } Dicts;
@@ -1503,6 +1506,14 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
         goto done;
     if (ln->key && d->keys && !(key = PyUnicode_DecodeUTF8(ln->key, ln->key_n, "strict")))
         goto done;
+    /* books.OffDay: a v2 line dated other than the local day of its ts is listed apart. */
+    int off = 0;
+    if (d->offday && ln->date) {
+        day_t local;
+        if (!local_day_of(ln->ts, &local))
+            goto done;
+        off = local != day;
+    }
     /* Apply: money leaves `account` (a withdrawal, transfer or reversal) and arrives in `to`
      * (a transfer or reversal) or `account` (a deposit), each change dated `day`. */
     code = FAILED;
@@ -1552,6 +1563,15 @@ static int fold_line(const char *p, const char *nl, long long seq, const char *h
     Py_CLEAR(value);
     if (key) {
         if (!(value = PyLong_FromLongLong(ln->seq)) || PyDict_SetItem(d->keys, key, value) < 0)
+            goto done;
+        Py_CLEAR(value);
+    }
+    if (off) {
+        static const char *const KIND[] = {"deposited",      "withdrawn",      "transferred",
+                                           "account_opened", "account_closed", "reversed"};
+        if (!(value = Py_BuildValue("(Ls#sOOz#)", ln->seq, ln->date, (Py_ssize_t)10, KIND[ln->kind],
+                                    account ? account : Py_None, to ? to : Py_None, ln->amount, ln->amount_n)) ||
+            PyList_Append(d->offday, value) < 0)
             goto done;
     }
     code = APPLIED;
@@ -1682,12 +1702,12 @@ static PyObject *fold(PyObject *self, PyObject *args) {
     const char *only = NULL, *through = NULL;
     Py_ssize_t only_n = 0, offset = 0, through_n = 0;
     int fd = -1, partial = 0;
-    PyObject *opened_on = NULL;
-    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!OLz#O|Oz#OOinO!O!O!z#pO!", &buf, &pos, &seq, &head_in, &head_n, &ts_in,
+    PyObject *opened_on = NULL, *offday = Py_None;
+    if (!PyArg_ParseTuple(args, "y*nLs#s#O!O!OLz#O|Oz#OOinO!O!O!z#pO!O", &buf, &pos, &seq, &head_in, &head_n, &ts_in,
                           &ts_n, &PyDict_Type, &balances, &PyDict_Type, &opened, &keys, &stop_seq, &stop_ts,
                           &stop_ts_n, &token, &starts, &only, &only_n, &reversed_by, &reversals, &fd, &offset,
                           &PyDict_Type, &days, &PyDict_Type, &last_day, &PyDict_Type, &status, &through, &through_n,
-                          &partial, &PyDict_Type, &opened_on))
+                          &partial, &PyDict_Type, &opened_on, &offday))
         return NULL;
     days_partial = partial;
     const char *wrong = NULL;
@@ -1701,6 +1721,8 @@ static PyObject *fold(PyObject *self, PyObject *args) {
         wrong = "fold: reversed_by must be a dict or None";
     else if (reversals != Py_None && !PyList_Check(reversals))
         wrong = "fold: reversals must be a list or None";
+    else if (offday != Py_None && !PyList_Check(offday))
+        wrong = "fold: offday must be a list or None";
     if (wrong) {
         PyBuffer_Release(&buf);
         PyErr_SetString(PyExc_TypeError, wrong);
@@ -1715,7 +1737,8 @@ static PyObject *fold(PyObject *self, PyObject *args) {
         PyBuffer_Release(&buf);
         return NULL;
     }
-    Dicts d = {opened, keys == Py_None ? NULL : keys, reversed_by == Py_None ? NULL : reversed_by, opened_on, NO_DAY};
+    Dicts d = {opened, keys == Py_None ? NULL : keys, reversed_by == Py_None ? NULL : reversed_by, opened_on,
+              offday == Py_None ? NULL : offday, NO_DAY};
     /* A closed period ends on a real date, or (reopened from 0001-01-01) on a text before every
      * date, which closes nothing; any other text is left to the Python rules, for every line. */
     if (through && !(through_n == 10 && day_of_text(through, &d.through)))

@@ -11,7 +11,6 @@ import sys
 from collections.abc import Callable
 
 from ledger_cli import interrupts, render
-from ledger_cli.books import as_of as books_as_of
 from ledger_cli.config import open_ledger
 from ledger_cli.domain import Close, ClosePeriod, Command, Deposit, Open, ReopenPeriod, Reverse, Transfer, Withdraw
 from ledger_cli.errors import ExitCode, InvalidValue, LedgerError
@@ -238,9 +237,8 @@ def balance(
     names = [parse_account(name) for name in accounts]
     bound = known_bound(until, known_at)
     day = _day(as_of, "--as-of")
-    state = _ledger(file, no_cache).state(bound, keys=False, dated=day is not None)
-    if day is not None:
-        state = books_as_of(state, day)
+    ledger = _ledger(file, no_cache)
+    state = ledger.state(bound, keys=False) if day is None else ledger.as_of(day, bound)
     report = balance_report(state, names, day)
     render.balance(report, chosen, replay=replay, bound_given=bound is not None or day is not None)
     return 0
@@ -269,8 +267,8 @@ def accounts(
 ) -> int:
     chosen = _format(fmt, as_json)
     day = _day(as_of, "--as-of")
-    state = _ledger(file, no_cache).state(known_bound(until, known_at), dated=day is not None)
-    render.accounts(accounts_report(state if day is None else books_as_of(state, day)), chosen)
+    ledger, bound = _ledger(file, no_cache), known_bound(until, known_at)
+    render.accounts(accounts_report(ledger.state(bound) if day is None else ledger.as_of(day, bound)), chosen)
     return 0
 
 

@@ -27,6 +27,10 @@ StatusEntry = tuple[str, int, bool]
 # A period entry: (seq, type, date) for each period_closed and period_reopened, in log order.
 PeriodEntry = tuple[int, str, str]
 Days = dict[str, dict[str, Decimal]]
+# An off-day entry: (seq, date, type, account, to, amount) of each v2 event dated other than the
+# local day of its ts (backdated, or written in another zone): with them, the books as of a day
+# are the state at the day's end plus the later entries dated on or before it (as_of_cut).
+OffDay = tuple[int, str, str, "str | None", "str | None", "str | None"]
 
 
 class DaysLoader:
@@ -34,9 +38,15 @@ class DaysLoader:
     (a new dict), `everything()` all of them. The store behind it builds them from the log
     itself if its copy beside the checkpoint is unusable, so both always answer."""
 
-    def __init__(self, account: Callable[[str], dict[str, Decimal]], everything: Callable[[], Days]) -> None:
+    def __init__(
+        self,
+        account: Callable[[str], dict[str, Decimal]],
+        everything: Callable[[], Days],
+        offday: Callable[[], list[OffDay]],
+    ) -> None:
         self.account = account
         self.everything = everything
+        self.offday = offday
 
 
 class State:
@@ -52,9 +62,9 @@ class State:
     __slots__ = (
         "balances", "open", "reversed_by", "keys", "seq", "ts", "head",
         "days", "last_day", "status", "closed_through", "closed_seq", "periods",
-        "opened_on", "days_known", "days_loader", "days_merged",
+        "opened_on", "offday", "days_known", "offday_known", "days_loader", "days_merged",
     )  # fmt: skip
-    _compared = __slots__[:14]
+    _compared = __slots__[:15]
 
     def __init__(
         self,
@@ -87,6 +97,8 @@ class State:
         self.closed_seq = closed_seq
         self.periods = [] if periods is None else periods
         self.opened_on = {} if opened_on is None else opened_on  # account -> the date of its first open
+        self.offday: list[OffDay] = []  # in log order
+        self.offday_known = True  # offday lists them all (False: only those since a checkpoint)
         self.days_known = True  # days holds every change (False: only those since a checkpoint)
         self.days_loader: DaysLoader | None = None  # the checkpoint's changes, when days_known is False
         self.days_merged: set[str] = set()  # accounts whose days hold the checkpoint's changes too
@@ -130,7 +142,7 @@ def ensure_days(state: State) -> bool:
     if state.days_known:
         return True
     loader = state.days_loader
-    if loader is None:
+    if loader is None or not ensure_offday(state):
         return False
     days = loader.everything()
     for account, changes in state.days.items():
@@ -139,6 +151,19 @@ def ensure_days(state: State) -> bool:
         elif changes:
             days[account] = _merge(days.get(account, {}), changes)
     state.days, state.days_known, state.days_loader, state.days_merged = days, True, None, set()
+    return True
+
+
+def ensure_offday(state: State) -> bool:
+    """Load every off-day entry into `state` if a checkpoint left them out; whether it holds
+    them all now."""
+    if state.offday_known:
+        return True
+    loader = state.days_loader
+    if loader is None:
+        return False
+    state.offday = loader.offday() + state.offday
+    state.offday_known = True
     return True
 
 
@@ -202,7 +227,7 @@ def balance_as_of(state: State, account: str, date: str) -> Decimal:
     if not ensure_days(state):
         raise DaysUnknown
     days = state.days.get(account, {})
-    return state.balances.get(account, ZERO) - sum((change for day, change in days.items() if day > date), ZERO)
+    return sum((days[day] for day in sorted(days) if day <= date), ZERO)
 
 
 def as_of(state: State, date: str) -> State:
@@ -227,4 +252,36 @@ def as_of(state: State, date: str) -> State:
         opened[account] = known[-1][2] if known else True
     view = State(balances, opened, seq=state.seq, ts=state.ts, head=state.head)
     view.closed_through, view.closed_seq, view.periods = state.closed_through, state.closed_seq, state.periods
+    return view
+
+
+def as_of_cut(base: State, head: State, date: str) -> State | None:
+    """as_of(head, date) from `base`, the books after the last event recorded before the local
+    midnight that ends `date`, and head's off-day entries (ensure_offday): base plus the later
+    entries dated on or before `date`. None when an entry of base is dated after `date` (written
+    in a zone ahead of the reader's) or base is not a prefix of head: then as_of() it is."""
+    if base.seq > head.seq:
+        return None
+    balances = dict(base.balances)
+    for seq, day, kind, account, to, amount in head.offday:
+        if seq <= base.seq:
+            if day > date:
+                return None
+            continue
+        if day > date:
+            continue
+        if amount is None:  # an open or a close: the account exists by then
+            balances.setdefault(account, ZERO)  # type: ignore[arg-type]
+            continue
+        value = Decimal(amount)
+        if account is not None:
+            balances[account] = balances.get(account, ZERO) + (value if kind == "deposited" else -value)
+        if to is not None:
+            balances[to] = balances.get(to, ZERO) + value
+    opened: dict[str, bool] = {}
+    for account in balances:
+        known = sorted(entry for entry in head.status.get(account, ()) if entry[0] <= date)
+        opened[account] = known[-1][2] if known else True
+    view = State(balances, opened, seq=head.seq, ts=head.ts, head=head.head)
+    view.closed_through, view.closed_seq, view.periods = head.closed_through, head.closed_seq, head.periods
     return view

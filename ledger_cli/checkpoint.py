@@ -257,7 +257,7 @@ def _load(path: str, log_fd: int, log: str | None = None) -> tuple[State, Cursor
             periods=periods,
             opened_on=data["opened_on"],
         )
-        state.days_known = False
+        state.days_known = state.offday_known = False
         if keys is not None:  # the head: its changes per day are beside it (or in the log)
             state.days_loader = dayfile.loader(log, os.path.dirname(path), seq, digest)
         return state, Cursor(offset, seq, digest, ts, start), keys is not None

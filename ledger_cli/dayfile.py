@@ -5,7 +5,8 @@ has 300), and only a backdated debit, a reversal or a report by date needs them,
 `head.json` and the snapshots leave them out and `head.days` holds them: a header line naming
 the event it is after (seq and hash, as head.json does) with the SHA-256 of the rest, then one
 line per account, `"<account as JSON>"<TAB>{"<day>":"<change>",...}`. Reading it splits the
-lines and decodes only the accounts asked for. Like every checkpoint it is a cache: a file
+lines and decodes only the accounts asked for. `head.offday` beside it, with the same header,
+holds the off-day entries (books.OffDay) as one JSON list. Like every checkpoint it is a cache: a file
 that is missing, damaged or after another event is ignored, and the changes are folded from
 the log itself instead (every line verified).
 """
@@ -17,22 +18,30 @@ import os
 from decimal import Decimal
 from hashlib import sha256
 
-from ledger_cli.books import Days, DaysLoader, State
+from ledger_cli.books import Days, DaysLoader, OffDay, State
 
 NAME = "head.days"
+OFFDAY = "head.offday"
 FORMAT = 1
 
 
 def save(where: str, state: State) -> None:
-    """Write the changes per day of `state` (which holds them all) beside its head checkpoint."""
+    """Write the changes per day and the off-day entries of `state` (which holds them all)
+    beside its head checkpoint."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     body = "".join(
         f"{dumps(account)}\t{dumps({day: str(change) for day, change in changes.items()})}\n"
         for account, changes in state.days.items()
     ).encode()
+    _write(where, NAME, state, body)
+    _write(where, OFFDAY, state, dumps(state.offday).encode())
+
+
+def _write(where: str, name: str, state: State, body: bytes) -> None:
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     header = dumps({"format": FORMAT, "seq": state.seq, "hash": state.head, "digest": sha256(body).hexdigest()})
-    final = os.path.join(where, NAME)
-    temporary = os.path.join(where, f".{NAME}.{os.getpid()}")
+    final = os.path.join(where, name)
+    temporary = os.path.join(where, f".{name}.{os.getpid()}")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -58,6 +67,7 @@ def loader(log: str, where: str, seq: int, head: str) -> DaysLoader:
     """The changes per day of the books after event `seq` (hash `head`) of `log`: from the file
     beside the checkpoint while it is intact and after that event, else folded from the log."""
     lines: dict[str, bytes] | None = None
+    whole: State | None = None
 
     def index() -> dict[str, bytes] | None:
         nonlocal lines
@@ -65,26 +75,39 @@ def loader(log: str, where: str, seq: int, head: str) -> DaysLoader:
             lines = _read(os.path.join(where, NAME), seq, head)
         return lines
 
-    def folded() -> Days:
+    def folded() -> State:
+        nonlocal whole
+        if whole is not None:
+            return whole
         from ledger_cli.filelog import FileLog
         from ledger_cli.when import Point
 
-        state = FileLog(log, use_cache=False).books(Point(str(seq), seq=seq))
+        whole = state = FileLog(log, use_cache=False).books(Point(str(seq), seq=seq))
         if state.seq != seq or state.head != head:  # the log no longer holds that event
             from ledger_cli.errors import StoreError
 
             raise StoreError(f"{log} changed while it was read; run the command again")
-        return state.days
+        return state
+
+    def offday() -> list[OffDay]:
+        body = _body(os.path.join(where, OFFDAY), seq, head)
+        try:
+            entries = json.loads(body) if body is not None else None
+            if isinstance(entries, list) and all(isinstance(e, list) and len(e) == 6 for e in entries):
+                return [(int(s), str(d), str(k), a, t, m) for s, d, k, a, t, m in entries]
+        except (ValueError, TypeError):
+            pass
+        return folded().offday
 
     def account(name: str) -> dict[str, Decimal]:
         found = index()
         if found is None:
-            return dict(folded().get(name, {}))
+            return dict(folded().days.get(name, {}))
         raw = found.get(name)
         try:
             return {} if raw is None else _changes(raw)
         except (ValueError, ArithmeticError):
-            return dict(folded().get(name, {}))
+            return dict(folded().days.get(name, {}))
 
     def everything() -> Days:
         found = index()
@@ -93,24 +116,35 @@ def loader(log: str, where: str, seq: int, head: str) -> DaysLoader:
                 return {name: _changes(raw) for name, raw in found.items()}
             except (ValueError, ArithmeticError):
                 pass
-        return folded()
+        return folded().days
 
-    return DaysLoader(account, everything)
+    return DaysLoader(account, everything, offday)
 
 
-def _read(path: str, seq: int, head: str) -> dict[str, bytes] | None:
-    """account -> its changes (undecoded) from the file at `path`, if it is intact and after
-    event `seq` with hash `head`; None otherwise."""
+def _body(path: str, seq: int, head: str) -> bytes | None:
+    """The body of the file at `path`, if it is intact and after event `seq` with hash `head`."""
     try:
         with open(path, "rb") as source:
             blob = source.read()
         end = blob.index(b"\n")
         header = json.loads(blob[:end])
-        body = memoryview(blob)[end + 1 :]
+        body = blob[end + 1 :]
         if header != {"format": FORMAT, "seq": seq, "hash": head, "digest": sha256(body).hexdigest()}:
             return None
+        return body
+    except (OSError, ValueError):
+        return None
+
+
+def _read(path: str, seq: int, head: str) -> dict[str, bytes] | None:
+    """account -> its changes (undecoded) from the file at `path`, if it is intact and after
+    event `seq` with hash `head`; None otherwise."""
+    body = _body(path, seq, head)
+    if body is None:
+        return None
+    try:
         found: dict[str, bytes] = {}
-        for line in blob[end + 1 :].splitlines():
+        for line in body.splitlines():
             name, _, raw = line.partition(b"\t")
             account = json.loads(name)
             if type(account) is not str or not raw:

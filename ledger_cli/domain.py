@@ -25,7 +25,7 @@ from ledger_cli.commands import (
     Withdraw,
     _Value,
 )  # fmt: skip
-from ledger_cli.dates import shift
+from ledger_cli.dates import local_day, shift
 from ledger_cli.errors import InvalidValue, RuleViolation
 from ledger_cli.events import (
     CLOSED,
@@ -289,6 +289,8 @@ def evolve(state: State, ev: EventLike) -> State:
     elif kind == PERIOD_REOPENED:
         state.closed_through, state.closed_seq = shift(date, -1), ev.seq
         state.periods.append((ev.seq, kind, date))
+    if ev.date is not None and kind != PERIOD_CLOSED and kind != PERIOD_REOPENED and ev.date != local_day(ev.ts):
+        state.offday.append((ev.seq, ev.date, kind, ev.account, ev.to, ev.amount))
     if ev.key is not None:
         state.keys[ev.key] = ev.seq
     state.seq = ev.seq

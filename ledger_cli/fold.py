@@ -250,7 +250,7 @@ class Reader:
                         block, pos, state.seq, state.head, state.ts or "", balances, opened, keys, stop, bound_ts,
                         token, starts, only, reversed_by, reversals, scan.fd, offset,
                         state.days, state.last_day, state.status, state.closed_through, not state.days_known,
-                        state.opened_on,
+                        state.opened_on, state.offday,
                     )  # fmt: skip
                     if reversals and on_block is not None:  # verified by the extension: only decoded
                         on_block([verified_event(block[at : block.index(b"\n", at)]) for at in reversals])

@@ -38,9 +38,12 @@ def apply_block(state: State, events: list[EventLike]) -> tuple[int, str] | None
             amount = decimals.get(amount_text)  # type: ignore[arg-type]
             if amount is None:
                 amount = decimals[amount_text] = Decimal(amount_text)  # type: ignore[arg-type,index]
-            date = ev.date or local_day(ev.ts)
-            if not apply_move(state, kind, ev.account, ev.to, amount, date):  # type: ignore[arg-type]
+            date = ev.date
+            local = local_day(ev.ts)
+            if not apply_move(state, kind, ev.account, ev.to, amount, date or local):  # type: ignore[arg-type]
                 return _refusal(state, previous, index, ev)
+            if date is not None and date != local:
+                state.offday.append((ev.seq, date, kind, ev.account, ev.to, ev.amount))
         else:
             _settle(state, previous)
             problem = check(state, ev)

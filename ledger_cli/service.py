@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from ledger_cli.accel import native
+from ledger_cli.books import as_of, as_of_cut, ensure_days, ensure_offday
 from ledger_cli.codec import decode_line, movement_line
 from ledger_cli.dates import local_day
 from ledger_cli.domain import (
@@ -30,7 +31,7 @@ from ledger_cli.events import DEPOSITED, TRANSFERRED, WITHDRAWN, Event, EventLik
 from ledger_cli.money import format_amount, money_context
 from ledger_cli.moves import apply_move
 from ledger_cli.stamps import system_clock, uuid7
-from ledger_cli.when import Point
+from ledger_cli.when import Point, day_end
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the protocol is for the type checker: importing typing costs start-up
@@ -68,6 +69,21 @@ class Ledger:
         its idempotency keys may be left out (for a report that never looks at them); `dated`
         for a report by date (books.as_of)."""
         return self.log.books(until, keys=keys, dated=dated)
+
+    def as_of(self, day: str, until: Point | None = None) -> State:
+        """The books by date at the end of `day` (books.as_of), as known at `until` (None: the
+        whole log). Known to the end, they are the books at the day's end plus the later
+        entries dated on or before it (books.as_of_cut): two folds from checkpoints, not one
+        from the first event."""
+        if until is None:
+            head = self.log.books(None, keys=False)
+            if ensure_offday(head):
+                view = as_of_cut(self.log.books(day_end(day), keys=False), head, day)
+                if view is not None:
+                    return view
+            if ensure_days(head):
+                return as_of(head, day)
+        return as_of(self.log.books(until, keys=False, dated=True), day)
 
     def walk(
         self,

@@ -116,3 +116,17 @@ def parse_day(text: str, option: str = "--date") -> str:
     if not is_day(text):
         raise InvalidValue(f"invalid {option} {text!r}: give a real calendar date as YYYY-MM-DD (2025-12-31)")
     return text
+
+
+def day_end(day: str) -> Point:
+    """The last instant of a calendar date in local time (TZ): the microsecond before the
+    midnight that starts the next day, so the events up to it are those recorded on that
+    local day or before (dates.local_day of their ts)."""
+    from datetime import date, datetime, timedelta
+
+    following = date.fromisoformat(day) + timedelta(days=1)
+    try:
+        midnight = local_instant(datetime(following.year, following.month, following.day))
+        return Point(day, ts=utc_text(midnight - timedelta(microseconds=1)))
+    except OverflowError:
+        return Point(day, seq=MAX_SEQ)

@@ -44,7 +44,7 @@ PYTHON = Path(sys.executable)
 LEDGER = PYTHON.parent / "ledger"
 LEDGER3 = Path("/usr/bin/ledger")
 MIB = 1024  # ru_maxrss is in KiB
-ONLY = ("issue4", "issue9")  # --only: sections 1-6, or section 7
+ONLY = ("issue4", "issue9", "issue10")  # --only: sections 1-6, section 7, or section 8
 
 
 # ---- building the inputs --------------------------------------------------------------------
@@ -887,6 +887,87 @@ def issue9_sections(
     return 0
 
 
+def issue10_sections(
+    table: Table, big_sizes: list[int], short_runs: int, long_runs: int, say: Callable[[str], None]
+) -> int:
+    """Section 8 (issue 10): v2 against v1 cold, and the books by date on a backdated log."""
+    if not big_sizes:
+        say("issue 10: no log size above 0 asked for; skipped")
+        return 0
+    size = big_sizes[-1]
+    tag = human(size)
+    first_stat = len(ALL)
+    say(f"issue 10: building the {tag} v1 log and the {tag} log with 1% backdated (cached under {OUT.name}/)")
+    v1_meta, back_meta = build_log(size, "v1"), build_log(size, "backdated")
+    plain, v1, back = log_paths(size)[0], log_paths(size, "v1")[0], log_paths(size, "backdated")[0]
+    for log, meta in ((v1, v1_meta), (back, back_meta)):
+        result = subprocess.run([LEDGER, "-f", log, "verify", "--json"], capture_output=True, text=True, env=ENV)
+        report = json.loads(result.stdout) if result.returncode == 0 and result.stdout.strip() else {}
+        if not (report.get("ok") and report.get("head") == meta["head"]):
+            print(f"the generated log {log} does not verify:\n{result.stdout}{result.stderr[-2000:]}", file=sys.stderr)
+            return 1
+    say(f"issue 10: cold replay --no-cache of the {tag} v2 and v1 logs, interleaved")
+    cold = interleaved(
+        {f"replay --no-cache, v2 {tag}": ledger(plain, "replay", "--no-cache"),
+         f"replay --no-cache, v1 {tag}": ledger(v1, "replay", "--no-cache")},
+        max(long_runs, 5), warmup=1,
+        events={f"replay --no-cache, v2 {tag}": size, f"replay --no-cache, v1 {tag}": size},
+    )  # fmt: skip
+    two, one = cold[f"replay --no-cache, v2 {tag}"], cold[f"replay --no-cache, v1 {tag}"]
+    if two.ok and one.ok:
+        ratio = two.median / one.median
+        table.add(
+            f"cold `replay --no-cache`, {tag} v2 events (each dated), beside the same events as v1 lines",
+            f"{per_s(two.rate)} ({ms(two.median)}, {two.rss_mib:.0f} MiB)",
+            f"{per_s(one.rate)} ({ms(one.median)}, v1)", f"{ratio:.2f}×", "≥ 800k ev/s and ≤ 1.1× v1",
+            two.rate is not None and two.rate >= 800_000 and ratio <= 1.1,
+        )  # fmt: skip
+    else:
+        table.add(
+            f"cold `replay --no-cache`, {tag} v2", "failed: " + (two.failure() or one.failure()), "", "", "", False
+        )
+
+    work = WORK / f"issue10-{size}.jsonl"
+    fresh(work)
+    shutil.copyfile(back, work)
+    say(f"issue 10: one balance builds the checkpoints of the backdated {tag} log")
+    run_once(ledger(work, "balance"))
+    small = WORK / "issue10-small.jsonl"
+    fresh(small)
+    first, last = back_meta["first_day"], back_meta["last_day"]
+    day0 = dt.date.fromisoformat(first)
+    mid = (day0 + (dt.date.fromisoformat(last) - day0) / 2).isoformat()
+    late = (dt.date.fromisoformat(last) - dt.timedelta(days=10)).isoformat()
+    back_day = (dt.date.fromisoformat(last) - dt.timedelta(days=30)).isoformat()
+    for args in (("deposit", "bench:small", "1000", "--date", first), ("deposit", "bench:small", "5", "--date", last)):
+        run_once(ledger(small, *args))
+    say(f"issue 10: balance --as-of {mid} and {late}, and withdraw --date {back_day}, vs a small log")
+    reads = interleaved(
+        {f"balance --as-of {mid}, {tag}": ledger(work, "balance", "--as-of", mid),
+         f"balance --as-of {late}, {tag}": ledger(work, "balance", "--as-of", late),
+         f"balance --as-of {mid}, small log": ledger(small, "balance", "--as-of", mid),
+         f"withdraw --date {back_day}, {tag}": ledger(work, "withdraw", back_meta["rich"], "0.01", "--date", back_day),
+         f"withdraw --date {back_day}, small log": ledger(small, "withdraw", "bench:small", "0.01", "--date",
+                                                          back_day)},
+        short_runs,
+    )  # fmt: skip
+    for day, where in ((mid, "mid-log"), (late, "10 days before the end")):
+        table.ratio_row(
+            f"`balance --as-of {day}` ({where}), {tag} with {back_meta['backdated']} entries backdated 1-60 days "
+            "(checkpointed)",
+            reads[f"balance --as-of {day}, {tag}"], reads[f"balance --as-of {mid}, small log"], 1.5, "≤ 1.5×",
+        )  # fmt: skip
+    table.ratio_row(
+        f"backdated `withdraw --date {back_day}` (30 days back), {tag} with 1% backdated (checkpointed)",
+        reads[f"withdraw --date {back_day}, {tag}"], reads[f"withdraw --date {back_day}, small log"], 1.5,
+        "≤ 1.5× (the debit held to the balance by date)",
+    )  # fmt: skip
+    worst = max(ALL[first_stat:], key=lambda s: s.rss_mib)
+    table.add(f"peak RSS, any issue 10 command on a {tag} log", f"{worst.rss_mib:.1f} MiB ({worst.label})", "", "",
+              "≤ 50 MiB", worst.rss_mib <= 50)  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs and sizes 0,100000 (about a minute)")
@@ -895,8 +976,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also write -X importtime and cProfile reports to out/")
     parser.add_argument("--no-ledger3", action="store_true", help="skip Ledger 3 even when it is installed")
     parser.add_argument(
-        "--only", choices=ONLY, help="run one part: issue4 (sections 1-6, the rows of issues 4 and 8) or issue9 "
-        "(section 7, on the biggest size only); default: both",
+        "--only", choices=ONLY, help="run one part: issue4 (sections 1-6, the rows of issues 4 and 8), issue9 "
+        "(section 7) or issue10 (section 8), these two on the biggest size only; default: all",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if not LEDGER.exists():
@@ -905,8 +986,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.sizes or ("0,100000" if args.quick else "0,100000,1000000")
     sizes = sorted({int(s.replace("_", "")) for s in wanted.split(",")})
     big_sizes = [s for s in sizes if s > 0]
-    if args.only == "issue9":
-        big_sizes = big_sizes[-1:]  # section 7 uses only the biggest log
+    if args.only in ("issue9", "issue10"):
+        big_sizes = big_sizes[-1:]  # sections 7 and 8 use only the biggest log
     short_runs = args.runs or 10
     long_runs = 3 if not args.quick else 2
     started = time.time()
@@ -939,9 +1020,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         say(f"the {human(check)} log verifies (head {report['head'][:12]}…)")
 
-    if args.only != "issue9":
+    if args.only in (None, "issue4"):
         earlier_sections(args, table, metas, big_sizes, short_runs, long_runs, say)
-    if args.only != "issue4" and issue9_sections(table, big_sizes, short_runs, long_runs, say) != 0:
+    if args.only in (None, "issue9") and issue9_sections(table, big_sizes, short_runs, long_runs, say) != 0:
+        return 1
+    if args.only in (None, "issue10") and issue10_sections(table, big_sizes, short_runs, long_runs, say) != 0:
         return 1
 
     if args.profile:
