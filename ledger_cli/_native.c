@@ -834,6 +834,10 @@ static int book_load_days(Book *e, PyObject *name) {
 
 /* Write what changed of `b` since the last sync back to the dicts: its balance, its day entries
  * (from dirty_from on, those marked) and its latest day. */
+/* Whether a sync writes the changes per day back (sync's `days`): a report that never reads
+ * them (balance --no-cache, verify) leaves them here, and the books are dropped after. */
+static int write_days = 1;
+
 static int book_write(Book *b) {
     if (b->dirty) {
         PyObject *value = units_decimal(b->units, b->scale);
@@ -844,7 +848,11 @@ static int book_write(Book *b) {
         Py_DECREF(value);
         b->dirty = 0;
     }
-    if (b->days_dirty) {
+    if (b->days_dirty && !write_days) { /* sync(token, None, False): the latest day only */
+        PyObject *last = day_str(b->last);
+        if (!last || PyDict_SetItem(books.last_day, b->name, last) < 0)
+            return -1;
+    } else if (b->days_dirty) {
         PyObject *changes = PyDict_GetItemWithError(books.days, b->name);
         if (!changes) {
             if (PyErr_Occurred() || !(changes = PyDict_New()))
@@ -1902,13 +1910,15 @@ static PyObject *amount_py(PyObject *self, PyObject *arg) {
 }
 
 PyDoc_STRVAR(sync_doc,
-"sync(token, names=None): write the balances and days the fold named by `token` changed back\n"
-"to its dicts: all of them, or those of the accounts in the tuple `names` (None items are skipped),\n"
-"which the extension then reloads on next use (Python is about to change them).");
+"sync(token, names=None, days=True): write the balances and days the fold named by `token` changed\n"
+"back to its dicts: all of them, or those of the accounts in the tuple `names` (None items are\n"
+"skipped), which the extension then reloads on next use (Python is about to change them). With\n"
+"days=False (and no names) the changes per day stay here: only the latest days are written.");
 
 static PyObject *sync_py(PyObject *self, PyObject *args) {
     PyObject *token, *names = Py_None;
-    if (!PyArg_ParseTuple(args, "O|O", &token, &names))
+    int days = 1;
+    if (!PyArg_ParseTuple(args, "O|Op", &token, &names, &days))
         return NULL;
     if (names != Py_None && !PyTuple_Check(names)) {
         PyErr_SetString(PyExc_TypeError, "sync: names must be a tuple or None");
@@ -1916,7 +1926,10 @@ static PyObject *sync_py(PyObject *self, PyObject *args) {
     }
     if (token != books.token) /* not the fold the books hold: nothing of it is here */
         Py_RETURN_NONE;
-    if (books_sync(names) < 0)
+    write_days = days || names != Py_None;
+    int failed = books_sync(names) < 0;
+    write_days = 1;
+    if (failed)
         return NULL;
     Py_RETURN_NONE;
 }

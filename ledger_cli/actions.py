@@ -238,7 +238,7 @@ def balance(
     bound = known_bound(until, known_at)
     day = _day(as_of, "--as-of")
     ledger = _ledger(file, no_cache)
-    state = ledger.state(bound, keys=False) if day is None else ledger.as_of(day, bound)
+    state = ledger.state(bound, keys=False, dated=False) if day is None else ledger.as_of(day, bound)
     report = balance_report(state, names, day)
     render.balance(report, chosen, replay=replay, bound_given=bound is not None or day is not None)
     return 0
@@ -268,7 +268,8 @@ def accounts(
     chosen = _format(fmt, as_json)
     day = _day(as_of, "--as-of")
     ledger, bound = _ledger(file, no_cache), known_bound(until, known_at)
-    render.accounts(accounts_report(ledger.state(bound) if day is None else ledger.as_of(day, bound)), chosen)
+    state = ledger.state(bound, dated=False) if day is None else ledger.as_of(day, bound)
+    render.accounts(accounts_report(state), chosen)
     return 0
 
 

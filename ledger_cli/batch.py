@@ -117,14 +117,16 @@ def move_command(record: Record, cache: _Cache) -> Command | None:
         name = cache.account(account)
         memo = None if record.memo is None else parse_memo(record.memo)
         key = None if record.key is None else parse_key(record.key or None)
-        return Transfer(name, cache.account(to), cache.amount(amount), memo, key, cache.date(record.date or None))
+        date = cache.date(record.date or None)
+        return Transfer(name, cache.account(to), cache.amount(amount), memo, key, date)
     move = _MOVES.get(kind)  # type: ignore[arg-type]
     if move is None or not account or not amount or to:
         return None
     name = cache.account(account)
     memo = None if record.memo is None else parse_memo(record.memo)
     key = None if record.key is None else parse_key(record.key or None)
-    return move(name, cache.amount(amount), memo, key, cache.date(record.date or None))
+    date = cache.date(record.date or None)
+    return move(name, cache.amount(amount), memo, key, date)
 
 
 def to_command(record: dict[str, object], cache: _Cache) -> Command:

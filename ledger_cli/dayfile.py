@@ -82,7 +82,7 @@ def loader(log: str, where: str, seq: int, head: str) -> DaysLoader:
         from ledger_cli.filelog import FileLog
         from ledger_cli.when import Point
 
-        whole = state = FileLog(log, use_cache=False).books(Point(str(seq), seq=seq))
+        whole = state = FileLog(log, use_cache=False).books(Point(str(seq), seq=seq), dated=True)
         if state.seq != seq or state.head != head:  # the log no longer holds that event
             from ledger_cli.errors import StoreError
 

@@ -107,19 +107,20 @@ class EventLog(Protocol):
 
     def by_key(self, key: str) -> Event | None: ...
 
-    def books(self, until: Point | None = None, *, keys: bool = True, dated: bool = False) -> State:
+    def books(self, until: Point | None = None, *, keys: bool = True, dated: bool | None = None) -> State:
         """The books after every event up to `until` (all of them when None); without `keys`
         its idempotency keys may be left out (for a report that never looks at them); with
-        `dated`, its changes per day are all there (for a report by date: books.as_of)."""
+        `dated`, its changes per day are all there (for a report by date: books.as_of), and
+        with dated=False they may be left out (a report that is not by date)."""
 
     def walk(
         self, visit: Callable[[EventLike], None], until: Point | None = None, *, only: str | None = None,
-        tail: int | None = None, lines: bool = False,
+        tail: int | None = None, lines: bool = False, dated: bool | None = None,
     ) -> State:  # fmt: skip
         """Fold from the first event, calling `visit` in log order on each event, or at least on
         each that touches `only` (or a sub-account), or at least on the last `tail`; with
         `lines`, on their canonical lines (codec.line_of) instead of the events, one or more at
-        a time, joined by newlines (without the last one)."""
+        a time, joined by newlines (without the last one). `dated` as for books()."""
 
     def vouch(self) -> bool:
         """Verify every event from the first (LogCorrupt names a bad one) and, where the store

@@ -50,12 +50,12 @@ class FileLog(Reader):
         state = self.books()
         return Head(state.seq, state.head, state.ts) if state.seq else EMPTY
 
-    def books(self, until: Point | None = None, *, keys: bool = True, dated: bool = False) -> State:
+    def books(self, until: Point | None = None, *, keys: bool = True, dated: bool | None = None) -> State:
         fd = open_for_reading(self.path)
         if fd is None:
             return State()
         try:
-            folded = self._fold(fd, until, want_keys=keys)
+            folded = self._fold(fd, until, want_keys=keys, want_days=dated is not False)
             if dated and not ensure_days(folded.state):  # a snapshot's: fold it all, days and all
                 folded = self._fold(fd, until, want_keys=keys, use_cache=False)
         finally:
@@ -65,15 +65,17 @@ class FileLog(Reader):
 
     def walk(
         self, visit: Callable[[EventLike], None], until: Point | None = None, *, only: str | None = None,
-        tail: int | None = None, lines: bool = False,
+        tail: int | None = None, lines: bool = False, dated: bool | None = None,
     ) -> State:  # fmt: skip
-        folded = self._fold_uncached(until, on_event=visit, only=only, tail=tail, lines=lines)
+        folded = self._fold_uncached(
+            until, on_event=visit, only=only, tail=tail, lines=lines, want_days=dated is not False
+        )
         return State() if folded is None else folded.state
 
     def vouch(self) -> bool:
         """Verify every line from the first (no checkpoint used or written, no keys kept) and
         seal the file if it is whole; LogCorrupt names a bad line. Returns known_good()."""
-        return self._fold_uncached(want_keys=False) is None or self.known_good()
+        return self._fold_uncached(want_keys=False, want_days=False) is None or self.known_good()
 
     def _fold_uncached(self, until: Point | None = None, **options: Any) -> Folded | None:
         """Fold from the first line without checkpoints (None: no log yet); a whole fold, with
@@ -116,7 +118,7 @@ class FileLog(Reader):
 
         index = LineIndex(fd)
         try:
-            folded = self._fold(fd, use_cache=False, on_block=remember, want_keys=False)
+            folded = self._fold(fd, use_cache=False, on_block=remember, want_keys=False, want_days=False)
             for reversal in reversals:  # once every line is good (as the memory store does)
                 problem = reversal_matches(reversal, event_at(self.path, fd, reversal.target or 0, index))
                 if problem is not None:

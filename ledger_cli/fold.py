@@ -89,6 +89,7 @@ class Reader:
         state: State | None = None,
         lines: bool = False,
         want_keys: bool = True,
+        want_days: bool = True,
     ) -> Folded:
         """Fold the log into `state` (a new State, or the newest usable checkpoint's).
 
@@ -105,6 +106,8 @@ class Reader:
         report of balances): unless `need_keys` or a checkpoint may be saved (caching), the
         extension then validates them without collecting them, and the Folded says
         keys_complete=False, so that neither a checkpoint nor a writer ever takes that state.
+        `want_days=False` likewise says nobody reads its changes per day (a report that is not
+        by date): unless a checkpoint may be saved or a writer folds, the extension keeps them.
         """
         caching = self.use_cache if use_cache is None else use_cache
         stat_before = checkpoint.stat_key(fd) if caching else None
@@ -120,8 +123,9 @@ class Reader:
             seen = None if on_event is None else Seen(on_event, only, tail, lines)
             collect = want_keys or need_keys or caching
             keys_complete = keys_complete and collect
+            keep_days = want_days or caching or need_keys
             folded, stopped = self._consume_native(
-                native, scan, state, until, on_block, seen, caching, from_seq, collect
+                native, scan, state, until, on_block, seen, caching, from_seq, collect, keep_days
             )
         else:
             # A long uncached, unbounded read forks a helper for the far half of the file.
@@ -201,6 +205,7 @@ class Reader:
         caching: bool,
         from_seq: int,
         collect_keys: bool = True,
+        keep_days: bool = True,
     ) -> tuple[Folded, bool]:
         """_consume() with the C extension: (folded, whether it stopped at `until`).
 
@@ -215,6 +220,8 @@ class Reader:
         but could not prove undo their target: it reads each target's line from the file and
         vouches for the reversals that match it (domain.reversal_matches), and lists where
         the others start, to be decoded here. So verify finds every mismatch as before.
+        Without `keep_days` the changes per day are not written back at the end: the state then
+        says it does not know them (books.State.days_known), and memory stays flat.
         """
         bound_seq = until.seq if until is not None and until.seq is not None else -1
         bound_ts = until.ts if until is not None and until.seq is None else None
@@ -231,7 +238,8 @@ class Reader:
         sync = native().sync  # type: ignore[union-attr]
 
         def at_bound() -> tuple[Folded, bool]:
-            sync(token)
+            sync(token, None, keep_days)
+            _drop_days(state, keep_days)
             if seen is not None:
                 seen.finish()
             return Folded(state, cursor.copy(), b"", True, from_seq), True
@@ -287,7 +295,8 @@ class Reader:
                         every = checkpoint.interval(state)
                     if state.seq == bound_seq:
                         return at_bound()
-        sync(token)
+        sync(token, None, keep_days)
+        _drop_days(state, keep_days)
         if seen is not None:
             seen.finish()
         return Folded(state, cursor.copy(), scan.torn, True, from_seq), False
@@ -322,6 +331,12 @@ class Reader:
             finally:
                 os.close(fd)
         self.notes.append(f"ignoring {len(torn)} bytes of an interrupted write at the end of {self.path}")
+
+
+def _drop_days(state: State, kept: bool) -> None:
+    """After a fold that left the changes per day in the extension: the state lacks them."""
+    if not kept:
+        state.days_known, state.days_loader = False, None
 
 
 NativeFold = Callable[..., tuple[int, int, int, str, str, int]]

@@ -89,12 +89,12 @@ class MemoryLog:
                 return event
         return None
 
-    def books(self, until: Point | None = None, *, keys: bool = True, dated: bool = False) -> State:
+    def books(self, until: Point | None = None, *, keys: bool = True, dated: bool | None = None) -> State:
         return folding.fold(self, until)
 
     def walk(
         self, visit: Callable[[EventLike], None], until: Point | None = None, *, only: str | None = None,
-        tail: int | None = None, lines: bool = False,
+        tail: int | None = None, lines: bool = False, dated: bool | None = None,
     ) -> State:  # fmt: skip
         if lines:
             return folding.fold(self, until, lambda event: visit(line_of(event)))  # type: ignore[arg-type]

@@ -64,10 +64,11 @@ class Ledger:
         """Warnings for the user (the store's and this layer's), to be said by the CLI."""
         return self.log.notes
 
-    def state(self, until: Point | None = None, *, keys: bool = True, dated: bool = False) -> State:
+    def state(self, until: Point | None = None, *, keys: bool = True, dated: bool | None = None) -> State:
         """The books after every event up to `until` (all of them when None); without `keys`
         its idempotency keys may be left out (for a report that never looks at them); `dated`
-        for a report by date (books.as_of)."""
+        for a report by date (books.as_of), dated=False for one that is not (its changes per
+        day may then be left out)."""
         return self.log.books(until, keys=keys, dated=dated)
 
     def as_of(self, day: str, until: Point | None = None) -> State:
@@ -76,9 +77,9 @@ class Ledger:
         entries dated on or before it (books.as_of_cut): two folds from checkpoints, not one
         from the first event."""
         if until is None:
-            head = self.log.books(None, keys=False)
+            head = self.log.books(None, keys=False, dated=False)
             if ensure_offday(head):
-                view = as_of_cut(self.log.books(day_end(day), keys=False), head, day)
+                view = as_of_cut(self.log.books(day_end(day), keys=False, dated=False), head, day)
                 if view is not None:
                     return view
             if ensure_days(head):
@@ -98,8 +99,9 @@ class Ledger:
         on each event, or at least on each that touches the account `only` (or a sub-account),
         or at least on the last `tail` events: `visit` must pick what it shows itself. With
         `lines`, `visit` gets their canonical lines instead, one or more at a time, joined by
-        newlines (without the last one)."""
-        return self.log.walk(visit, until, only=only, tail=tail, lines=lines)
+        newlines (without the last one). The state it returns may lack its changes per day
+        (books.State.days_known): what is walked is shown, not reported by date."""
+        return self.log.walk(visit, until, only=only, tail=tail, lines=lines, dated=False)
 
     def vouch(self) -> bool:
         """Verify every event from the first and remember it where the store can; then known_good()."""

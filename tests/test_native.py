@@ -456,12 +456,13 @@ def write_dated(path: Path, chain: list[dict[str, object]]) -> bytes:
 
 
 def whole_outcome(path: Path) -> object:
-    """The whole State after reading `path` (every slot), or the error's kind and text."""
+    """The whole State after reading `path` (every slot of the books, its changes per day
+    included), or the error's kind and text."""
     try:
-        state = ledger_at(path, use_cache=False).state()
+        state = ledger_at(path, use_cache=False).state(dated=True)
     except LedgerError as exc:
         return type(exc).__name__, str(exc)
-    return {name: getattr(state, name) for name in state.__slots__}
+    return {name: getattr(state, name) for name in state._compared}
 
 
 def handed_to_python(path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
@@ -711,8 +712,8 @@ import json, sys
 from ledger_cli import accel
 from ledger_cli.config import ledger_at
 def whole():
-    state = ledger_at(sys.argv[1], use_cache=False).state()
-    return {name: getattr(state, name) for name in state.__slots__}
+    state = ledger_at(sys.argv[1], use_cache=False).state(dated=True)
+    return {name: getattr(state, name) for name in state._compared}
 native_on = accel.native() is not None
 fast = whole()
 accel._found[:] = [None]
