@@ -176,7 +176,7 @@ class RecordError(InvalidValue):
 
 
 def jsonl_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, object] | Record]]:
-    """Each record as a Record (strings or null in the six fields, checked by msgspec in C),
+    """Each record as a Record (strings or null in its fields, checked by msgspec in C),
     or, when it is anything else, as the dict to_command names the problem of."""
     import msgspec  # a batch repays its import; it refuses NaN and Infinity like the log reader
 
@@ -195,7 +195,8 @@ def jsonl_records(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, objec
             # ends in `":` unless whitespace comes before its colon; a value can only add more. So
             # exactly as many as there are fields with a value means no field is repeated (nor
             # null). Anything else is checked exactly.
-            if line.count(b'":') != 6 - fields(record).count(None) or _QUOTE_SPACE(line):  # type: ignore[arg-type]
+            values = fields(record)  # type: ignore[arg-type]
+            if line.count(b'":') != len(values) - values.count(None) or _QUOTE_SPACE(line):
                 _refuse_repeats(number, line)
             yield number, record
             continue

@@ -38,22 +38,12 @@ def save(where: str, state: State) -> None:
 
 
 def _write(where: str, name: str, state: State, body: bytes) -> None:
+    from ledger_cli.checkpoint import _replace  # (checkpoint imports this module)
+
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     header = dumps({"format": FORMAT, "seq": state.seq, "hash": state.head, "digest": sha256(body).hexdigest()})
-    final = os.path.join(where, name)
     temporary = os.path.join(where, f".{name}.{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(header.encode() + b"\n")
-            out.write(body)
-        os.replace(temporary, final)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    _replace(temporary, os.path.join(where, name), (header.encode() + b"\n", body))
 
 
 def _changes(raw: bytes) -> dict[str, Decimal]:
