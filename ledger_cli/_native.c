@@ -793,7 +793,8 @@ static int book_load_days(Book *e, PyObject *name) {
     PyObject *last = PyDict_GetItemWithError(books.last_day, name);
     if (!last && PyErr_Occurred())
         return -1;
-    if ((last != NULL) != (e->n > 0) || (last && !day_of_str(last, &e->last))) {
+    /* (a fold from a checkpoint has an account's latest day but not its days: days_partial) */
+    if ((!days_partial && (last != NULL) != (e->n > 0)) || (last && !day_of_str(last, &e->last))) {
         e->foreign = 1;
         return 0;
     }
@@ -1060,7 +1061,6 @@ static int day_prepare(Book *b, day_t day, units_t delta, int32_t *at) {
 /* books.add_day: the change `delta` (of `scale` fraction digits) dated `day`, at the place
  * day_prepare() found (nothing of b changed since). */
 static void day_add(Book *b, int32_t at, day_t day, units_t delta, int scale) {
-    int empty = b->n == 0;
     int32_t i = at >= 0 ? at : -1 - at;
     Day *entry = &b->days[i];
     if (at >= 0) {
@@ -1077,7 +1077,7 @@ static void day_add(Book *b, int32_t at, day_t day, units_t delta, int scale) {
     if (!b->days_dirty || i < b->dirty_from)
         b->dirty_from = i;
     b->days_dirty = 1;
-    if (empty || day > b->last) /* no days before: add_day sets the latest day outright */
+    if (day > b->last) /* NO_DAY before any: add_day sets the latest day then */
         b->last = day;
 }
 

@@ -174,9 +174,11 @@ class DaysUnknown(Exception):
 def add_day(state: State, account: str, change: Decimal, date: str) -> None:
     """Record a change of `account`'s balance dated `date`."""
     days = state.days.get(account)
-    if days is None:
+    if days is None:  # (a state from a checkpoint knows the latest day, not the days)
         state.days[account] = {date: change}
-        state.last_day[account] = date
+        last = state.last_day.get(account)
+        if last is None or date > last:
+            state.last_day[account] = date
         return
     days[date] = days.get(date, ZERO) + change
     if date > state.last_day[account]:

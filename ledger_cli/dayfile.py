@@ -4,8 +4,8 @@ They are the part of the books that grows with the log (an account with entries 
 has 300), and only a backdated debit, a reversal or a report by date needs them, so
 `head.json` and the snapshots leave them out and `head.days` holds them: a header line naming
 the event it is after (seq and hash, as head.json does) with the SHA-256 of the rest, then one
-line per account, `"<account as JSON>"<TAB>{"<day>":"<change>",...}`. Reading it splits the
-lines and decodes only the accounts asked for. `head.offday` beside it, with the same header,
+line per account, `"<account as JSON>"<TAB>{"<day>":"<change>",...}`. Reading it finds
+the line of the account asked for and decodes only that. `head.offday` beside it, with the same header,
 holds the off-day entries (books.OffDay) as one JSON list. Like every checkpoint it is a cache: a file
 that is missing, damaged or after another event is ignored, and the changes are folded from
 the log itself instead (every line verified).
@@ -56,14 +56,15 @@ def _changes(raw: bytes) -> dict[str, Decimal]:
 def loader(log: str, where: str, seq: int, head: str) -> DaysLoader:
     """The changes per day of the books after event `seq` (hash `head`) of `log`: from the file
     beside the checkpoint while it is intact and after that event, else folded from the log."""
-    lines: dict[str, bytes] | None = None
+    body: bytes | None = None
+    read = False
     whole: State | None = None
 
-    def index() -> dict[str, bytes] | None:
-        nonlocal lines
-        if lines is None:
-            lines = _read(os.path.join(where, NAME), seq, head)
-        return lines
+    def days_body() -> bytes | None:
+        nonlocal body, read
+        if not read:
+            body, read = _body(os.path.join(where, NAME), seq, head), True
+        return body
 
     def folded() -> State:
         nonlocal whole
@@ -90,17 +91,17 @@ def loader(log: str, where: str, seq: int, head: str) -> DaysLoader:
         return folded().offday
 
     def account(name: str) -> dict[str, Decimal]:
-        found = index()
-        if found is None:
-            return dict(folded().days.get(name, {}))
-        raw = found.get(name)
+        found = days_body()
         try:
-            return {} if raw is None else _changes(raw)
+            if found is not None:  # its line alone is found and decoded
+                raw = _line_of(found, name)
+                return {} if raw is None else _changes(raw)
         except (ValueError, ArithmeticError):
-            return dict(folded().days.get(name, {}))
+            pass
+        return dict(folded().days.get(name, {}))
 
     def everything() -> Days:
-        found = index()
+        found = _lines(days_body())
         if found is not None:
             try:
                 return {name: _changes(raw) for name, raw in found.items()}
@@ -126,10 +127,21 @@ def _body(path: str, seq: int, head: str) -> bytes | None:
         return None
 
 
-def _read(path: str, seq: int, head: str) -> dict[str, bytes] | None:
-    """account -> its changes (undecoded) from the file at `path`, if it is intact and after
-    event `seq` with hash `head`; None otherwise."""
-    body = _body(path, seq, head)
+_NAME = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # as save() writes it
+
+
+def _line_of(body: bytes, account: str) -> bytes | None:
+    """The changes (undecoded) of `account` in the body of head.days, or None if it has none."""
+    key = _NAME(account).encode() + b"\t"
+    at = 0 if body.startswith(key) else body.find(b"\n" + key) + 1
+    if at == 0 and not body.startswith(key):
+        return None
+    end = body.find(b"\n", at)
+    return body[at + len(key) : end if end >= 0 else len(body)]
+
+
+def _lines(body: bytes | None) -> dict[str, bytes] | None:
+    """account -> its changes (undecoded) from the body of head.days; None if there is none."""
     if body is None:
         return None
     try:
