@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from decimal import Decimal
@@ -172,9 +173,13 @@ def test_a_tampered_log_still_prints_nothing(ledger: Runner) -> None:
 def test_history_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
     log = tmp_path / "big.jsonl"
     build(log, 3000)
+    # As typed at a terminal: SIGINT at its default in the child even when this suite runs in the
+    # background (`cmd &` starts with SIGINT ignored, children inherit that, and Python then
+    # installs no Ctrl-C handler: the program rightly keeps ignoring it).
     history = subprocess.Popen(
-        [BIN / "ledger", "-f", log, "history", "--format", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+        [BIN / "ledger", "-f", log, "history", "--format", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     assert history.stdout is not None and history.stderr is not None
     first = history.stdout.readline()
     history.stdout.close()  # `| head -1`
@@ -196,9 +201,13 @@ def test_ctrl_c_in_the_middle_of_a_streamed_history_exits_130(tmp_path: Path) ->
 
     log = tmp_path / "big.jsonl"
     build(log, 20000)
+    # As typed at a terminal: SIGINT at its default in the child even when this suite runs in the
+    # background (`cmd &` starts with SIGINT ignored, children inherit that, and Python then
+    # installs no Ctrl-C handler: the program rightly keeps ignoring it).
     history = subprocess.Popen(
-        [BIN / "ledger", "-f", log, "history", "--format", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+        [BIN / "ledger", "-f", log, "history", "--format", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     assert history.stdout is not None
     first = history.stdout.read(4096)  # it is streaming: the pipe is full, it waits to write
     history.send_signal(signal.SIGINT)
