@@ -36,17 +36,21 @@ OffDay = tuple[int, str, str, "str | None", "str | None", "str | None"]
 class DaysLoader:
     """The changes per day of the books a checkpoint holds: `account(name)` gives one account's
     (a new dict), `everything()` all of them. The store behind it builds them from the log
-    itself if its copy beside the checkpoint is unusable, so both always answer."""
+    itself if its copy beside the checkpoint is unusable, so both always answer. `offday()` gives
+    the checkpoint's off-day entries, `cut(date, seq)` those recorded after event `seq` dated on
+    or before `date` (None if one recorded by then is dated after it)."""
 
     def __init__(
         self,
         account: Callable[[str], dict[str, Decimal]],
         everything: Callable[[], Days],
         offday: Callable[[], list[OffDay]],
+        cut: Callable[[str, int], list[OffDay] | None],
     ) -> None:
         self.account = account
         self.everything = everything
         self.offday = offday
+        self.cut = cut
 
 
 class State:
@@ -62,7 +66,7 @@ class State:
     __slots__ = (
         "balances", "open", "reversed_by", "keys", "seq", "ts", "head",
         "days", "last_day", "status", "closed_through", "closed_seq", "periods",
-        "opened_on", "offday", "days_known", "offday_known", "days_loader", "days_merged",
+        "opened_on", "offday", "days_known", "offday_known", "days_loader", "days_merged", "vouched",
     )  # fmt: skip
     _compared = __slots__[:15]
 
@@ -102,6 +106,9 @@ class State:
         self.days_known = True  # days holds every change (False: only those since a checkpoint)
         self.days_loader: DaysLoader | None = None  # the checkpoint's changes, when days_known is False
         self.days_merged: set[str] = set()  # accounts whose days hold the checkpoint's changes too
+        # True only while a fold applies lines that their writer checked (the seal vouches for
+        # them): a backdated debit among them then needs no check against days not loaded.
+        self.vouched = False
 
     def __eq__(self, other: object) -> bool:
         """The same books (their changes per day loaded first, where a checkpoint left them out)."""
@@ -190,7 +197,9 @@ def low_from(state: State, account: str, date: str) -> tuple[Decimal, str]:
     it is reached (the balance is constant between the days that hold changes). A state that
     does not know the account's changes (a bounded read from a snapshot: the lines it folds were
     checked when they were written and folded first, as the checkpoint's seal vouches) takes
-    the balance as it is."""
+    the balance as it is; so does one folding lines that the seal vouches for (State.vouched)."""
+    if state.vouched and not state.days_known and account not in state.days_merged:
+        return state.balances.get(account, ZERO), date
     days = account_days(state, account)
     balance = state.balances.get(account, ZERO)
     if not days:
@@ -259,13 +268,20 @@ def as_of(state: State, date: str) -> State:
 
 def as_of_cut(base: State, head: State, date: str) -> State | None:
     """as_of(head, date) from `base`, the books after the last event recorded before the local
-    midnight that ends `date`, and head's off-day entries (ensure_offday): base plus the later
+    midnight that ends `date`, and head's off-day entries (DaysLoader.cut): base plus the later
     entries dated on or before `date`. None when an entry of base is dated after `date` (written
     in a zone ahead of the reader's) or base is not a prefix of head: then as_of() it is."""
     if base.seq > head.seq:
         return None
+    entries = head.offday
+    if not head.offday_known:  # the checkpoint's own, found without decoding them all
+        loader = head.days_loader
+        early = None if loader is None else loader.cut(date, base.seq)
+        if early is None:
+            return None
+        entries = early + entries
     balances = dict(base.balances)
-    for seq, day, kind, account, to, amount in head.offday:
+    for seq, day, kind, account, to, amount in entries:
         if seq <= base.seq:
             if day > date:
                 return None

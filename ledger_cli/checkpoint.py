@@ -212,7 +212,7 @@ def _load(path: str, log_fd: int, log: str | None = None) -> tuple[State, Cursor
             return None
         seq, offset, start, digest, ts = data["seq"], data["offset"], data["line_start"], data["hash"], data["ts"]
         keys = data["keys"]
-        if data["zone"] != zone_key():  # v1 events' dates were read in another time zone
+        if data["zone"] != zone_key():  # v1 events' dates and the off-day entries are another zone's
             return None
         if not (
             all(type(n) is int for n in (seq, offset, start))

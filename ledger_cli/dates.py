@@ -82,8 +82,35 @@ def forget_zone() -> None:
 
 
 def zone_key() -> str:
-    """What names the local time zone's rules here: a state holding v1 events' dates is only
-    good under the zone it was folded in (checkpoints record it)."""
+    """What names the local time zone's rules here: a state holding v1 events' dates or the
+    entries dated other than their ts's local day is only good under the zone it was folded in
+    (checkpoints record it). Two names of one zone give one key: the rules are named by the
+    size and CRC-32 of the zone file the C library reads (TZ unset: /etc/localtime; TZ=UTC and
+    TZ=Etc/UTC, or a link and its target, are one file's bytes), a rule string by itself."""
+    import os
+    from zlib import crc32
+
+    tz = os.environ.get("TZ")
+    rules = _zone_file(tz)
+    named = "tz:" + (tz if tz is not None else "-") if rules is None else f"{len(rules)}:{crc32(rules):08x}"
+    return f"{named}|{time.tzname}|{time.timezone}|{time.altzone}"
+
+
+def _zone_file(tz: str | None) -> bytes | None:
+    """The bytes of the zone file the C library takes for TZ=`tz` (None: none; the rules are
+    then the TZ string itself, or UTC)."""
     import os
 
-    return f"{os.environ.get('TZ', '')}|{time.tzname}|{time.timezone}|{time.altzone}"
+    if tz is None:
+        path = "/etc/localtime"
+    else:
+        name = tz[1:] if tz.startswith(":") else tz
+        if not name or ".." in name.split("/"):
+            return None
+        path = name if name.startswith("/") else os.path.join(os.environ.get("TZDIR") or "/usr/share/zoneinfo", name)
+    try:
+        with open(path, "rb") as source:
+            blob = source.read(1 << 20)
+    except OSError:
+        return None
+    return blob if blob.startswith(b"TZif") else None

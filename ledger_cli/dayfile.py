@@ -3,45 +3,67 @@
 They are the part of the books that grows with the log (an account with entries on 300 days
 has 300), and only a backdated debit, a reversal or a report by date needs them, so
 `head.json` and the snapshots leave them out and `head.days` holds them: a header line naming
-the event it is after (seq and hash, as head.json does) with the SHA-256 of the rest, then one
-line per account, `"<account as JSON>"<TAB>{"<day>":"<change>",...}`. Reading it finds
-the line of the account asked for and decodes only that. `head.offday` beside it, with the same header,
-holds the off-day entries (books.OffDay) as one JSON list. Like every checkpoint it is a cache: a file
-that is missing, damaged or after another event is ignored, and the changes are folded from
-the log itself instead (every line verified).
+the event it is after (seq and hash, as head.json does), the time zone (dates.zone_key) and
+the SHA-256 of the rest, then one line per account of the books (those without changes too),
+`"<account as JSON>"<TAB><its own check>\t{"<day>":"<change>",...}`. Reading it maps the file,
+finds the line of the account asked for, and checks and decodes only that. `head.offday` beside it, with the same
+header, holds the off-day entries (books.OffDay) in log order, one a line:
+`<seq, 19 digits>\t<date>\t<the latest date up to this line>\t[kind,account,to,amount]`, so that
+`--as-of D` finds by bisection the entries recorded after an event and reads the dates of the others
+without decoding them (cut()). Like every checkpoint it is a cache: a file that is missing, damaged or
+after another event is ignored, and the changes are folded from the log itself instead (every line
+verified).
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import os
+from bisect import bisect_left
 from decimal import Decimal
 from hashlib import sha256
 
 from ledger_cli.books import Days, DaysLoader, OffDay, State
+from ledger_cli.dates import zone_key
 
 NAME = "head.days"
 OFFDAY = "head.offday"
-FORMAT = 1
+FORMAT = 2  # (1: no digest on each line)
+OFFDAY_FORMAT = 2  # (1: one JSON list)
+_SEQ = 19  # digits of a seq in head.offday (any int64)
 
 
 def save(where: str, state: State) -> None:
     """Write the changes per day and the off-day entries of `state` (which holds them all)
     beside its head checkpoint."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    body = "".join(
-        f"{dumps(account)}\t{dumps({day: str(change) for day, change in changes.items()})}\n"
-        for account, changes in state.days.items()
-    ).encode()
-    _write(where, NAME, state, body)
-    _write(where, OFFDAY, state, dumps(state.offday).encode())
+    lines = []
+    for account in state.balances:  # every account has its line: one not found is new or lost
+        name = dumps(account).encode()
+        raw = dumps({day: str(change) for day, change in state.days.get(account, {}).items()}).encode()
+        lines.append(b"%s\t%s\t%s\n" % (name, _digest(name, raw), raw))
+    body = b"".join(lines)
+    _write(where, NAME, state, body, FORMAT)
+    entries, latest = [], ""
+    for seq, date, kind, acct, to, amount in state.offday:
+        latest = max(latest, date)
+        entries.append(f"{seq:0{_SEQ}d}\t{date}\t{latest}\t{dumps([kind, acct, to, amount])}\n")
+    _write(where, OFFDAY, state, "".join(entries).encode(), OFFDAY_FORMAT)
 
 
-def _write(where: str, name: str, state: State, body: bytes) -> None:
+def _digest(name: bytes, raw: bytes) -> bytes:
+    """The check of one line of head.days: an account's line is read and checked alone."""
+    return sha256(name + b"\t" + raw).hexdigest()[:32].encode()
+
+
+def _write(where: str, name: str, state: State, body: bytes, form: int) -> None:
     from ledger_cli.checkpoint import _replace  # (checkpoint imports this module)
 
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    header = dumps({"format": FORMAT, "seq": state.seq, "hash": state.head, "digest": sha256(body).hexdigest()})
+    header = dumps(
+        {"format": form, "seq": state.seq, "hash": state.head, "zone": zone_key(), "digest": sha256(body).hexdigest()}
+    )
     temporary = os.path.join(where, f".{name}.{os.getpid()}")
     _replace(temporary, os.path.join(where, name), (header.encode() + b"\n", body))
 
@@ -80,22 +102,43 @@ def loader(log: str, where: str, seq: int, head: str) -> DaysLoader:
             raise StoreError(f"{log} changed while it was read; run the command again")
         return state
 
+    def offday_lines() -> list[bytes] | None:
+        body = _body(os.path.join(where, OFFDAY), seq, head, OFFDAY_FORMAT)
+        return None if body is None else body.split(b"\n")[:-1]
+
     def offday() -> list[OffDay]:
-        body = _body(os.path.join(where, OFFDAY), seq, head)
-        try:
-            entries = json.loads(body) if body is not None else None
-            if isinstance(entries, list) and all(isinstance(e, list) and len(e) == 6 for e in entries):
-                return [(int(s), str(d), str(k), a, t, m) for s, d, k, a, t, m in entries]
-        except (ValueError, TypeError):
-            pass
+        found = offday_lines()
+        if found is not None:
+            try:
+                return _entries(found)
+            except (ValueError, TypeError):
+                pass
         return folded().offday
 
+    def cut(date: str, after: int) -> list[OffDay] | None:
+        found = offday_lines()
+        if found is not None:
+            try:
+                at = bisect_left(found, b"%0*d" % (_SEQ, after + 1))  # the first line after `after`
+                if at and found[at - 1][_SEQ + 12 : _SEQ + 22].decode() > date:
+                    return None
+                day = date.encode()
+                return _entries([line for line in found[at:] if line[_SEQ + 1 : _SEQ + 11] <= day])
+            except (ValueError, TypeError):
+                pass
+        entries = folded().offday
+        if any(entry[0] <= after and entry[1] > date for entry in entries):
+            return None
+        return [entry for entry in entries if entry[0] > after and entry[1] <= date]
+
     def account(name: str) -> dict[str, Decimal]:
-        found = days_body()
         try:
-            if found is not None:  # its line alone is found and decoded
-                raw = _line_of(found, name)
-                return {} if raw is None else _changes(raw)
+            raw = _one_line(os.path.join(where, NAME), seq, head, name)  # found, checked and decoded alone
+            if raw is not None:
+                return _changes(raw)
+            found = days_body()  # not there: an account since the checkpoint, or damage
+            if found is not None and _line_of(found, name) is None:
+                return {}
         except (ValueError, ArithmeticError):
             pass
         return dict(folded().days.get(name, {}))
@@ -109,10 +152,26 @@ def loader(log: str, where: str, seq: int, head: str) -> DaysLoader:
                 pass
         return folded().days
 
-    return DaysLoader(account, everything, offday)
+    return DaysLoader(account, everything, offday, cut)
 
 
-def _body(path: str, seq: int, head: str) -> bytes | None:
+def _entries(lines: list[bytes]) -> list[OffDay]:
+    """The off-day entries of lines of head.offday (decoded as one JSON array: fast)."""
+    rests = json.loads(b"[" + b",".join(line[_SEQ + 23 :] for line in lines) + b"]")
+    entries: list[OffDay] = []
+    for line, (kind, account, to, amount) in zip(lines, rests, strict=True):
+        fields = (account, to, amount)
+        if (
+            line[_SEQ : _SEQ + 1] != b"\t"
+            or type(kind) is not str
+            or any(f is not None and type(f) is not str for f in fields)
+        ):
+            raise ValueError("not an off-day entry")
+        entries.append((int(line[:_SEQ]), line[_SEQ + 1 : _SEQ + 11].decode(), kind, account, to, amount))
+    return entries
+
+
+def _body(path: str, seq: int, head: str, form: int = FORMAT) -> bytes | None:
     """The body of the file at `path`, if it is intact and after event `seq` with hash `head`."""
     try:
         with open(path, "rb") as source:
@@ -120,7 +179,8 @@ def _body(path: str, seq: int, head: str) -> bytes | None:
         end = blob.index(b"\n")
         header = json.loads(blob[:end])
         body = blob[end + 1 :]
-        if header != {"format": FORMAT, "seq": seq, "hash": head, "digest": sha256(body).hexdigest()}:
+        expected = {"format": form, "seq": seq, "hash": head, "zone": zone_key(), "digest": sha256(body).hexdigest()}
+        if header != expected:  # (the off-day entries of another zone are others)
             return None
         return body
     except (OSError, ValueError):
@@ -130,6 +190,29 @@ def _body(path: str, seq: int, head: str) -> bytes | None:
 _NAME = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # as save() writes it
 
 
+def _one_line(path: str, seq: int, head: str, account: str) -> bytes | None:
+    """The changes (undecoded) of `account` from its line of head.days, found without reading
+    the rest (mmap) and checked by its own digest; None if not found or not sound."""
+    try:
+        with open(path, "rb") as source, mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as blob:
+            end = blob.find(b"\n")
+            header = json.loads(blob[:end]) if end > 0 else None
+            if not isinstance(header, dict) or {k: header.get(k) for k in ("format", "seq", "hash", "zone")} != {
+                "format": FORMAT, "seq": seq, "hash": head, "zone": zone_key()
+            }:  # fmt: skip
+                return None
+            name = _NAME(account).encode()
+            at = blob.find(b"\n" + name + b"\t", end)
+            stop = blob.find(b"\n", at + 1) if at >= 0 else -1
+            if stop < 0:
+                return None
+            line = blob[at + 1 : stop]
+    except (OSError, ValueError):
+        return None
+    found, digest, raw = line.split(b"\t", 2)
+    return raw if found == name and digest == _digest(found, raw) else None
+
+
 def _line_of(body: bytes, account: str) -> bytes | None:
     """The changes (undecoded) of `account` in the body of head.days, or None if it has none."""
     key = _NAME(account).encode() + b"\t"
@@ -137,7 +220,7 @@ def _line_of(body: bytes, account: str) -> bytes | None:
     if at == 0 and not body.startswith(key):
         return None
     end = body.find(b"\n", at)
-    return body[at + len(key) : end if end >= 0 else len(body)]
+    return body[at + len(key) + 33 : end if end >= 0 else len(body)]
 
 
 def _lines(body: bytes | None) -> dict[str, bytes] | None:
@@ -147,9 +230,9 @@ def _lines(body: bytes | None) -> dict[str, bytes] | None:
     try:
         found: dict[str, bytes] = {}
         for line in body.splitlines():
-            name, _, raw = line.partition(b"\t")
+            name, digest, raw = line.split(b"\t", 2)
             account = json.loads(name)
-            if type(account) is not str or not raw:
+            if type(account) is not str or not raw or len(digest) != 32:  # (the body's digest holds)
                 return None
             found[account] = raw
         return found

@@ -117,33 +117,40 @@ class Reader:
         else:
             state, cursor, keys_complete = (state or State()), Cursor(), True
         from_seq = cursor.seq
-        native = native_fold()
-        if native is not None:
-            scan = LogScan(self.path, fd, cursor, bulk=False)
-            seen = None if on_event is None else Seen(on_event, only, tail, lines)
-            collect = want_keys or need_keys or caching
-            keys_complete = keys_complete and collect
-            keep_days = want_days or caching or need_keys
-            folded, stopped = self._consume_native(
-                native, scan, state, until, on_block, seen, caching, from_seq, collect, keep_days
-            )
-        else:
-            # A long uncached, unbounded read forks a helper for the far half of the file.
-            helper = _start_helper(fd, cursor) if on_event is None and until is None and not caching else None
-            # A bounded read from a checkpoint folds at most a checkpoint interval: too few lines
-            # to repay msgspec's import, so it decodes with the standard library.
-            bulk = False if until is not None and start is not None else None
-            scan = LogScan(self.path, fd, cursor, bulk=bulk, stop=helper.start if helper else None)
-            try:
-                folded = self._consume(scan, state, until, on_event, on_block, caching, from_seq, lines)
-            except BaseException:
+        # A checkpoint is used only while the seal says ledger writers left the log so (best()):
+        # the lines after it were checked as they were written, and a backdated debit among
+        # them needs no load of its account's changes per day.
+        state.vouched = start is not None and not state.days_known
+        try:
+            native = native_fold()
+            if native is not None:
+                scan = LogScan(self.path, fd, cursor, bulk=False)
+                seen = None if on_event is None else Seen(on_event, only, tail, lines)
+                collect = want_keys or need_keys or caching
+                keys_complete = keys_complete and collect
+                keep_days = want_days or caching or need_keys
+                folded, stopped = self._consume_native(
+                    native, scan, state, until, on_block, seen, caching, from_seq, collect, keep_days
+                )
+            else:
+                # A long uncached, unbounded read forks a helper for the far half of the file.
+                helper = _start_helper(fd, cursor) if on_event is None and until is None and not caching else None
+                # A bounded read from a checkpoint folds at most a checkpoint interval: too few lines
+                # to repay msgspec's import, so it decodes with the standard library.
+                bulk = False if until is not None and start is not None else None
+                scan = LogScan(self.path, fd, cursor, bulk=bulk, stop=helper.start if helper else None)
+                try:
+                    folded = self._consume(scan, state, until, on_event, on_block, caching, from_seq, lines)
+                except BaseException:
+                    if helper is not None:
+                        helper.cancel()
+                    raise
                 if helper is not None:
-                    helper.cancel()
-                raise
-            if helper is not None:
-                scan = self._take_helper(helper, fd, state)
-                folded = self._consume(scan, state, None, None, on_block, caching, from_seq)
-            stopped = folded.torn == b"" and folded.cursor.offset != scan.cursor.offset
+                    scan = self._take_helper(helper, fd, state)
+                    folded = self._consume(scan, state, None, None, on_block, caching, from_seq)
+                stopped = folded.torn == b"" and folded.cursor.offset != scan.cursor.offset
+        finally:
+            state.vouched = False
         if stopped:
             return Folded(folded.state, folded.cursor, b"", keys_complete, from_seq)  # stopped at a bound
         state = folded.state

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from ledger_cli.accel import native
-from ledger_cli.books import as_of, as_of_cut, ensure_days, ensure_offday
+from ledger_cli.books import as_of, as_of_cut, ensure_days
 from ledger_cli.codec import decode_line, movement_line
 from ledger_cli.dates import local_day
 from ledger_cli.domain import (
@@ -78,7 +78,7 @@ class Ledger:
         from the first event."""
         if until is None:
             head = self.log.books(None, keys=False, dated=False)
-            if ensure_offday(head):
+            if head.offday_known or head.days_loader is not None:
                 view = as_of_cut(self.log.books(day_end(day), keys=False, dated=False), head, day)
                 if view is not None:
                     return view

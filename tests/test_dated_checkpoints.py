@@ -134,13 +134,14 @@ def test_the_books_by_date_from_checkpoints_match_the_domain(made: tuple[Path, S
         assert got == view.balances, day
 
 
-@pytest.mark.parametrize("damage", ["none", "garbled", "removed"])
+@pytest.mark.parametrize("damage", ["none", "garbled", "removed", "its line changed"])
 def test_a_backdated_debit_on_a_checkpointed_log_is_held_to_the_balance_by_date(
     made: tuple[Path, State], tmp_path: Path, damage: str
 ) -> None:
     """A withdrawal dated D of one cent more than the lowest balance by date from D on is
     refused (exit 1, the log unchanged); of exactly that much it is taken; whether the changes
-    per day come from `head.days`, or from the log because that file is damaged or gone."""
+    per day come from `head.days`, or from the log because that file is damaged or gone, or
+    the account's own line in it was changed (each line carries its own check)."""
     log = tmp_path / "log.jsonl"
     log.write_bytes(made[0].read_bytes())
     assert run(log, "UTC", "balance").returncode == 0
@@ -154,6 +155,13 @@ def test_a_backdated_debit_on_a_checkpointed_log_is_held_to_the_balance_by_date(
     state = made[1]
     day = (START + timedelta(days=3)).strftime("%Y-%m-%d")
     account = max(ACCOUNTS, key=lambda name: low_from(state, name, day)[0] if name in state.balances else -1)
+    if damage == "its line changed":  # still valid JSON, a later day's change altered: its own check fails
+        blob = days.read_bytes()
+        at = blob.index(b'\n"' + account.encode() + b'"\t')
+        later = min(d for d in state.days[account] if d > day)
+        digit = blob.index(b'"' + later.encode() + b'":"', at) + 14
+        digit += blob[digit : digit + 1] == b"-"
+        days.write_bytes(blob[:digit] + (b"9" if blob[digit : digit + 1] != b"9" else b"8") + blob[digit + 1 :])
     low, _ = low_from(state, account, day)
     assert low > 0 and low < state.balances[account], "the lowest balance by date is not today's"
     before = log.read_bytes()
@@ -163,3 +171,81 @@ def test_a_backdated_debit_on_a_checkpointed_log_is_held_to_the_balance_by_date(
     taken = run(log, "UTC", "withdraw", account, str(low), "--date", day)
     assert taken.returncode == 0, taken.stderr
     assert run(log, "UTC", "verify").returncode == 0
+
+
+@pytest.mark.parametrize("damage", ["garbled", "removed", "old format"])
+def test_as_of_with_the_off_day_file_damaged_is_the_full_fold(
+    made: tuple[Path, State], tmp_path: Path, damage: str
+) -> None:
+    """`head.offday` is found by bisection and read undecoded; a damaged, missing or
+    earlier-format copy is ignored and the answer is still the full fold's."""
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(made[0].read_bytes())
+    assert run(log, "UTC", "balance").returncode == 0
+    offday = Path(f"{log}.cache") / "head.offday"
+    header, _, body = offday.read_bytes().partition(b"\n")
+    assert body.count(b"\n") == len(made[1].offday), "one line per off-day entry"
+    if damage == "garbled":
+        blob = bytearray(offday.read_bytes())
+        blob[len(blob) // 2] ^= 0x01
+        offday.write_bytes(bytes(blob))
+    elif damage == "removed":
+        offday.unlink()
+    else:
+        offday.write_bytes(header.replace(b'"format":2', b'"format":1') + b"\n" + body)
+    for day in DAYS[::3]:
+        cached = run(log, "UTC", "balance", "--as-of", day, "--json")
+        full = run(log, "UTC", "balance", "--as-of", day, "--json", "--no-cache", *EXACT)
+        assert cached.returncode == full.returncode == 0, cached.stderr + full.stderr
+        assert books(cached.stdout) == books(full.stdout), day
+
+
+def test_a_read_checks_a_backdated_debit_appended_by_another_program(made: tuple[Path, State], tmp_path: Path) -> None:
+    """A read takes the backdated debits after the head checkpoint unchecked only while the
+    seal says a ledger writer left the file so. A line appended by hand (hash chain intact)
+    that makes a balance by date negative is still found by every read: exit 3, its line named."""
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(made[0].read_bytes())
+    assert run(log, "UTC", "balance").returncode == 0  # the checkpoints, and the seal
+    state = made[1]
+    day = (START + timedelta(days=3)).strftime("%Y-%m-%d")
+    account = max(ACCOUNTS, key=lambda name: low_from(state, name, day)[0] if name in state.balances else -1)
+    low, _ = low_from(state, account, day)
+    assert low + Decimal("0.01") <= state.balances[account], "today's balance would cover it"
+    last = json.loads(log.read_bytes().splitlines()[-1])
+    ts = (datetime.strptime(last["ts"], "%Y-%m-%dT%H:%M:%S.%fZ") + timedelta(seconds=1)).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ"
+    )
+    ev = Event(
+        type="withdrawn", seq=state.seq + 1, id=str(uuid.UUID(int=7, version=4)), ts=ts, prev=state.head,
+        account=account, amount=str(low + Decimal("0.01")), date=day,
+    )  # fmt: skip
+    with open(log, "ab") as out:
+        out.write(seal(ev))
+    for args in (("balance",), ("balance", "--as-of", day), ("replay",)):
+        got = run(log, "UTC", *args)
+        assert got.returncode == 3 and f"line {state.seq + 1}: insufficient funds" in got.stderr, (args, got.stderr)
+
+
+def test_two_names_of_one_zone_share_the_checkpoints(made: tuple[Path, State], tmp_path: Path) -> None:
+    """The checkpoints name the zone by its rules, not by TZ's spelling: built under TZ=UTC,
+    they serve TZ=Etc/UTC as they are (nothing rewritten, the full fold's answer); under
+    another zone they are not used (its v1 dates and off-day entries differ): the head is
+    folded again and rewritten."""
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(made[0].read_bytes())
+    assert run(log, "UTC", "balance").returncode == 0
+    cache = Path(f"{log}.cache")
+
+    def files() -> dict[str, int]:
+        return {p.name: p.stat().st_mtime_ns for p in cache.iterdir() if p.name != "seal.json"}
+
+    before = files()
+    day = DAYS[len(DAYS) // 2]
+    for alias in ("Etc/UTC", ":UTC"):
+        cached = run(log, alias, "balance", "--as-of", day, "--json")
+        full = run(log, "UTC", "balance", "--as-of", day, "--json", "--no-cache", *EXACT)
+        assert books(cached.stdout) == books(full.stdout)
+        assert files() == before, alias
+    assert run(log, "Pacific/Kiritimati", "balance").returncode == 0
+    assert files()["head.json"] != before["head.json"]
