@@ -33,7 +33,8 @@ from ledger_cli.events import Event
 from ledger_cli.store import Cursor
 from ledger_cli.when import Point
 
-FORMAT = 4  # 2: the digest is the hash of the body; 3: the books by date; 4: first opens dated, days beside
+FORMAT = 5  # 2: the digest is the hash of the body; 3: the books by date; 4: first opens dated, days beside;
+# 5: the head's keys last, their size after them (a read that needs no keys parses around them)
 EVERY = 1_000  # a snapshot for bounded reads every this many events (or more: see interval)
 HEAD_REFRESH = 256  # rewrite the head checkpoint when a fold passed this many new events
 
@@ -108,16 +109,26 @@ def _blob(state: State, cursor: Cursor, head: bool) -> Iterator[bytes]:
         yield from _members(iter(state.status.items()))
         yield '},"opened_on":{'
         yield from _members(iter(state.opened_on.items()))
-        if head:
-            yield '},"keys":{'
-            yield from _members(iter(state.keys.items()))
-            yield "}"
-        else:
-            yield '},"keys":null'
+        yield "}"
+
+    def keys() -> Iterator[str]:
+        yield ',"keys":{'
+        yield from _members(iter(state.keys.items()))
+        yield "}"
 
     digest = sha256()
     for piece in body():
         data = piece.encode()
+        digest.update(data)
+        yield data
+    size = 0
+    for piece in keys() if head else (',"keys":null',):
+        data = piece.encode()
+        size += len(data)
+        digest.update(data)
+        yield data
+    if head:  # the size of the keys' member, so that a read without keys can parse around them
+        data = b',"keys_bytes":%d' % size
         digest.update(data)
         yield data
     digest.update(b"}")
@@ -198,8 +209,24 @@ def _line_at(log_fd: int, start: int, end: int, seq: int) -> Event | None:
     return decode_line(line[:-1], seq)
 
 
-def _load(path: str, log_fd: int, log: str | None = None) -> tuple[State, Cursor, bool] | None:
-    """A checkpoint whose content is intact and whose event is still in the log, or None."""
+def _without_keys(blob: bytes) -> bytes | None:
+    """An intact head checkpoint's JSON with its keys' member left out (they are most of a
+    keyed log's head and a read of balances never looks at them), or None if it has none."""
+    body = blob[:-_DIGEST_SUFFIX]
+    mark = body.rfind(b',"keys_bytes":')  # the last member but the digest: nothing after it can hold it
+    if mark < 0:
+        return None
+    size = body[mark + 14 :]
+    if not size.isdigit() or not 0 < int(size) <= mark or body[mark - int(size) : mark - int(size) + 9] != b',"keys":{':
+        return None
+    return body[: mark - int(size)] + b"}"
+
+
+def _load(
+    path: str, log_fd: int, log: str | None = None, *, keys_wanted: bool = True
+) -> tuple[State, Cursor, bool] | None:
+    """A checkpoint whose content is intact and whose event is still in the log, or None.
+    Without `keys_wanted`, the head's keys are not read, and the flag says they are not complete."""
     if log is None:
         log = os.path.dirname(path).removesuffix(".cache")
     try:
@@ -207,11 +234,12 @@ def _load(path: str, log_fd: int, log: str | None = None) -> tuple[State, Cursor
             blob = source.read()
         if not _intact(blob):
             return None
-        data = json.loads(blob)
+        skipped = None if keys_wanted else _without_keys(blob)
+        data = json.loads(blob if skipped is None else skipped)
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             return None
         seq, offset, start, digest, ts = data["seq"], data["offset"], data["line_start"], data["hash"], data["ts"]
-        keys = data["keys"]
+        keys = data["keys"] if skipped is None else {}
         if data["zone"] != zone_key():  # v1 events' dates and the off-day entries are another zone's
             return None
         if not (
@@ -260,7 +288,7 @@ def _load(path: str, log_fd: int, log: str | None = None) -> tuple[State, Cursor
         state.days_known = state.offday_known = False
         if keys is not None:  # the head: its changes per day are beside it (or in the log)
             state.days_loader = dayfile.loader(log, os.path.dirname(path), seq, digest)
-        return state, Cursor(offset, seq, digest, ts, start), keys is not None
+        return state, Cursor(offset, seq, digest, ts, start), keys is not None and skipped is None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError, LedgerError):
         return None
 
@@ -313,17 +341,20 @@ class Snapshots:
             return None
 
 
-def best(log: str, log_fd: int, until: Point | None, *, need_keys: bool) -> tuple[State, Cursor, bool] | None:
+def best(
+    log: str, log_fd: int, until: Point | None, *, need_keys: bool, keys_wanted: bool = True
+) -> tuple[State, Cursor, bool] | None:
     """The newest usable checkpoint at or before `until` (None: fold from the start).
 
     The flag says whether the state's idempotency keys are complete (only the head
-    checkpoint keeps them); `need_keys` refuses a checkpoint without them.
+    checkpoint keeps them); `need_keys` refuses a checkpoint without them, and without
+    `keys_wanted` (a read of balances) the head's are not even read.
     """
     where = folder(log)
     if not sealed(log, log_fd):
         return None
     if until is None:
-        loaded = _load(os.path.join(where, "head.json"), log_fd, log)
+        loaded = _load(os.path.join(where, "head.json"), log_fd, log, keys_wanted=keys_wanted or need_keys)
         if loaded is not None and (loaded[2] or not need_keys):
             return loaded
         if need_keys:

@@ -111,7 +111,7 @@ class Reader:
         """
         caching = self.use_cache if use_cache is None else use_cache
         stat_before = checkpoint.stat_key(fd) if caching else None
-        start = checkpoint.best(self.path, fd, until, need_keys=need_keys) if caching else None
+        start = checkpoint.best(self.path, fd, until, need_keys=need_keys, keys_wanted=want_keys) if caching else None
         if start is not None:
             state, cursor, keys_complete = start
         else:

@@ -620,3 +620,61 @@ def test_import_leaves_a_usable_head_checkpoint_and_seal(log: Path, monkeypatch:
     assert ledger_at(log).state().seq == 539 and seen.take() == 0
     event, new = ledger.execute(Deposit("acct", Decimal("10"), key="imp-1"))
     assert (new, event.seq) == (False, 1) and seen.take() == 0
+
+
+TRICKY = ["keys", "keys_bytes", ',"keys_bytes":1', ',"keys":{', '"}', "ключ"]
+
+
+def test_a_read_of_balances_parses_the_head_around_its_keys_and_a_keyed_write_still_sees_them(log: Path) -> None:
+    """The head's keys are most of a keyed log's head.json: a read of balances leaves them out
+    (checkpoint._without_keys), and says so, so that neither a writer nor a refresh takes that
+    state; names that spell the members around them (accounts and keys called `keys` or
+    `,"keys_bytes":1`) do not confuse it."""
+    ledger = ledger_at(log, clock=Clock(), new_id=Ids())
+    for n, name in enumerate(TRICKY):
+        ledger.execute(Deposit(("keys", "keys_bytes")[n % 2], Decimal(n + 1), key=name))
+    build(log, records(600, seed=31), per_batch=600)
+    path = cache(log) / "head.json"
+    assert b',"keys_bytes":' in path.read_bytes()
+    fd = os.open(log, os.O_RDONLY)
+    try:
+        full, skipped = checkpoint._load(str(path), fd), checkpoint._load(str(path), fd, keys_wanted=False)
+        assert full is not None and skipped is not None
+        assert full[2] is True and skipped[2] is False and skipped[0].keys == {}
+        assert set(TRICKY) <= set(full[0].keys)
+        assert view(skipped[0]) == view(full[0]) == view(ledger_at(log, use_cache=False).state())
+        assert skipped[0].status == full[0].status and skipped[0].opened_on == full[0].opened_on
+    finally:
+        os.close(fd)
+    assert view(ledger_at(log).state(keys=False)) == view(ledger_at(log, use_cache=False).state())
+    for n, name in enumerate(TRICKY):  # each retry finds its first event: nothing written twice
+        before = log.read_bytes()
+        ledger_at(log, clock=Clock(), new_id=Ids()).execute(
+            Deposit(("keys", "keys_bytes")[n % 2], Decimal(n + 1), key=name)
+        )
+        assert log.read_bytes() == before
+
+
+def test_a_head_whose_keys_size_is_wrong_is_read_whole_or_not_at_all(log: Path) -> None:
+    """A resealed head.json whose `keys_bytes` does not frame its keys is parsed whole (or
+    refused), never cut in the wrong place."""
+    build(log, records(300, seed=32), per_batch=300)
+    path = cache(log) / "head.json"
+    blob = path.read_bytes()
+    body = blob[: -len(b',"digest":"') - 66]
+    mark = body.rfind(b',"keys_bytes":')
+    for size in (b"0", b"7", b"99999999", b"-3", b"x"):
+        forged = body[:mark] + b',"keys_bytes":' + size + b"}"
+        path.write_bytes(forged[:-1] + b',"digest":"' + hashlib.sha256(forged).hexdigest().encode() + b'"}')
+        assert checkpoint._without_keys(path.read_bytes()) is None
+        fd = os.open(log, os.O_RDONLY)
+        try:
+            loaded = checkpoint._load(str(path), fd, keys_wanted=False)
+            if size == b"x":  # not JSON: refused
+                assert loaded is None
+            else:  # parsed whole: keys and all
+                assert loaded is not None and loaded[2] is True
+                assert len(loaded[0].keys) == len(json.loads(blob)["keys"])
+        finally:
+            os.close(fd)
+        assert view(ledger_at(log).state(keys=False)) == view(ledger_at(log, use_cache=False).state())
