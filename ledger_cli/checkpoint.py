@@ -18,7 +18,7 @@ import json
 import os
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from hashlib import sha256
 from itertools import islice
@@ -135,14 +135,18 @@ def _blob(state: State, cursor: Cursor, head: bool) -> Iterator[bytes]:
     yield _DIGEST_MARK + digest.hexdigest().encode() + b'"}'
 
 
-def _replace(temporary: str, final: str, blob: Iterable[bytes]) -> None:
+def _replace(temporary: str, final: str, blob: Iterable[bytes], *, before: Callable[[int], None] | None = None) -> None:
     """Write `blob` to `temporary`, then rename it over `final`; a failure leaves no temporary
-    behind (a full disk must not pile up `.seal.<pid>` files)."""
+    behind (a full disk must not pile up `.seal.<pid>` files). `before` gets the descriptor
+    once everything is written, before the rename (to sign what was streamed)."""
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
             for piece in blob:
                 out.write(piece)
+            out.flush()
+            if before is not None:
+                before(out.fileno())
         os.replace(temporary, final)
     except BaseException:
         try:
@@ -293,7 +297,9 @@ def _load(
         return None
 
 
-_HEAD = re.compile(rb'\{"format":4,"seq":([0-9]+),"offset":([0-9]+),"line_start":([0-9]+),"hash":"([0-9a-f]{64})"')
+_HEAD = re.compile(
+    rb'\{"format":%d,"seq":([0-9]+),"offset":([0-9]+),"line_start":([0-9]+),"hash":"([0-9a-f]{64})"' % FORMAT
+)
 
 
 class Snapshots:

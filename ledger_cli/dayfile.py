@@ -21,6 +21,7 @@ import json
 import mmap
 import os
 from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from hashlib import sha256
 
@@ -36,20 +37,38 @@ _SEQ = 19  # digits of a seq in head.offday (any int64)
 
 def save(where: str, state: State) -> None:
     """Write the changes per day and the off-day entries of `state` (which holds them all)
-    beside its head checkpoint."""
+    beside its head checkpoint, a batch of lines at a time (a book of 200k accounts has 200k)."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    lines = []
-    for account in state.balances:  # every account has its line: one not found is new or lost
-        name = dumps(account).encode()
-        raw = dumps({day: str(change) for day, change in state.days.get(account, {}).items()}).encode()
-        lines.append(b"%s\t%s\t%s\n" % (name, _digest(name, raw), raw))
-    body = b"".join(lines)
-    _write(where, NAME, state, body, FORMAT)
-    entries, latest = [], ""
-    for seq, date, kind, acct, to, amount in state.offday:
-        latest = max(latest, date)
-        entries.append(f"{seq:0{_SEQ}d}\t{date}\t{latest}\t{dumps([kind, acct, to, amount])}\n")
-    _write(where, OFFDAY, state, "".join(entries).encode(), OFFDAY_FORMAT)
+    days = state.days
+
+    def day_lines() -> Iterator[bytes]:
+        batch = []
+        for account in state.balances:  # every account has its line: one not found is new or lost
+            name = dumps(account).encode()
+            changes = days.get(account)
+            raw = dumps({day: str(change) for day, change in changes.items()}).encode() if changes else b"{}"
+            batch.append(b"%s\t%s\t%s\n" % (name, _digest(name, raw), raw))
+            if len(batch) >= _BATCH:
+                yield b"".join(batch)
+                batch.clear()
+        yield b"".join(batch)
+
+    def offday_lines() -> Iterator[bytes]:
+        latest = ""
+        batch = []
+        for seq, date, kind, acct, to, amount in state.offday:
+            latest = max(latest, date)
+            batch.append(f"{seq:0{_SEQ}d}\t{date}\t{latest}\t{dumps([kind, acct, to, amount])}\n")
+            if len(batch) >= _BATCH:
+                yield "".join(batch).encode()
+                batch.clear()
+        yield "".join(batch).encode()
+
+    _write(where, NAME, state, day_lines(), FORMAT)
+    _write(where, OFFDAY, state, offday_lines(), OFFDAY_FORMAT)
+
+
+_BATCH = 4096  # lines written at a time
 
 
 def _digest(name: bytes, raw: bytes) -> bytes:
@@ -57,15 +76,29 @@ def _digest(name: bytes, raw: bytes) -> bytes:
     return sha256(name + b"\t" + raw).hexdigest()[:32].encode()
 
 
-def _write(where: str, name: str, state: State, body: bytes, form: int) -> None:
+def _write(where: str, name: str, state: State, body: Iterable[bytes], form: int) -> None:
+    """The file: its header (with the SHA-256 of the body, which is streamed: the header is
+    written first with a stand-in digest of the same length, then overwritten), then the body."""
     from ledger_cli.checkpoint import _replace  # (checkpoint imports this module)
 
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    header = dumps(
-        {"format": form, "seq": state.seq, "hash": state.head, "zone": zone_key(), "digest": sha256(body).hexdigest()}
-    )
+    fields = {"format": form, "seq": state.seq, "hash": state.head, "zone": zone_key()}
+    digest = sha256()
+
+    def header(hexdigest: str) -> bytes:
+        return dumps({**fields, "digest": hexdigest}).encode() + b"\n"
+
+    def pieces() -> Iterator[bytes]:
+        yield header("0" * 64)
+        for piece in body:
+            digest.update(piece)
+            yield piece
+
+    def sign(fd: int) -> None:
+        os.pwrite(fd, header(digest.hexdigest()), 0)
+
     temporary = os.path.join(where, f".{name}.{os.getpid()}")
-    _replace(temporary, os.path.join(where, name), (header.encode() + b"\n", body))
+    _replace(temporary, os.path.join(where, name), pieces(), before=sign)
 
 
 def _changes(raw: bytes) -> dict[str, Decimal]:
