@@ -1,8 +1,9 @@
 """Where the books live and how long to wait for them: the one place that reads `--file`,
 LEDGER_CLI_FILE, LEDGER_CLI_LOCK_TIMEOUT and the user's data folder, and opens the store.
 
-Today every store is a JSON Lines file (filelog.FileLog). A PostgreSQL store plugs in here:
-a `postgresql://` location chooses it, and nothing above this module changes.
+A location is a JSON Lines file (filelog.FileLog) or a PostgreSQL URI (`postgresql://…` or
+`postgres://…`: pglog.PgLog, whose events are stamped by the server's clock); nothing above
+this module knows which.
 """
 
 from __future__ import annotations
@@ -32,15 +33,33 @@ def resolve_path(option: str | None) -> str:
     if option is not None:
         if not option:
             raise InvalidValue("--file is empty: give the path of the log")
-        return os.path.expanduser(option)
+        return option if is_database(option) else os.path.expanduser(option)
     env = os.environ.get(FILE_ENV)
     if env is not None:
         if not env:
             raise InvalidValue(f"{FILE_ENV} is set but empty: give the path of the log, or unset it")
-        return os.path.expanduser(env)
+        return env if is_database(env) else os.path.expanduser(env)
     import platformdirs  # imported only when needed
 
     return os.path.join(platformdirs.user_data_dir(APP_NAME), "ledger.jsonl")
+
+
+def is_database(location: str) -> bool:
+    """Whether a location names a PostgreSQL database rather than a file."""
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def cache_folder() -> str:
+    """The user's cache folder (local copies of the lines of a database's books): on Linux
+    $XDG_CACHE_HOME/ledger-cli or ~/.cache/ledger-cli, as platformdirs says, without its import."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        base = os.environ.get("XDG_CACHE_HOME", "").strip()
+        return os.path.join(base if os.path.isabs(base) else os.path.expanduser("~/.cache"), APP_NAME)
+    import platformdirs
+
+    return platformdirs.user_cache_dir(APP_NAME)
 
 
 def lock_timeout() -> float:
@@ -64,12 +83,20 @@ def ledger_at(
     clock: Callable[[], str] | None = None,
     new_id: Callable[[], str] | None = None,
 ) -> Ledger:
-    """The application over the log file at `path` (checkpoints used and kept unless told not)."""
-    from ledger_cli.filelog import FileLog
+    """The application over the log at `path`, a file or a PostgreSQL URI (checkpoints, or the
+    database's local copy, used and kept unless told not)."""
     from ledger_cli.service import Ledger
     from ledger_cli.stamps import system_clock, uuid7
 
-    log = FileLog(os.fspath(path), use_cache=use_cache)
+    location = os.fspath(path)
+    if is_database(location):
+        from ledger_cli.pglog import PgLog
+
+        database = PgLog(location, use_cache=use_cache)
+        return Ledger(database, clock=clock or database.clock, new_id=new_id or uuid7, timeout=lock_timeout)
+    from ledger_cli.filelog import FileLog
+
+    log = FileLog(location, use_cache=use_cache)
     return Ledger(log, clock=clock or system_clock, new_id=new_id or uuid7, timeout=lock_timeout)
 
 

@@ -253,6 +253,36 @@ class FileSession:
         folded.cursor = Cursor(end, books.seq, books.head, books.ts, _last_line_start(self.writer.fd, end))
         self._after_append(folded, True)
 
+    def extend(self, upto: int, fetch: Callable[[int, str], Iterator[bytes] | None]) -> bool:
+        """For a copy of another store's lines (pglog's local copy): append the lines `fetch`
+        gives after this file's last event, unless the file already reaches event `upto`.
+        False, and nothing written, when `fetch` says the other store no longer holds this
+        file's last event (discard() it then). The lines are verified by the next fold, as any
+        line after a checkpoint is; a long stretch is folded at once, to leave checkpoints."""
+        folded = self._fold(False)
+        state = folded.state
+        if state.seq >= upto:
+            return True
+        data = fetch(state.seq, state.head)
+        if data is None:
+            return False
+        self.writer.append_bytes(folded.cursor.offset, data)
+        self._folded = None
+        if self.log.use_cache:
+            checkpoint.seal(self.log.path, self.writer.fd)
+            if upto - folded.from_seq >= checkpoint.HEAD_REFRESH:
+                self._fold(True)  # a fold with the keys saves the head checkpoint (fold.Reader._fold)
+        return True
+
+    def discard(self) -> None:
+        """Empty the file and drop its checkpoints (a copy that no longer matches its source)."""
+        import shutil
+
+        if self.writer.fd >= 0:
+            os.ftruncate(self.writer.fd, 0)
+        shutil.rmtree(checkpoint.folder(self.log.path), ignore_errors=True)
+        self._folded = None
+
     def _after_append(self, folded: Folded, refresh: bool) -> None:
         """Seal the grown file, and save a head checkpoint once enough events piled up."""
         if not self.log.use_cache:

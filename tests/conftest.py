@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,3 +110,25 @@ def installed(log: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         return run_installed(args, log, **kwargs)  # type: ignore[arg-type]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server for the session (tests/pgcluster.py): a URI without a schema."""
+    from tests.pgcluster import server
+
+    yield from server()
+
+
+@pytest.fixture
+def pg_uri(pg_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new, empty set of books on the session's server (a schema of its own), exported as
+    LEDGER_CLI_FILE; the local copies of its lines go to this test's own cache folder."""
+    from tests.pgcluster import with_schema
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("TZ", os.environ.get("TZ", "UTC"))
+    uri = with_schema(pg_server)
+    monkeypatch.setenv("LEDGER_CLI_FILE", uri)
+    monkeypatch.delenv("LEDGER_CLI_LOCK_TIMEOUT", raising=False)
+    return uri

@@ -1,0 +1,447 @@
+"""A set of books on PostgreSQL as an eventlog.EventLog (contract section 8).
+
+The database is the truth: each event's canonical line in `events`, checked by the database
+itself (pgschema), writers serialised on the `head` row. Reading folds lines with the same
+verifier and C fold as the file store, on a local copy of the lines: a mirror file per store
+(in the user's cache folder, named by the store's id) that a read brings up to the database's
+head before it folds, after checking that the database still holds the mirror's last event.
+So a warm read costs one query and the file store's warm fold, and every checkpoint, report by
+date and history format works unchanged. `--no-cache` and `verify` never use the mirror: they
+copy every line out of the database into an unlinked temporary file and check that.
+
+A write locks the head row (SELECT … FOR UPDATE under SET LOCAL lock_timeout), brings the
+mirror to that head, decides on its books, inserts the lines and moves the head in the same
+transaction, then adds them to the mirror. A COMMIT whose answer was lost is resolved by
+looking up the first new event's id on a new connection.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import IO
+
+from ledger_cli import pgschema
+from ledger_cli.codec import seal_chain, verified_event
+from ledger_cli.domain import State
+from ledger_cli.errors import LedgerError, StoreError
+from ledger_cli.eventlog import EMPTY, Head, VerifyReport
+from ledger_cli.events import Event, EventLike
+from ledger_cli.filelog import FileLog
+from ledger_cli.pgdriver import Connection, is_disconnect, search_path_schema
+from ledger_cli.when import Point
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ledger_cli.eventlog import SnapshotStore
+
+FOLLOW_WAKE = 5.0  # seconds between looks when no notification comes (the NOTIFY is only a wake-up)
+_COLUMNS = '(seq, line, id, ts, date, type, account, "to", amount, key, target, prev, hash)'
+# CSV with a quote and a delimiter no canonical line holds: the lines come out as their bytes
+_CSV = "(FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
+
+
+def books_zone() -> str:
+    """The zone to record for a new store's books: TZ, else what /etc/localtime names."""
+    tz = os.environ.get("TZ")
+    if tz:
+        return tz
+    try:
+        target = os.readlink("/etc/localtime")
+    except OSError:
+        return "UTC"
+    marker = "zoneinfo/"
+    return target[target.index(marker) + len(marker) :] if marker in target else "UTC"
+
+
+class PgLog:
+    """The books in one schema of a PostgreSQL database."""
+
+    def __init__(self, uri: str, *, use_cache: bool = True) -> None:
+        self.uri = uri
+        self.use_cache = use_cache
+        self.notes: list[str] = []
+        self.schema = pgschema.ident(search_path_schema(uri) or pgschema.DEFAULT_SCHEMA)
+        self._local = threading.local()  # a connection per thread
+        self._store_id: str | None = None
+        self._mirror: FileLog | None = None
+        self._spool: tuple[int, str, FileLog, int] | None = None  # (seq, hash, log, fd)
+
+    # ---- the connection and the store ------------------------------------------------------
+
+    def conn(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = Connection(self.uri)
+            if self._store_id is None:
+                self._read_meta()
+        return conn
+
+    def forget_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+        self._local.conn = None
+
+    def _read_meta(self) -> bool:
+        """Read the store's id and take its books' time zone (the dates of the books are in it)."""
+        conn, s = self.conn(), self.schema
+        if not self._exists(conn):
+            return False
+        row = conn.one(f"SELECT store_id, zone, schema_version FROM {s}.meta")
+        if row is None:
+            raise StoreError(f"the PostgreSQL schema {s} holds no ledger store (its meta row is missing)")
+        store_id, zone, version = row
+        if version > pgschema.SCHEMA_VERSION:
+            raise StoreError(f"the store in schema {s} is of a newer version ({version}): upgrade ledger-cli")
+        self._store_id = store_id
+        if os.environ.get("TZ") != zone:
+            os.environ["TZ"] = zone
+            time.tzset()
+        return True
+
+    def _exists(self, conn: Connection) -> bool:
+        """Whether the schema holds a store (an MVCC read of the catalog: it sees a store that
+        another writer created while this one waited for it)."""
+        found = "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = 'meta'"
+        return conn.one(found, (self.schema,)) is not None
+
+    def _create(self) -> None:
+        """Create the store (the first write), unless another writer just did."""
+        conn = self.conn()
+        conn.run("BEGIN")
+        try:
+            conn.run("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ledger-cli {self.schema}",))
+            if not self._exists(conn):
+                conn.run(pgschema.ddl(self.schema, books_zone()))
+            conn.run("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        self._read_meta()
+
+    def _db_head(self) -> Head:
+        self.conn()
+        if self._store_id is None and not self._read_meta():
+            return EMPTY
+        row = self.conn().one(f"SELECT seq, hash, ts FROM {self.schema}.head")
+        return EMPTY if row is None or not row[0] else Head(int(row[0]), row[1], row[2])
+
+    # ---- the lines -------------------------------------------------------------------------
+
+    def _copy_lines(self, after: int, sink: IO[bytes]) -> None:
+        self.conn().copy_out(
+            f"COPY (SELECT line FROM {self.schema}.events WHERE seq > {int(after)} ORDER BY seq) TO STDOUT {_CSV}",
+            sink,
+        )
+
+    def _mirror_log(self) -> FileLog:
+        if self._mirror is None:
+            from ledger_cli.config import cache_folder
+
+            assert self._store_id is not None
+            folder = os.path.join(cache_folder(), "postgres")
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            self._mirror = FileLog(os.path.join(folder, f"{self._store_id}.jsonl"))
+        return self._mirror
+
+    def _synced(self, head: Head | None = None) -> FileLog:
+        """The mirror, holding every event up to `head` (the database's head when None)."""
+        if head is None:
+            head = self._db_head()
+        if self._store_id is None:
+            return self._empty()
+        mirror = self._mirror_log()
+        last = _last_line_head(mirror.path)
+        if last is not None and last[:2] == head[:2]:
+            return mirror
+        with mirror.writing() as session:
+            ahead = last is not None and last[0] > head.seq and not self._holds(last[0], last[1])
+            if ahead or not session.extend(head.seq, self._fetch_after):
+                self.notes.append(f"the local copy of {self.schema} no longer matched the database: made again")
+                session.discard()
+                if not session.extend(head.seq, self._fetch_after):  # pragma: no cover (a race with tampering)
+                    raise StoreError("the database changed while it was read; run the command again")
+        return mirror
+
+    def _holds(self, seq: int, digest: str) -> bool:
+        """Whether the database holds event `seq` with hash `digest`."""
+        row = self.conn().one(f"SELECT hash FROM {self.schema}.events WHERE seq = %s", (seq,))
+        return row is not None and row[0] == digest
+
+    def _fetch_after(self, seq: int, digest: str) -> Iterator[bytes] | None:
+        """The lines after event `seq` (whose hash the mirror says is `digest`), or None when the
+        database does not hold that event any more."""
+        if seq and not self._holds(seq, digest):
+            return None
+        import tempfile
+
+        spool = tempfile.TemporaryFile()
+        self._copy_lines(seq, spool)
+        spool.seek(0)
+        return _pieces(spool)
+
+    def _empty(self) -> FileLog:
+        """A FileLog of no events (a store not yet created)."""
+        return FileLog(os.path.join("/nonexistent", f".ledger-cli-empty-{os.getpid()}", "none.jsonl"))
+
+    def _view(self) -> FileLog:
+        """Where reads fold: the mirror, or with --no-cache the database's own lines."""
+        if self.use_cache:
+            return self._synced()
+        self._db_head()
+        if self._store_id is None:
+            return self._empty()
+        return self._spooled()  # every time: nothing read before is trusted
+
+    def _spooled(self) -> FileLog:
+        """Every line of the database in an unlinked file, read as a FileLog without checkpoints."""
+        import tempfile
+
+        if self._spool is not None:
+            os.close(self._spool[3])
+        spool = tempfile.TemporaryFile()
+        self._copy_lines(0, spool)
+        spool.flush()
+        fd = os.dup(spool.fileno())
+        spool.close()
+        log = FileLog(f"/proc/self/fd/{fd}", use_cache=False)
+        log.path = f"/proc/self/fd/{fd}"  # (realpath names the deleted file)
+        last = _last_line_head(log.path)
+        self._spool = (last[0] if last else 0, last[1] if last else EMPTY.hash, log, fd)
+        return log
+
+    # ---- eventlog.EventLog ----------------------------------------------------------------
+
+    @property
+    def snapshots(self) -> SnapshotStore:
+        """Derived blobs, kept beside the local copy (they hold nothing the database lacks)."""
+        return self._synced().snapshots
+
+    def head(self) -> Head:
+        return self._view().head()
+
+    def read(self, after: int = 0, until: Point | None = None) -> Iterator[Event]:
+        return self._view().read(after, until)
+
+    def at(self, seq: int) -> Event | None:
+        return self._view().at(seq)
+
+    def by_key(self, key: str) -> Event | None:
+        return self._view().by_key(key)
+
+    def books(self, until: Point | None = None, *, keys: bool = True, dated: bool | None = None) -> State:
+        return self._view().books(until, keys=keys, dated=dated)
+
+    def walk(
+        self, visit: Callable[[EventLike], None], until: Point | None = None, *, only: str | None = None,
+        tail: int | None = None, lines: bool = False, dated: bool | None = None,
+    ) -> State:  # fmt: skip
+        return self._view().walk(visit, until, only=only, tail=tail, lines=lines, dated=dated)
+
+    def vouch(self) -> bool:
+        return self._view().vouch()
+
+    def known_good(self) -> bool:
+        return self.use_cache and self._view().known_good()
+
+    def verify(self) -> VerifyReport:
+        """Every line the database holds, checked as a file's are; then that the head row ends
+        that chain and that the database's own checks are all still there and enabled."""
+        head = self._db_head()
+        if self._store_id is None:
+            return VerifyReport(True, 0, EMPTY.hash)
+        report = self._spooled().verify()
+        if report.ok and head[:2] != (report.events, report.head):
+            report.ok = False
+            report.problems.append(
+                f"the head row says seq {head.seq} ({head.hash[:12]}…), but the events end at seq {report.events}"
+            )
+        found = self.conn().run(pgschema.problems_sql(self.schema))
+        said = pgschema.missing([(str(k), str(n), bool(e)) for k, n, e in found])
+        if said:
+            report.ok = False
+            report.problems.extend(said)
+        return report
+
+    @contextmanager
+    def writing(self, timeout: float | None = None) -> Iterator[PgSession]:
+        from ledger_cli.config import lock_timeout
+
+        self.conn()
+        if self._store_id is None:
+            self._create()
+        session = PgSession(self, lock_timeout() if timeout is None else timeout)
+        try:
+            session.begin()
+            yield session
+        finally:
+            session.end()
+
+    def follow(self, after: int, stop: float | None = None) -> Iterator[Event]:
+        """LISTEN first, catch up from `after`, then wake on each NOTIFY (or every few seconds)."""
+        listener = Connection(self.uri)
+        try:
+            listener.run(f"LISTEN {self.channel}")
+            seen, quiet_since = after, time.monotonic()
+            while True:
+                new = False
+                for event in self._synced().read(seen):
+                    seen, new = event.seq, True
+                    yield event
+                if new:
+                    quiet_since = time.monotonic()
+                elif stop is not None and time.monotonic() - quiet_since >= stop:
+                    return
+                wait = FOLLOW_WAKE if stop is None else max(0.01, min(FOLLOW_WAKE, stop))
+                listener.wait(wait)
+        finally:
+            listener.close()
+
+    @property
+    def channel(self) -> str:
+        return f"ledger_{self.schema}"
+
+    def clock(self) -> str:
+        """The server's clock, read now (in a write: after the head's lock is held)."""
+        row = self.conn().one(
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        )
+        assert row is not None
+        return str(row[0])
+
+
+class PgSession:
+    """A write: the head row locked in an open transaction, the books from the mirror."""
+
+    def __init__(self, log: PgLog, timeout: float) -> None:
+        self.log = log
+        self.timeout = timeout
+        self.locked = EMPTY
+        self.open = False
+
+    def begin(self) -> None:
+        conn = self.log.conn()
+        conn.run("BEGIN")
+        self.open = True
+        conn.run(f"SET LOCAL lock_timeout = '{max(1, int(self.timeout * 1000))}ms'")
+        row = conn.one(f"SELECT seq, hash, ts FROM {self.log.schema}.head FOR UPDATE")
+        assert row is not None
+        self.locked = Head(int(row[0]), row[1], row[2]) if row[0] else EMPTY
+        self.mirror = self.log._synced(self.locked)
+
+    def end(self) -> None:
+        if self.open:
+            _rollback(self.log.conn())
+            self.open = False
+
+    def books(self, *, keys: bool = True) -> State:
+        state = self.mirror.books(keys=keys, dated=None)
+        if (state.seq, state.head) != self.locked[:2]:
+            raise StoreError("the local copy of the books moved during a write; run the command again")
+        return state
+
+    def head(self) -> Head:
+        return self.locked
+
+    def at(self, seq: int) -> Event | None:
+        return self.mirror.at(seq) if 1 <= seq <= self.locked.seq else None
+
+    def by_key(self, key: str) -> Event | None:
+        return self.mirror.by_key(key)
+
+    def append(self, events: Sequence[Event]) -> list[Event]:
+        lines = seal_chain(self.locked, events)
+        rows = [_row(event, line) for event, line in zip(events, lines)]
+        self._commit(lines, rows, events[0].id, Head(events[-1].seq, events[-1].hash or "", events[-1].ts))
+        return list(events)
+
+    def append_sealed(self, lines: Iterable[bytes], books: State) -> None:
+        kept = list(lines)
+        if not kept:
+            return
+        rows = [_row(verified_event(line.rstrip(b"\n")), line) for line in kept]
+        self._commit(kept, rows, str(rows[0][2]), Head(books.seq, books.head, books.ts))
+
+    def _commit(self, lines: list[bytes], rows: list[tuple[object, ...]], first_id: str, after: Head) -> None:
+        conn, s = self.log.conn(), self.log.schema
+        conn.insert_many(f"INSERT INTO {s}.events {_COLUMNS} VALUES %s", rows)
+        conn.run(
+            f"UPDATE {s}.head SET seq = %s, hash = %s, ts = %s; SELECT pg_notify(%s, %s)",
+            (after.seq, after.hash, after.ts, self.log.channel, str(after.seq)),
+        )
+        try:
+            conn.run("COMMIT")
+        except LedgerError as error:
+            self.open = False
+            if not is_disconnect(error) or not self._committed(first_id):
+                raise StoreError(
+                    f"{error}; the write was not confirmed and nothing was recorded (run the command again)"
+                ) from None
+        self.open = False
+        self.locked = after
+        try:
+            self.log._synced(after)
+        except (LedgerError, OSError):  # recorded: the next read brings the copy up
+            pass
+
+    def _committed(self, first_id: str) -> bool:
+        """After a lost COMMIT: whether the event is in the database (on a new connection)."""
+        self.log.forget_connection()
+        for _ in range(20):
+            try:
+                row = self.log.conn().one(f"SELECT 1 FROM {self.log.schema}.events WHERE id = %s", (first_id,))
+                return row is not None
+            except StoreError:
+                time.sleep(0.5)
+        return False
+
+
+def _row(event: Event, line: bytes) -> tuple[object, ...]:
+    text = line.rstrip(b"\n").decode()
+    return (event.seq, text, event.id, event.ts, event.date, event.type, event.account, event.to,
+            event.amount, event.key, event.target, event.prev, event.hash)  # fmt: skip
+
+
+def _rollback(conn: Connection) -> None:
+    try:
+        conn.run("ROLLBACK")
+    except LedgerError:
+        pass
+
+
+def _pieces(source: IO[bytes]) -> Iterator[bytes]:
+    try:
+        while piece := source.read(1 << 20):
+            yield piece
+    finally:
+        source.close()
+
+
+def _last_line_head(path: str) -> tuple[int, str, str | None] | None:
+    """(seq, hash, ts) of the last whole line of a file (None: no file or no line)."""
+    from ledger_cli.codec import decode_line
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        tail = os.pread(fd, min(size, 1 << 16), max(0, size - (1 << 16)))
+    finally:
+        os.close(fd)
+    end = tail.rfind(b"\n")
+    if end < 0:
+        return None
+    start = tail.rfind(b"\n", 0, end) + 1
+    if start == 0 and size > len(tail):
+        return None
+    try:
+        event = decode_line(tail[start:end], 0)
+    except LedgerError:
+        return None
+    return event.seq, event.hash or "", event.ts

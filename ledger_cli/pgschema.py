@@ -1,0 +1,131 @@
+"""The tables of a set of books on PostgreSQL, created by the first write, and the checks
+`verify` makes that the database still enforces what it was given.
+
+`events` holds each event's canonical line verbatim (`line`) beside the columns the
+database checks it by: seq is the primary key, (seq - 1, prev) a foreign key to (seq, hash)
+so that the chain has no gap and no fork, a CHECK recomputes the SHA-256 of the line, another
+that the columns are the line's own, unique id, key and reversal target, a trigger that ts
+never decreases, and triggers that refuse UPDATE, DELETE and TRUNCATE. `head` is the one row
+writers lock (SELECT … FOR UPDATE): so commit order is seq order. `meta` names the store and
+the time zone of its books.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ledger_cli.errors import InvalidValue
+
+SCHEMA_VERSION = 1
+DEFAULT_SCHEMA = "ledger"
+_IDENT = re.compile(r"[a-z_][a-z0-9_$]{0,62}")
+
+# The triggers and the named constraints verify expects to find, enabled.
+TRIGGERS = ("events_append_only", "events_no_truncate", "events_ts_order")
+CONSTRAINTS = (
+    "events_pkey", "events_seq_hash", "events_id", "events_chain", "events_first", "events_seq_positive",
+    "events_hash_suffix", "events_hash", "events_columns",
+)  # fmt: skip
+
+
+def ident(schema: str) -> str:
+    """The schema's name as SQL (a plain lower-case identifier, so no quoting is ever needed)."""
+    if not _IDENT.fullmatch(schema):
+        raise InvalidValue(
+            f"the PostgreSQL schema {schema!r} is not a plain lower-case identifier (letters, digits, '_'): "
+            "name another in the URI's search_path"
+        )
+    return schema
+
+
+def ddl(s: str, zone: str) -> str:
+    """Everything a new set of books needs, in schema `s` (run in one transaction)."""
+    zone_sql = "'" + zone.replace("'", "''") + "'"
+    return f"""
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE {s}.meta (
+  one boolean PRIMARY KEY DEFAULT true CHECK (one),
+  schema_version int NOT NULL,
+  store_id text NOT NULL,
+  zone text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO {s}.meta (schema_version, store_id, zone) VALUES ({SCHEMA_VERSION}, gen_random_uuid()::text, {zone_sql});
+CREATE TABLE {s}.events (
+  seq bigint NOT NULL,
+  line text NOT NULL,
+  id text NOT NULL,
+  ts text NOT NULL,
+  date date,
+  type text NOT NULL,
+  account text,
+  "to" text,
+  amount text,
+  key text,
+  target bigint,
+  prev text NOT NULL,
+  hash text NOT NULL,
+  prev_seq bigint GENERATED ALWAYS AS (NULLIF(seq - 1, 0)) STORED,
+  CONSTRAINT events_pkey PRIMARY KEY (seq),
+  CONSTRAINT events_seq_positive CHECK (seq >= 1),
+  CONSTRAINT events_seq_hash UNIQUE (seq, hash),
+  CONSTRAINT events_id UNIQUE (id),
+  CONSTRAINT events_first CHECK (seq > 1 OR prev = repeat('0', 64)),
+  CONSTRAINT events_chain FOREIGN KEY (prev_seq, prev) REFERENCES {s}.events (seq, hash),
+  CONSTRAINT events_hash_suffix CHECK (right(line, 75) = ',"hash":"' || hash || '"}}'),
+  CONSTRAINT events_hash CHECK (hash = encode(sha256(convert_to(left(line, -75) || '}}', 'UTF8')), 'hex')),
+  CONSTRAINT events_columns CHECK (line::jsonb @> jsonb_strip_nulls(jsonb_build_object(
+    'seq', seq, 'id', id, 'ts', ts, 'type', type, 'account', account, 'to', "to", 'amount', amount,
+    'key', key, 'target', target, 'prev', prev, 'date', to_char(date, 'YYYY-MM-DD')))));
+CREATE UNIQUE INDEX events_key ON {s}.events (key) WHERE key IS NOT NULL;
+CREATE UNIQUE INDEX events_target ON {s}.events (target) WHERE target IS NOT NULL;
+CREATE FUNCTION {s}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'ledger events are append-only (% refused)', TG_OP USING ERRCODE = '42501';
+END $$;
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON {s}.events
+  FOR EACH ROW EXECUTE FUNCTION {s}.refuse();
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON {s}.events
+  FOR EACH STATEMENT EXECUTE FUNCTION {s}.refuse();
+CREATE FUNCTION {s}.ts_order() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.seq > 1 AND NEW.ts < (SELECT ts FROM {s}.events WHERE seq = NEW.seq - 1) THEN
+    RAISE EXCEPTION 'event % is stamped before the event before it', NEW.seq USING ERRCODE = '23514';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER events_ts_order BEFORE INSERT ON {s}.events
+  FOR EACH ROW EXECUTE FUNCTION {s}.ts_order();
+CREATE TABLE {s}.head (
+  one boolean PRIMARY KEY DEFAULT true CHECK (one),
+  seq bigint NOT NULL,
+  hash text NOT NULL,
+  ts text);
+INSERT INTO {s}.head (seq, hash, ts) VALUES (0, repeat('0', 64), NULL);
+"""
+
+
+def problems_sql(s: str) -> str:
+    """A query of (kind, name, enabled) for the triggers and constraints on s.events."""
+    return f"""
+SELECT 'trigger', tgname, tgenabled <> 'D' FROM pg_trigger
+ WHERE tgrelid = '{s}.events'::regclass AND NOT tgisinternal
+UNION ALL
+SELECT 'constraint', conname, convalidated FROM pg_constraint WHERE conrelid = '{s}.events'::regclass
+"""
+
+
+def missing(found: list[tuple[str, str, bool]]) -> list[str]:
+    """What verify says of the triggers and constraints found (problems_sql's rows)."""
+    have = {(kind, name): enabled for kind, name, enabled in found}
+    said = []
+    for name in TRIGGERS:
+        if ("trigger", name) not in have:
+            said.append(f"the trigger {name} on events is missing")
+        elif not have[("trigger", name)]:
+            said.append(f"the trigger {name} on events is disabled")
+    for name in CONSTRAINTS:
+        if ("constraint", name) not in have:
+            said.append(f"the constraint {name} on events is missing")
+        elif not have[("constraint", name)]:
+            said.append(f"the constraint {name} on events is not validated")
+    return said
