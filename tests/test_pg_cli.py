@@ -1,0 +1,267 @@
+"""The command line on a PostgreSQL store (contract section 8): the same commands, outputs and
+exit codes as on a file, the database's own refusals with the client's rules bypassed, and
+writers racing from many processes. Every process here is the installed `ledger`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ledger_cli.codec import seal
+from ledger_cli.events import Event
+from ledger_cli.pgdriver import Connection
+from ledger_cli.pglog import PgLog
+from ledger_cli.stamps import uuid7
+from tests.conftest import run_installed
+from tests.pgcluster import with_schema
+
+
+def ledger(uri: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_installed(list(args), uri, env=env)  # type: ignore[arg-type]
+
+
+def sql(uri: str, statement: str) -> list[tuple[object, ...]]:
+    conn = Connection(uri)
+    try:
+        return conn.run(statement)
+    finally:
+        conn.close()
+
+
+def schema_of(uri: str) -> str:
+    return PgLog(uri).schema
+
+
+def test_the_same_commands_give_the_same_books_and_lines_as_on_a_file(pg_uri: str, tmp_path: Path) -> None:
+    file = str(tmp_path / "books.jsonl")
+    script = [
+        ("open", "assets:bank"),
+        ("deposit", "assets:bank", "1200", "--date", "2025-12-01", "-k", "pay-1"),
+        ("withdraw", "assets:bank", "50", "-m", 'card "fee" \\ café'),
+        ("transfer", "assets:bank", "assets:cash", "100.25"),
+        ("reverse", "4"),
+        ("deposit", "assets:bank", "1200", "--date", "2025-12-01", "-k", "pay-1"),  # a retry: nothing new
+    ]
+    for args in script:
+        on_db, on_file = ledger(pg_uri, *args), ledger(file, *args)
+        assert (on_db.returncode, on_db.stderr) == (on_file.returncode, on_file.stderr) == (0, ""), args
+    for read in (("balance",), ("accounts",), ("balance", "--as-of", "2025-12-31")):
+        on_db, on_file = ledger(pg_uri, *read), ledger(file, *read)
+        assert on_db.returncode == on_file.returncode == 0
+        assert on_db.stdout == on_file.stdout, read
+    as_json = [json.loads(ledger(where, "balance", "--json").stdout) for where in (pg_uri, file)]
+    for books in as_json:  # the same books; the instants and so the hashes are each store's own
+        books.pop("ts"), books.pop("head", None)
+    assert as_json[0] == as_json[1]
+    history = ledger(pg_uri, "history", "--format", "jsonl")
+    stored = [row[0] for row in sql(pg_uri, f"SELECT line FROM {schema_of(pg_uri)}.events ORDER BY seq")]
+    assert [json.loads(line) for line in history.stdout.splitlines()] == [json.loads(line) for line in stored]
+    assert ledger(pg_uri, "verify").returncode == 0
+    refused = ledger(pg_uri, "withdraw", "assets:cash", "1000")
+    assert refused.returncode == 1 and refused.stderr.startswith("ledger: error: insufficient funds")
+    assert len(refused.stderr.splitlines()) == 1
+
+
+def test_a_server_that_cannot_be_reached_or_refuses_the_login_is_exit_3_in_one_line(pg_server: str) -> None:
+    unreachable = "postgresql:///postgres?host=/nonexistent-ledger-socket&user=postgres"
+    no_such_role = pg_server.replace("user=postgres", "user=nobody_here")
+    for uri in (unreachable, no_such_role):
+        for args in (("balance",), ("deposit", "a", "1"), ("verify",)):
+            done = ledger(uri, *args)
+            assert done.returncode == 3, (uri, args, done.stderr)
+            assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+            assert done.stderr.startswith("ledger: error: cannot connect to PostgreSQL")
+
+
+def test_a_password_in_the_uri_is_never_printed(pg_server: str) -> None:
+    uri = "postgresql://someone:s3cret-pw@/postgres?host=/nonexistent-ledger-socket"
+    done = ledger(uri, "balance")
+    assert done.returncode == 3 and "s3cret-pw" not in done.stderr and "***" in done.stderr
+
+
+def test_without_the_driver_a_uri_is_exit_2_saying_what_to_install(pg_uri: str, tmp_path: Path) -> None:
+    shim = tmp_path / "shim" / "psycopg2"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ImportError('no driver here')\n")
+    done = ledger(pg_uri, "balance", env={"PYTHONPATH": str(shim.parent)})
+    assert done.returncode == 2 and "pip install 'ledger-cli[postgres]'" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_a_writer_waits_for_the_head_row_then_exits_4(pg_uri: str) -> None:
+    assert ledger(pg_uri, "deposit", "a", "10").returncode == 0
+    holder = Connection(pg_uri)
+    try:
+        holder.run("BEGIN")
+        holder.run(f"SELECT * FROM {schema_of(pg_uri)}.head FOR UPDATE")
+        done = ledger(pg_uri, "deposit", "a", "1", env={"LEDGER_CLI_LOCK_TIMEOUT": "0.3"})
+        assert done.returncode == 4 and len(done.stderr.splitlines()) == 1, done.stderr
+        assert ledger(pg_uri, "balance").stdout == "a\t10\n"  # readers never wait
+    finally:
+        holder.close()
+    assert ledger(pg_uri, "deposit", "a", "1").returncode == 0
+
+
+def test_a_line_edited_by_a_superuser_fails_verify_and_no_cache_reads_naming_its_seq(pg_uri: str) -> None:
+    for amount in ("10", "20", "30"):
+        assert ledger(pg_uri, "deposit", "a", amount).returncode == 0
+    s = schema_of(pg_uri)
+    sql(
+        pg_uri,
+        f"ALTER TABLE {s}.events DISABLE TRIGGER events_append_only;"
+        f"ALTER TABLE {s}.events DROP CONSTRAINT events_hash, DROP CONSTRAINT events_columns;"
+        f'UPDATE {s}.events SET line = replace(line, \'"amount":"20"\', \'"amount":"25"\') WHERE seq = 2',
+    )
+    verify = ledger(pg_uri, "verify")
+    assert verify.returncode == 3 and "line 2" in verify.stdout + verify.stderr
+    assert "events_append_only" in verify.stdout + verify.stderr and "events_hash" in verify.stdout + verify.stderr
+    for read in (("balance", "--no-cache"), ("history", "--no-cache"), ("replay", "--no-cache")):
+        done = ledger(pg_uri, *read)
+        assert done.returncode == 3 and "line 2" in done.stderr, read
+
+
+def test_a_deleted_row_is_named_by_verify(pg_uri: str) -> None:
+    for amount in ("10", "20", "30"):
+        assert ledger(pg_uri, "deposit", "a", amount).returncode == 0
+    s = schema_of(pg_uri)
+    sql(
+        pg_uri,
+        f"ALTER TABLE {s}.events DISABLE TRIGGER USER; ALTER TABLE {s}.events DROP CONSTRAINT events_chain;"
+        f"DELETE FROM {s}.events WHERE seq = 2",
+    )
+    verify = ledger(pg_uri, "verify")
+    assert verify.returncode == 3 and "line 2" in verify.stdout + verify.stderr  # seq 3 where 2 belongs
+    assert "events_chain" in verify.stdout + verify.stderr
+
+
+REFUSALS = {
+    "a gap": "INSERT INTO {s}.events SELECT seq + 5, line, id || 'x', ts, date, type, account, \"to\", amount, key, "
+    "target, prev, hash FROM {s}.events WHERE seq = 2",
+    "a fork": "INSERT INTO {s}.events SELECT 3, line, id || 'x', ts, date, type, account, \"to\", amount, key, "
+    "target, prev, hash FROM {s}.events WHERE seq = 2",
+    "a duplicate seq": "INSERT INTO {s}.events SELECT seq, line, id || 'x', ts, date, type, account, \"to\", amount, "
+    "key, target, prev, hash FROM {s}.events WHERE seq = 2",
+    "an edited amount": "INSERT INTO {s}.events SELECT 3, replace(line, '\"10\"', '\"99\"'), id || 'x', ts, date, "
+    "type, "
+    "account, \"to\", '99', key, target, (SELECT hash FROM {s}.events WHERE seq = 2), hash "
+    "FROM {s}.events WHERE seq = 1",
+    "an update of a line": "UPDATE {s}.events SET line = line WHERE seq = 1",
+    "a delete": "DELETE FROM {s}.events WHERE seq = 2",
+    "a truncate": "TRUNCATE {s}.events",
+}
+
+
+@pytest.mark.parametrize("attempt", list(REFUSALS))
+def test_the_database_refuses_what_breaks_the_chain_with_the_client_bypassed(pg_uri: str, attempt: str) -> None:
+    for amount in ("10", "20"):
+        assert ledger(pg_uri, "deposit", "a", amount).returncode == 0
+    s = schema_of(pg_uri)
+    before = sql(pg_uri, f"SELECT seq, line FROM {s}.events ORDER BY seq")
+    with pytest.raises(Exception) as refused:
+        sql(pg_uri, REFUSALS[attempt].format(s=s))
+    assert "refused" in str(refused.value) or "PostgreSQL" in str(refused.value)
+    assert sql(pg_uri, f"SELECT seq, line FROM {s}.events ORDER BY seq") == before
+    assert ledger(pg_uri, "verify").returncode == 0
+
+
+def next_row(uri: str, kind: str = "deposited", **fields: object) -> str:
+    """An INSERT of a well-formed next event (right seq, prev, hash, ts): only `fields` break a rule."""
+    s = schema_of(uri)
+    seq, prev, ts = sql(uri, f"SELECT seq, hash, ts FROM {s}.events ORDER BY seq DESC LIMIT 1")[0]
+    event = Event(type=kind, seq=int(seq) + 1, id=uuid7(), ts=str(ts), prev=str(prev), date="2026-01-01",
+                  **fields)  # type: ignore[arg-type]  # fmt: skip
+    line = seal(event).rstrip(b"\n").decode().replace("'", "''")
+    values = [event.seq, line, event.id, event.ts, event.date, event.type, event.account, event.to, event.amount,
+              event.key, event.target, event.prev, event.hash]  # fmt: skip
+    text = ", ".join("NULL" if v is None else str(v) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'"
+                     for v in values)  # fmt: skip
+    return (f'INSERT INTO {s}.events (seq, line, id, ts, date, type, account, "to", amount, key, target, prev, hash) '
+            f"VALUES ({text})")  # fmt: skip
+
+
+def test_a_duplicate_key_or_second_reversal_is_refused_by_the_database(pg_uri: str) -> None:
+    assert ledger(pg_uri, "deposit", "a", "10", "-k", "once").returncode == 0
+    assert ledger(pg_uri, "deposit", "a", "5").returncode == 0
+    assert ledger(pg_uri, "reverse", "2").returncode == 0
+    sql(pg_uri, next_row(pg_uri, account="a", amount="1"))  # the control: a well-formed row is taken
+    duplicate_key = next_row(pg_uri, account="a", amount="1", key="once")
+    with pytest.raises(Exception, match="the store refused an event: .*events_key"):
+        sql(pg_uri, duplicate_key)
+    second = next_row(pg_uri, "reversed", account="a", amount="5", target=2)
+    with pytest.raises(Exception, match="the store refused an event: .*events_target"):
+        sql(pg_uri, second)
+    verify = ledger(pg_uri, "verify")  # the control row went round the head row: verify says so
+    assert verify.returncode == 3 and "the head row says seq 3" in verify.stdout + verify.stderr
+
+
+def test_ten_racing_withdrawals_of_60_from_100_exactly_one_wins(pg_uri: str) -> None:
+    assert ledger(pg_uri, "deposit", "acct", "100").returncode == 0
+    with ThreadPoolExecutor(10) as pool:
+        done = list(pool.map(lambda _: ledger(pg_uri, "withdraw", "acct", "60"), range(10)))
+    codes = sorted(d.returncode for d in done)
+    assert codes == [0] + [1] * 9, [d.stderr for d in done]
+    assert ledger(pg_uri, "balance").stdout == "acct\t40\n"
+    assert ledger(pg_uri, "verify").returncode == 0
+
+
+def test_eight_processes_of_deposits_and_withdrawals_give_exact_totals_and_no_gap(pg_uri: str) -> None:
+    assert ledger(pg_uri, "deposit", "pool", "50").returncode == 0
+    script = "\n".join(
+        '"$L" deposit pool 1.5 >/dev/null; "$L" withdraw pool 2 >/dev/null 2>&1 || echo refused' for _ in range(10)
+    )
+
+    def worker(_: int) -> int:
+        out = subprocess.run(
+            ["bash", "-c", script],
+            env={**os.environ, "L": str(Path(sys.executable).parent / "ledger"), "LEDGER_CLI_FILE": pg_uri},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout.count("refused")
+
+    with ThreadPoolExecutor(8) as pool:
+        refused = sum(pool.map(worker, range(8)))
+    withdrawn = 80 - refused
+    expected = Decimal("50") + Decimal("1.5") * 80 - 2 * withdrawn
+    assert ledger(pg_uri, "balance").stdout == f"pool\t{expected}\n"
+    s = schema_of(pg_uri)
+    seqs = [row[0] for row in sql(pg_uri, f"SELECT seq FROM {s}.events ORDER BY seq")]
+    assert seqs == list(range(1, 1 + 1 + 80 + withdrawn))
+    assert ledger(pg_uri, "verify").returncode == 0
+    assert ledger(pg_uri, "balance", "--no-cache").stdout == f"pool\t{expected}\n"
+
+
+def test_two_machines_share_the_books_each_with_its_own_copy(pg_uri: str, tmp_path: Path) -> None:
+    one, two = {"XDG_CACHE_HOME": str(tmp_path / "one")}, {"XDG_CACHE_HOME": str(tmp_path / "two")}
+    assert ledger(pg_uri, "deposit", "a", "10", env=one).returncode == 0
+    assert ledger(pg_uri, "deposit", "a", "5", env=two).returncode == 0
+    assert ledger(pg_uri, "withdraw", "a", "15", env=one).returncode == 0
+    for env in (one, two):
+        assert ledger(pg_uri, "balance", env=env).stdout == "a\t0\n"
+    copies = list((tmp_path / "one").rglob("*.jsonl")) + list((tmp_path / "two").rglob("*.jsonl"))
+    assert len(copies) == 2 and copies[0].read_bytes() == copies[1].read_bytes()
+
+
+def test_a_copy_that_no_longer_matches_the_database_is_made_again(pg_server: str, tmp_path: Path) -> None:
+    """A store dropped and created again under the same name is another store (a new id); a
+    copy whose last event the database lost (restored from an older dump) is refetched."""
+    uri = with_schema(pg_server)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    for amount in ("10", "20", "30"):
+        assert ledger(uri, "deposit", "a", amount, env=env).returncode == 0
+    s = schema_of(uri)
+    sql(uri, f"ALTER TABLE {s}.events DISABLE TRIGGER USER; ALTER TABLE {s}.events DROP CONSTRAINT events_chain;"
+        f"DELETE FROM {s}.events WHERE seq = 3; UPDATE {s}.head SET seq = 2, hash = (SELECT hash FROM {s}.events "
+        f"WHERE seq = 2); ALTER TABLE {s}.events ENABLE TRIGGER USER")  # fmt: skip
+    done = ledger(uri, "balance", env=env)
+    assert done.returncode == 0 and done.stdout == "a\t30\n"
+    assert "made again" in done.stderr
