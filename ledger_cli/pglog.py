@@ -9,10 +9,7 @@ So a warm read costs one query and the file store's warm fold, and every checkpo
 date and history format works unchanged. `--no-cache` and `verify` never use the mirror: they
 copy every line out of the database into an unlinked temporary file and check that.
 
-A write locks the head row (SELECT … FOR UPDATE under SET LOCAL lock_timeout), brings the
-mirror to that head, decides on its books, inserts the lines and moves the head in the same
-transaction, then adds them to the mirror. A COMMIT whose answer was lost is resolved by
-looking up the first new event's id on a new connection.
+Writing is pgwrite's.
 """
 
 from __future__ import annotations
@@ -20,23 +17,23 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
 from ledger_cli import pgschema
-from ledger_cli.codec import seal_chain, verified_event
 from ledger_cli.domain import State
 from ledger_cli.errors import LedgerError, StoreError
 from ledger_cli.eventlog import EMPTY, Head, VerifyReport
 from ledger_cli.events import Event, EventLike
 from ledger_cli.filelog import FileLog
-from ledger_cli.pgdriver import Connection, is_disconnect, search_path_schema
+from ledger_cli.pgdriver import Connection, search_path_schema
 from ledger_cli.when import Point
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ledger_cli.eventlog import SnapshotStore
+    from ledger_cli.pgwrite import PgSession
 
 FOLLOW_WAKE = 5.0  # seconds between looks when no notification comes (the NOTIFY is only a wake-up)
 _COLUMNS = '(seq, line, id, ts, date, type, account, "to", amount, key, target, prev, hash)'
@@ -119,7 +116,9 @@ class PgLog:
                 conn.run(pgschema.ddl(self.schema, books_zone()))
             conn.run("COMMIT")
         except BaseException:
-            _rollback(conn)
+            from ledger_cli.pgwrite import rollback
+
+            rollback(conn)
             raise
         self._read_meta()
 
@@ -274,6 +273,8 @@ class PgLog:
         self.conn()
         if self._store_id is None:
             self._create()
+        from ledger_cli.pgwrite import PgSession
+
         session = PgSession(self, lock_timeout() if timeout is None else timeout)
         try:
             session.begin()
@@ -312,105 +313,6 @@ class PgLog:
         )
         assert row is not None
         return str(row[0])
-
-
-class PgSession:
-    """A write: the head row locked in an open transaction, the books from the mirror."""
-
-    def __init__(self, log: PgLog, timeout: float) -> None:
-        self.log = log
-        self.timeout = timeout
-        self.locked = EMPTY
-        self.open = False
-
-    def begin(self) -> None:
-        conn = self.log.conn()
-        conn.run("BEGIN")
-        self.open = True
-        conn.run(f"SET LOCAL lock_timeout = '{max(1, int(self.timeout * 1000))}ms'")
-        row = conn.one(f"SELECT seq, hash, ts FROM {self.log.schema}.head FOR UPDATE")
-        assert row is not None
-        self.locked = Head(int(row[0]), row[1], row[2]) if row[0] else EMPTY
-        self.mirror = self.log._synced(self.locked)
-
-    def end(self) -> None:
-        if self.open:
-            _rollback(self.log.conn())
-            self.open = False
-
-    def books(self, *, keys: bool = True) -> State:
-        state = self.mirror.books(keys=keys, dated=None)
-        if (state.seq, state.head) != self.locked[:2]:
-            raise StoreError("the local copy of the books moved during a write; run the command again")
-        return state
-
-    def head(self) -> Head:
-        return self.locked
-
-    def at(self, seq: int) -> Event | None:
-        return self.mirror.at(seq) if 1 <= seq <= self.locked.seq else None
-
-    def by_key(self, key: str) -> Event | None:
-        return self.mirror.by_key(key)
-
-    def append(self, events: Sequence[Event]) -> list[Event]:
-        lines = seal_chain(self.locked, events)
-        rows = [_row(event, line) for event, line in zip(events, lines)]
-        self._commit(lines, rows, events[0].id, Head(events[-1].seq, events[-1].hash or "", events[-1].ts))
-        return list(events)
-
-    def append_sealed(self, lines: Iterable[bytes], books: State) -> None:
-        kept = list(lines)
-        if not kept:
-            return
-        rows = [_row(verified_event(line.rstrip(b"\n")), line) for line in kept]
-        self._commit(kept, rows, str(rows[0][2]), Head(books.seq, books.head, books.ts))
-
-    def _commit(self, lines: list[bytes], rows: list[tuple[object, ...]], first_id: str, after: Head) -> None:
-        conn, s = self.log.conn(), self.log.schema
-        conn.insert_many(f"INSERT INTO {s}.events {_COLUMNS} VALUES %s", rows)
-        conn.run(
-            f"UPDATE {s}.head SET seq = %s, hash = %s, ts = %s; SELECT pg_notify(%s, %s)",
-            (after.seq, after.hash, after.ts, self.log.channel, str(after.seq)),
-        )
-        try:
-            conn.run("COMMIT")
-        except LedgerError as error:
-            self.open = False
-            if not is_disconnect(error) or not self._committed(first_id):
-                raise StoreError(
-                    f"{error}; the write was not confirmed and nothing was recorded (run the command again)"
-                ) from None
-        self.open = False
-        self.locked = after
-        try:
-            self.log._synced(after)
-        except (LedgerError, OSError):  # recorded: the next read brings the copy up
-            pass
-
-    def _committed(self, first_id: str) -> bool:
-        """After a lost COMMIT: whether the event is in the database (on a new connection)."""
-        self.log.forget_connection()
-        for _ in range(20):
-            try:
-                row = self.log.conn().one(f"SELECT 1 FROM {self.log.schema}.events WHERE id = %s", (first_id,))
-                return row is not None
-            except StoreError:
-                time.sleep(0.5)
-        return False
-
-
-def _row(event: Event, line: bytes) -> tuple[object, ...]:
-    text = line.rstrip(b"\n").decode()
-    return (event.seq, text, event.id, event.ts, event.date, event.type, event.account, event.to,
-            event.amount, event.key, event.target, event.prev, event.hash)  # fmt: skip
-
-
-def _rollback(conn: Connection) -> None:
-    try:
-        conn.run("ROLLBACK")
-    except LedgerError:
-        pass
 
 
 def _pieces(source: IO[bytes]) -> Iterator[bytes]:

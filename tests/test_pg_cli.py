@@ -265,3 +265,26 @@ def test_a_copy_that_no_longer_matches_the_database_is_made_again(pg_server: str
     done = ledger(uri, "balance", env=env)
     assert done.returncode == 0 and done.stdout == "a\t30\n"
     assert "made again" in done.stderr
+
+
+def test_an_import_of_6000_records_is_one_transaction_and_the_same_books_as_on_a_file(
+    pg_uri: str, tmp_path: Path
+) -> None:
+    """More than a MiB of lines: the batch is spooled and goes in by COPY, cut anywhere."""
+    records = tmp_path / "records.jsonl"
+    rows = [{"type": "deposit", "account": f"a:{i % 13}", "amount": f"{i}.25", "memo": "x" * 150, "key": f"k{i}"}
+            for i in range(6000)]  # fmt: skip
+    records.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(records.read_text() + '{"type":"withdraw","account":"a:1","amount":"1000000000"}\n')
+    refused = ledger(pg_uri, "import", str(bad))
+    assert refused.returncode == 1 and "line 6001" in refused.stderr
+    assert sql(pg_uri, f"SELECT count(*) FROM {schema_of(pg_uri)}.events") == [(0,)]
+    file = str(tmp_path / "books.jsonl")
+    for where in (pg_uri, file):
+        assert ledger(where, "import", str(records)).returncode == 0
+    assert ledger(pg_uri, "balance").stdout == ledger(file, "balance").stdout
+    again = ledger(pg_uri, "import", str(records))  # every key recorded: nothing new
+    assert again.returncode == 0 and sql(pg_uri, f"SELECT max(seq) FROM {schema_of(pg_uri)}.events") == [(6000,)]
+    assert ledger(pg_uri, "verify").returncode == 0
+    assert ledger(pg_uri, "balance", "--no-cache").stdout == ledger(file, "balance").stdout

@@ -1,0 +1,161 @@
+"""Writing to a set of books on PostgreSQL: one transaction per command or batch.
+
+A write locks the head row (SELECT … FOR UPDATE under SET LOCAL lock_timeout, exit 4 past
+it), brings the local copy of the lines to that head, decides on its books (the same rules as
+a file's), inserts the sealed lines and moves the head in the same transaction (a batch by
+COPY), notifies followers, commits, then adds the lines to the local copy. Commit order is seq
+order, so every reader sees a gapless prefix. A COMMIT whose answer was lost is resolved by
+looking up the first new event's id on a new connection.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+
+from ledger_cli.codec import seal_chain, verified_event
+from ledger_cli.domain import State
+from ledger_cli.errors import LedgerError, StoreError
+from ledger_cli.eventlog import EMPTY, Head
+from ledger_cli.events import Event
+from ledger_cli.pgdriver import Connection, is_disconnect
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ledger_cli.pglog import PgLog
+
+COLUMNS = '(seq, line, id, ts, date, type, account, "to", amount, key, target, prev, hash)'
+BY_COPY = 200  # events: more than this go in by COPY rather than INSERT
+
+
+class PgSession:
+    """A write: the head row locked in an open transaction, the books from the mirror."""
+
+    def __init__(self, log: PgLog, timeout: float) -> None:
+        self.log = log
+        self.timeout = timeout
+        self.locked = EMPTY
+        self.open = False
+
+    def begin(self) -> None:
+        conn = self.log.conn()
+        conn.run("BEGIN")
+        self.open = True
+        conn.run(f"SET LOCAL lock_timeout = '{max(1, int(self.timeout * 1000))}ms'")
+        row = conn.one(f"SELECT seq, hash, ts FROM {self.log.schema}.head FOR UPDATE")
+        assert row is not None
+        self.locked = Head(int(row[0]), row[1], row[2]) if row[0] else EMPTY
+        self.mirror = self.log._synced(self.locked)
+
+    def end(self) -> None:
+        if self.open:
+            rollback(self.log.conn())
+            self.open = False
+
+    def books(self, *, keys: bool = True) -> State:
+        state = self.mirror.books(keys=keys, dated=None)
+        if (state.seq, state.head) != self.locked[:2]:
+            raise StoreError("the local copy of the books moved during a write; run the command again")
+        return state
+
+    def head(self) -> Head:
+        return self.locked
+
+    def at(self, seq: int) -> Event | None:
+        return self.mirror.at(seq) if 1 <= seq <= self.locked.seq else None
+
+    def by_key(self, key: str) -> Event | None:
+        return self.mirror.by_key(key)
+
+    def append(self, events: Sequence[Event]) -> list[Event]:
+        lines = seal_chain(self.locked, events)
+        if len(lines) > BY_COPY:
+            self._copy_in(lines)
+        else:
+            rows = [_row(event, line.rstrip(b"\n")) for event, line in zip(events, lines)]
+            self.log.conn().insert_many(f"INSERT INTO {self.log.schema}.events {COLUMNS} VALUES %s", rows)
+        last = events[-1]
+        self._commit(events[0].id, Head(last.seq, last.hash or "", last.ts))
+        return list(events)
+
+    def append_sealed(self, lines: Iterable[bytes], books: State) -> None:
+        """Lines the codec sealed, in pieces of any size (a batch spooled to a file)."""
+        first_id = self._copy_in(lines)
+        if first_id is not None:
+            self._commit(first_id, Head(books.seq, books.head, books.ts))
+
+    def _copy_in(self, pieces: Iterable[bytes]) -> str | None:
+        """COPY the lines of `pieces` into events (spooled as CSV); the first one's id."""
+        import csv
+        import tempfile
+
+        with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spool:
+            rows = csv.writer(spool)
+            first_id = None
+            for line in _lines(pieces):
+                event = verified_event(line)
+                first_id = first_id or event.id
+                rows.writerow(_row(event, line))
+            if first_id is not None:
+                spool.seek(0)
+                copy = f"COPY {self.log.schema}.events {COLUMNS} FROM STDIN (FORMAT csv)"
+                self.log.conn().copy_in(copy, spool)  # type: ignore[arg-type]
+        return first_id
+
+    def _commit(self, first_id: str, after: Head) -> None:
+        """Move the head past the inserted events, notify, commit; then update the local copy."""
+        conn, s = self.log.conn(), self.log.schema
+        conn.run(
+            f"UPDATE {s}.head SET seq = %s, hash = %s, ts = %s; SELECT pg_notify(%s, %s)",
+            (after.seq, after.hash, after.ts, self.log.channel, str(after.seq)),
+        )
+        try:
+            conn.run("COMMIT")
+        except LedgerError as error:
+            self.open = False
+            if not is_disconnect(error) or not self._committed(first_id):
+                raise StoreError(
+                    f"{error}; the write was not confirmed and nothing was recorded (run the command again)"
+                ) from None
+        self.open = False
+        self.locked = after
+        try:
+            self.log._synced(after)
+        except (LedgerError, OSError):  # recorded: the next read brings the copy up
+            pass
+
+    def _committed(self, first_id: str) -> bool:
+        """After a lost COMMIT: whether the event is in the database (on a new connection)."""
+        self.log.forget_connection()
+        for _ in range(20):
+            try:
+                row = self.log.conn().one(f"SELECT 1 FROM {self.log.schema}.events WHERE id = %s", (first_id,))
+                return row is not None
+            except StoreError:
+                time.sleep(0.5)
+        return False
+
+
+def _row(event: Event, line: bytes) -> tuple[object, ...]:
+    return (event.seq, line.decode(), event.id, event.ts, event.date, event.type, event.account, event.to,
+            event.amount, event.key, event.target, event.prev, event.hash)  # fmt: skip
+
+
+def _lines(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines (without their newlines) of pieces of a file cut anywhere."""
+    carry = b""
+    for piece in pieces:
+        if not piece:
+            continue
+        parts = (carry + piece).split(b"\n")
+        carry = parts.pop()
+        yield from (part for part in parts if part)
+    if carry:
+        yield carry
+
+
+def rollback(conn: Connection) -> None:
+    try:
+        conn.run("ROLLBACK")
+    except LedgerError:
+        pass
