@@ -324,3 +324,18 @@ def import_batch(file: str | None, source: str | None = None, fmt: str | None = 
         note = f" ({skipped} already recorded under their idempotency keys)" if skipped else ""
         _confirm(lambda: sys.stdout.write(f"imported {count} events: {where}{note}\n"), f"the batch ({where})")
     return 0
+
+
+def copy(file: str | None, source: str, destination: str, *, quiet: bool = False, as_json: bool = False) -> int:
+    """`ledger copy SRC DST`: append to DST what it lacks of SRC, byte for byte."""
+    from ledger_cli.copying import copy as copy_log
+    from ledger_cli.copying import location
+
+    where = location(destination, "DST")
+    count, seq, head = copy_log(location(source, "SRC"), where)
+    if not quiet:
+        from ledger_cli.pgdriver import redact
+
+        shown = redact(destination)
+        _confirm(lambda: render.copied(count, seq, head, shown, "json" if as_json else None), "the copy")
+    return 0

@@ -329,6 +329,20 @@ def restatement(
     _run(ctx, file, audit.restatement, as_of, since, to, fmt, as_json, no_cache, check)
 
 
+@app.command("copy")
+def copy_(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(metavar="SRC", help="The log to copy: a file or a postgresql:// URI.")],
+    destination: Annotated[
+        str, typer.Argument(metavar="DST", help="Where to: empty, or holding a prefix of SRC (file or URI).")
+    ],
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Copy a log between stores byte for byte, appending only what DST lacks (exit 3 if they diverged)."""
+    _run(ctx, None, actions.copy, source, destination, quiet=quiet, as_json=as_json)
+
+
 @app.command("import")
 def import_(
     ctx: typer.Context,

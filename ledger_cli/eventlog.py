@@ -107,6 +107,10 @@ class EventLog(Protocol):
 
     def by_key(self, key: str) -> Event | None: ...
 
+    def lines_after(self, after: int, upto: int) -> Iterator[bytes]:
+        """The canonical lines of events after..upto, each with its newline, in pieces of any
+        size: the same bytes in every store (ledger copy; the caller verified them)."""
+
     def books(self, until: Point | None = None, *, keys: bool = True, dated: bool | None = None) -> State:
         """The books after every event up to `until` (all of them when None); without `keys`
         its idempotency keys may be left out (for a report that never looks at them); with

@@ -23,7 +23,7 @@ from ledger_cli.errors import LogCorrupt, StoreError
 from ledger_cli.eventlog import EMPTY, Head, Snapshot, VerifyReport
 from ledger_cli.events import REVERSED, Event, EventLike, as_event
 from ledger_cli.fold import Folded, Reader
-from ledger_cli.lookup import LineIndex, event_at
+from ledger_cli.lookup import LineIndex, event_at, line_start, lines_from
 from ledger_cli.money import money_context
 from ledger_cli.store import Cursor, LogScan, open_for_reading
 from ledger_cli.when import Point
@@ -145,6 +145,20 @@ class FileLog(Reader):
                         return
                     if ev.seq > after:
                         yield ev if isinstance(ev, Event) else as_event(ev, ev.hash or "")
+        finally:
+            os.close(fd)
+
+    def lines_after(self, after: int, upto: int) -> Iterator[bytes]:
+        """The lines of events after..upto as they are in the file (each with its newline), in
+        pieces; the caller has verified them (ledger copy verifies the whole log first)."""
+        fd = open_for_reading(self.path)
+        if fd is None or upto <= after:
+            if fd is not None:
+                os.close(fd)
+            return
+        try:
+            start = line_start(self.path, fd, after + 1, self._line_index(fd))
+            yield from lines_from(self.path, fd, start, upto - after)
         finally:
             os.close(fd)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ledger_cli.codec import decode_line
 from ledger_cli.errors import StoreError
@@ -58,7 +58,21 @@ class LineIndex:
 
 def event_at(path: str, fd: int, seq: int, index: LineIndex | None = None) -> Event:
     """The event on line `seq` (hash-checked), found by counting newlines (from the nearest
-    sample of `index`, if one is given).
+    sample of `index`, if one is given)."""
+    offset = line_start(path, fd, seq, index)
+    rest = os.pread(fd, LINE_GUESS, offset)
+    end = rest.find(b"\n")
+    while end < 0:
+        more = os.pread(fd, CHUNK, offset + len(rest))
+        if not more:
+            raise StoreError(f"{path}: event {seq} is {'incomplete' if rest else 'missing'}")
+        rest += more
+        end = rest.find(b"\n")
+    return decode_line(rest[:end], seq)
+
+
+def line_start(path: str, fd: int, seq: int, index: LineIndex | None = None) -> int:
+    """The byte offset where line `seq` starts.
 
     `offset` always lies inside line `line`; the target starts after the (seq - line)th
     newline from there, which may be the last newline of a block (issue 8: a line that
@@ -84,12 +98,31 @@ def event_at(path: str, fd: int, seq: int, index: LineIndex | None = None) -> Ev
             position = chunk.index(b"\n", position) + 1
             line += 1
         offset += position
-    rest = os.pread(fd, LINE_GUESS, offset)
-    end = rest.find(b"\n")
-    while end < 0:
-        more = os.pread(fd, CHUNK, offset + len(rest))
-        if not more:
-            raise StoreError(f"{path}: event {seq} is {'incomplete' if rest else 'missing'}")
-        rest += more
-        end = rest.find(b"\n")
-    return decode_line(rest[:end], seq)
+    return offset
+
+
+def lines_from(path: str, fd: int, offset: int, count: int) -> Iterator[bytes]:
+    """`count` whole lines from byte `offset` (each with its newline), a MiB or so at a time."""
+    size = CHUNK
+    while count > 0:
+        chunk = os.pread(fd, size, offset)
+        end = chunk.rfind(b"\n") + 1
+        if not end and len(chunk) == size:  # a line longer than a block
+            size *= 2
+            continue
+        if not end:
+            raise StoreError(f"{path}: {count} events are missing at its end")
+        size = CHUNK
+        newlines = chunk.count(b"\n", 0, end)
+        if newlines > count:
+            end, newlines = _after_newlines(chunk, count), count
+        yield chunk[:end]
+        offset += end
+        count -= newlines
+
+
+def _after_newlines(chunk: bytes, count: int) -> int:
+    position = 0
+    for _ in range(count):
+        position = chunk.index(b"\n", position) + 1
+    return position

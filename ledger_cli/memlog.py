@@ -78,6 +78,9 @@ class MemoryLog:
                 return
             yield event
 
+    def lines_after(self, after: int, upto: int) -> Iterator[bytes]:
+        yield b"".join(self.lines[after:upto])
+
     def at(self, seq: int) -> Event | None:
         if not 1 <= seq <= len(self.lines):
             return None

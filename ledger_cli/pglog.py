@@ -229,6 +229,23 @@ class PgLog:
     def at(self, seq: int) -> Event | None:
         return self._view().at(seq)
 
+    def lines_after(self, after: int, upto: int) -> Iterator[bytes]:
+        """The lines as the database holds them (from the copy verify() just made, if any)."""
+        if self._spool is not None and self._spool[0] >= upto:
+            yield from self._spool[2].lines_after(after, upto)
+            return
+        import tempfile
+
+        with tempfile.TemporaryFile() as spool:
+            self.conn().copy_out(
+                f"COPY (SELECT line FROM {self.schema}.events WHERE seq > {int(after)} AND seq <= {int(upto)} "
+                f"ORDER BY seq) TO STDOUT {_CSV}",
+                spool,
+            )
+            spool.seek(0)
+            while piece := spool.read(1 << 20):
+                yield piece
+
     def by_key(self, key: str) -> Event | None:
         return self._view().by_key(key)
 

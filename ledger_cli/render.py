@@ -331,6 +331,16 @@ def recorded(event: Event, fmt: str | None, *, new: bool, quiet: bool) -> None:
         sys.stdout.write(f"already recorded as seq {event.seq} (same idempotency key): {describe(event)}\n")
 
 
+def copied(count: int, seq: int, head: str, destination: str, fmt: str | None) -> None:
+    """What `ledger copy` reached: how many events it appended, and DST's head."""
+    if fmt == "json":
+        sys.stdout.write(_dumps({"copied": count, "seq": seq, "head": head}) + "\n")
+    else:
+        sys.stdout.write(
+            f"copied {count} event{'s' if count != 1 else ''}: {destination} is at seq {seq}, head {head}\n"
+        )
+
+
 def verified(ok: bool, events: int, head: str, problems: list[str], fmt: str, held: list[str] | None = None) -> None:
     """verify's verdict; `held` names the statements (--against) found to hold."""
     if fmt in ("json", "jsonl"):
