@@ -229,11 +229,14 @@ def history(
     by_date: Annotated[
         bool, typer.Option("--by-date", help="In (date, seq) order, the running balance in that order.")
     ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Then print each new event as it is recorded (tsv or jsonl), until Ctrl-C.")
+    ] = False,
 ) -> None:
     """The events in log order (or by date), each with its date."""
     _run(
         ctx, file, histories.history, account, since, until, last, fmt, as_json, no_cache,
-        as_of=as_of, known_at=known_at, by_date=by_date,
+        as_of=as_of, known_at=known_at, by_date=by_date, follow=follow,
     )  # fmt: skip
 
 

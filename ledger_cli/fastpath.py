@@ -41,7 +41,7 @@ _COMMANDS: dict[str, tuple[Callable[..., int], tuple[str, ...], bool, dict[str, 
         ("account",),
         False,
         {**_READ_VALUES, "--since": "since", "--until": "until", "--last": "last"},
-        {**_READ_FLAGS, "--by-date": "by_date"},
+        {**_READ_FLAGS, "--by-date": "by_date", "--follow": "follow"},
     ),
 }
 _OPTIONAL = {"history": 1}  # how many of a command's last positional arguments may be left out

@@ -188,17 +188,53 @@ class FileLog(Reader):
             yield FileSession(self, writer)
 
     def follow(self, after: int, stop: float | None = None) -> Iterator[Event]:
-        seen, quiet_since = after, time.monotonic()
+        """The events after seq `after`, then each new one as a writer appends it: the file is
+        polled from the end of the last line seen, every new line verified (hash, chain, seq,
+        ts order) as any read does; a line being written is taken once it is whole."""
+        cursor: Cursor | None = None
+        quiet_since = time.monotonic()
         while True:
-            new = False
-            for event in self.read(seen):
-                seen, new = event.seq, True
-                yield event
-            if new:
+            events, cursor = self.news(after, cursor)
+            yield from events
+            if events:
                 quiet_since = time.monotonic()
             elif stop is not None and time.monotonic() - quiet_since >= stop:
                 return
             time.sleep(FOLLOW_POLL)
+
+    def news(self, after: int, cursor: Cursor | None) -> tuple[list[Event], Cursor | None]:
+        """The verified events after `cursor` (None: after seq `after`), and the cursor after
+        them (None: the file does not reach `after` yet)."""
+        fd = open_for_reading(self.path)
+        if fd is None:
+            return [], cursor
+        try:
+            if cursor is None:
+                cursor = self._cursor_after(fd, after)
+            if cursor is None or os.fstat(fd).st_size <= cursor.offset:
+                return [], cursor
+            scan = LogScan(self.path, fd, cursor, bulk=False)
+            found = [
+                ev if isinstance(ev, Event) else as_event(ev, ev.hash or "")
+                for _, block, _ in scan.blocks()
+                for ev in block
+            ]
+            return found, scan.cursor
+        finally:
+            os.close(fd)
+
+    def _cursor_after(self, fd: int, after: int) -> Cursor | None:
+        """Where the line after event `after` starts, with that event's seq, hash and ts (None:
+        the file does not hold it yet)."""
+        if after <= 0:
+            return Cursor()
+        try:
+            index = self._line_index(fd)
+            event = event_at(self.path, fd, after, index)
+            start = line_start(self.path, fd, after + 1, index)
+        except StoreError:
+            return None
+        return Cursor(start, event.seq, event.hash or "", event.ts, 0)
 
 
 class FileSession:
@@ -280,7 +316,10 @@ class FileSession:
         data = fetch(state.seq, state.head)
         if data is None:
             return False
-        self.writer.append_bytes(folded.cursor.offset, data)
+        from ledger_cli.interrupts import aside
+
+        with aside():  # a cache: not the command's write
+            self.writer.append_bytes(folded.cursor.offset, data)
         self._folded = None
         if self.log.use_cache:
             checkpoint.seal(self.log.path, self.writer.fd)

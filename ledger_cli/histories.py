@@ -37,8 +37,11 @@ def history(
     as_of: str | None = None,
     known_at: str | None = None,
     by_date: bool = False,
+    follow: bool = False,
 ) -> int:
-    chosen = _format(fmt, as_json)
+    if follow:
+        _followable(fmt, as_json, until, known_at, as_of, by_date)
+    chosen = _format(fmt, as_json) if fmt is not None or as_json or not follow else "tsv"
     name = parse_account(account) if account is not None else None
     since_point = _point(since, "--since")
     until_point = known_bound(until, known_at)
@@ -79,10 +82,42 @@ def history(
         state = ledger.walk(visit, until_point, only=name, tail=tail)
         for row in rows.held():
             writer.add(*row)
-    if name is not None and not any(covers(name, known) for known in state.open):
+    if name is not None and not any(covers(name, known) for known in state.open) and not follow:
         raise RuleViolation(f"no account matches {name}")
     writer.finish()
+    if follow:
+        _follow(ledger, chosen, rows, state.seq)
     return 0
+
+
+def _followable(
+    fmt: str | None, as_json: bool, until: str | None, known_at: str | None, as_of: str | None, by_date: bool
+) -> None:
+    """--follow prints one flushed line per event: tsv or jsonl, in log order, with no end."""
+    if as_json or fmt not in (None, "tsv", "jsonl"):
+        raise InvalidValue("--follow prints one line per event: use --format tsv (the default) or jsonl")
+    for given, flag in ((until, "--until"), (known_at, "--known-at"), (as_of, "--as-of"), (by_date, "--by-date")):
+        if given:
+            raise InvalidValue(f"--follow shows each event as it is recorded: it takes no {flag}")
+
+
+def _follow(ledger: Ledger, fmt: str, rows: HistoryRows, after: int) -> None:
+    """After the events there are: each new one, a whole line flushed at a time, until Ctrl-C
+    (exit 130) or the reader goes away."""
+    from ledger_cli.streams import reader_gone
+
+    rows.stop_holding()
+    writer = render.HistoryWriter(fmt, with_balance=rows.account is not None, stream=True)
+    while not reader_gone():  # like tail -f: stop when the reader of a pipe has gone
+        for ev in ledger.follow(after, stop=FOLLOW_CHECK):
+            after = ev.seq
+            row = rows.take(ev)
+            if row is not None:
+                writer.add(*row)
+                writer.flush()
+
+
+FOLLOW_CHECK = 1.0  # seconds without a new event between looks at whether stdout's reader is gone
 
 
 def _by_date(

@@ -15,6 +15,8 @@ was printed cannot turn it into a non-zero exit either.
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _CAN_BLOCK = hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigtimedwait")
@@ -83,3 +85,16 @@ def end() -> bool:
         _state.held = False
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
     return dropped
+
+
+@contextmanager
+def aside() -> Iterator[None]:
+    """A write that is not the command's own (a local copy of a database's lines, a cache): it
+    neither holds the signals for the command nor makes the command's write durable, and a
+    Ctrl-C during it is Python's usual KeyboardInterrupt (the copy undoes its partial write)."""
+    saved = (_state.active, _state.writing, _state.durable)
+    _state.active = False
+    try:
+        yield
+    finally:
+        _state.active, _state.writing, _state.durable = saved

@@ -157,7 +157,9 @@ class PgLog:
         last = _last_line_head(mirror.path)
         if last is not None and last[:2] == head[:2]:
             return mirror
-        with mirror.writing() as session:
+        from ledger_cli.interrupts import aside
+
+        with aside(), mirror.writing() as session:  # a cache: not the command's write
             ahead = last is not None and last[0] > head.seq and not self._holds(last[0], last[1])
             if ahead or not session.extend(head.seq, self._fetch_after):
                 self.notes.append(f"the local copy of {self.schema} no longer matched the database: made again")
@@ -290,9 +292,11 @@ class PgLog:
         self.conn()
         if self._store_id is None:
             self._create()
+        from ledger_cli import interrupts
         from ledger_cli.pgwrite import PgSession
 
         session = PgSession(self, lock_timeout() if timeout is None else timeout)
+        interrupts.writing()  # from here an interrupt says "nothing was recorded"
         try:
             session.begin()
             yield session
@@ -300,19 +304,23 @@ class PgLog:
             session.end()
 
     def follow(self, after: int, stop: float | None = None) -> Iterator[Event]:
-        """LISTEN first, catch up from `after`, then wake on each NOTIFY (or every few seconds)."""
+        """LISTEN first (so nothing slips between), catch up from `after`, then wake on each
+        NOTIFY, or every few seconds without one, and fetch what is new: the notification is
+        only a wake-up, the events come from the lines (through the local copy)."""
+        from ledger_cli.store import Cursor
+
         listener = Connection(self.uri)
         try:
             listener.run(f"LISTEN {self.channel}")
-            seen, quiet_since = after, time.monotonic()
+            cursor: Cursor | None = None
+            quiet_since = time.monotonic()
             while True:
-                new = False
-                for event in self._synced().read(seen):
-                    seen, new = event.seq, True
-                    yield event
-                if new:
+                events, cursor = self._synced().news(after, cursor)
+                yield from events
+                if events:
                     quiet_since = time.monotonic()
-                elif stop is not None and time.monotonic() - quiet_since >= stop:
+                    continue
+                if stop is not None and time.monotonic() - quiet_since >= stop:
                     return
                 wait = FOLLOW_WAKE if stop is None else max(0.01, min(FOLLOW_WAKE, stop))
                 listener.wait(wait)

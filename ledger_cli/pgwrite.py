@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 
+from ledger_cli import interrupts
 from ledger_cli.codec import seal_chain, verified_event
 from ledger_cli.domain import State
 from ledger_cli.errors import LedgerError, StoreError
@@ -109,14 +110,19 @@ class PgSession:
             f"UPDATE {s}.head SET seq = %s, hash = %s, ts = %s; SELECT pg_notify(%s, %s)",
             (after.seq, after.hash, after.ts, self.log.channel, str(after.seq)),
         )
+        interrupts.hold()  # from here Ctrl-C waits: before COMMIT it undoes the write, after it is dropped
+        if interrupts.pending():
+            raise KeyboardInterrupt
         try:
             conn.run("COMMIT")
+            interrupts.durable()
         except LedgerError as error:
             self.open = False
             if not is_disconnect(error) or not self._committed(first_id):
                 raise StoreError(
                     f"{error}; the write was not confirmed and nothing was recorded (run the command again)"
                 ) from None
+            interrupts.durable()  # it was: found by its id
         self.open = False
         self.locked = after
         try:

@@ -213,6 +213,11 @@ class HistoryWriter:
             else:
                 self.out.write(data)
 
+    def flush(self) -> None:
+        """Everything added so far out now (history --follow: a line per event)."""
+        self._flush_lines()
+        self.out.flush()
+
     def add(self, ev: Event, balance: Decimal | None) -> None:
         out = self.out
         fmt = self.fmt

@@ -178,6 +178,10 @@ class HistoryRows:
     def held(self) -> list[Any]:
         return list(self._kept or ())
 
+    def stop_holding(self) -> None:
+        """From now on every row is shown as it comes (history --follow, after --last N)."""
+        self._kept = None
+
 
 class Posting(_Value):
     """One leg of an entry: `account` None is the world outside the books (money deposited

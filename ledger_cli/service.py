@@ -103,6 +103,10 @@ class Ledger:
         (books.State.days_known): what is walked is shown, not reported by date."""
         return self.log.walk(visit, until, only=only, tail=tail, lines=lines, dated=False)
 
+    def follow(self, after: int, stop: float | None = None) -> Iterator[Event]:
+        """The events after seq `after`, then each new one as it is appended (store.follow)."""
+        return self.log.follow(after, stop)
+
     def vouch(self) -> bool:
         """Verify every event from the first and remember it where the store can; then known_good()."""
         return self.log.vouch()

@@ -191,3 +191,16 @@ def prepare() -> tuple[Any, Any, Any]:
 
 def restore(saved: tuple[Any, Any, Any]) -> None:
     sys.stdin, sys.stdout, sys.stderr = saved
+
+
+def reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reader has gone (`history --follow | head -2`,
+    between events): poll reports an error on such a descriptor without writing to it."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)  # only the conditions always reported
+        return any(flags & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _, flags in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
