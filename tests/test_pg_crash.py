@@ -1,0 +1,140 @@
+"""Crashes on PostgreSQL (contract section 8): kill -9 of a writer holding the head row, and
+`pg_ctl restart -m immediate` under four keyed write loops. No acknowledged event is lost, none
+is written twice (a retry by key records nothing new), and the store takes writes afterwards."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ledger_cli.pgdriver import Connection
+from tests.conftest import run_installed
+from tests.pgcluster import Cluster, with_schema
+
+LEDGER = str(Path(sys.executable).parent / "ledger")
+
+
+def rows(uri: str, statement: str) -> list[tuple[object, ...]]:
+    conn = Connection(uri)
+    try:
+        return conn.run(statement)
+    finally:
+        conn.close()
+
+
+def holding_writer(uri: str) -> int | None:
+    """The backend pid of a ledger writer inside its transaction (holding the head row), if any."""
+    found = rows(
+        uri,
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'ledger-cli' AND state LIKE 'idle in transaction%'",
+    )
+    return int(found[0][0]) if found else None  # type: ignore[call-overload]
+
+
+def test_kill_9_of_writers_holding_the_head_row_loses_no_acknowledged_event(pg_uri: str) -> None:
+    assert run_installed(["deposit", "acct", "100"], pg_uri).returncode == 0  # type: ignore[arg-type]
+    schema = rows(pg_uri, "SELECT current_schemas(false)")[0][0][0]  # type: ignore[index]
+    acknowledged = {1}
+    killed_holding = 0
+    env = {**os.environ, "LEDGER_CLI_FILE": pg_uri}
+    rng = random.Random(7)
+    for round_ in range(24):
+        writer = subprocess.Popen(
+            [LEDGER, "deposit", "acct", "1", "-k", f"r{round_}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + rng.uniform(0.0, 0.25)
+        while time.monotonic() < deadline and writer.poll() is None:
+            if round_ % 2 == 0 and holding_writer(pg_uri) is not None:  # caught inside its transaction
+                writer.kill()
+                killed_holding += 1
+                break
+        writer.kill()
+        out, _ = writer.communicate(timeout=30)
+        if writer.returncode == 0:
+            acknowledged.add(int(out.split()[2].rstrip(b":")))
+    assert killed_holding >= 3  # the kills did land while the head row was held
+    done = run_installed(["deposit", "acct", "1"], pg_uri, env={"LEDGER_CLI_LOCK_TIMEOUT": "5"})  # type: ignore[arg-type]
+    assert done.returncode == 0, done.stderr  # the lock went with the killed connection
+    seqs = {int(r[0]) for r in rows(pg_uri, f"SELECT seq FROM {schema}.events")}  # type: ignore[call-overload]
+    assert acknowledged <= seqs and seqs == set(range(1, len(seqs) + 1))
+    assert run_installed(["verify"], pg_uri).returncode == 0  # type: ignore[arg-type]
+
+
+def test_an_immediate_server_restart_under_four_keyed_write_loops_loses_nothing_and_writes_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    cluster = Cluster()  # its own: this test restarts it
+    try:
+        uri = with_schema(cluster.base)
+        env = {**os.environ, "LEDGER_CLI_FILE": uri, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+        assert subprocess.run([LEDGER, "deposit", "acct", "1"], env=env, capture_output=True).returncode == 0
+        per_writer = 30
+        failures: list[str] = []
+        acknowledged: list[str] = []
+
+        def loop(n: int) -> None:
+            for i in range(per_writer):
+                key = f"w{n}-{i}"
+                for _ in range(200):  # retry by key until the store says recorded (or already was)
+                    done = subprocess.run(
+                        [LEDGER, "deposit", "acct", "1", "-k", key], env=env, capture_output=True, text=True, timeout=120
+                    )
+                    if done.returncode == 0:
+                        acknowledged.append(key)
+                        break
+                    if done.returncode != 3 or "Traceback" in done.stderr or len(done.stderr.splitlines()) != 1:
+                        failures.append(done.stderr)
+                        return
+                    time.sleep(0.1)
+
+        threads = [threading.Thread(target=loop, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for _ in range(2):
+            time.sleep(1.5)
+            cluster.restart_immediately()
+        for thread in threads:
+            thread.join(300)
+        assert not failures, failures[:3]
+        assert len(acknowledged) == 4 * per_writer
+        schema = uri.rsplit("%3D", 1)[1]
+        stored = rows(uri, f"SELECT key, count(*) FROM {schema}.events WHERE key IS NOT NULL GROUP BY key")
+        assert sorted(str(k) for k, _ in stored) == sorted(acknowledged)
+        assert all(count == 1 for _, count in stored)  # nothing written twice
+        total = rows(uri, f"SELECT count(*), max(seq) FROM {schema}.events")[0]
+        assert total == (1 + 4 * per_writer, 1 + 4 * per_writer)  # no gap
+        check = subprocess.run([LEDGER, "verify"], env=env, capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+        after = subprocess.run([LEDGER, "deposit", "acct", "1"], env=env, capture_output=True, text=True)
+        assert after.returncode == 0, after.stderr
+    finally:
+        cluster.stop()
+
+
+def test_ctrl_c_while_waiting_for_the_head_row_records_nothing(pg_uri: str) -> None:
+    assert run_installed(["deposit", "acct", "5"], pg_uri).returncode == 0  # type: ignore[arg-type]
+    schema = rows(pg_uri, "SELECT current_schemas(false)")[0][0][0]  # type: ignore[index]
+    holder = Connection(pg_uri)
+    try:
+        holder.run("BEGIN")
+        holder.run(f"SELECT * FROM {schema}.head FOR UPDATE")
+        writer = subprocess.Popen(
+            [LEDGER, "deposit", "acct", "1"],
+            env={**os.environ, "LEDGER_CLI_FILE": pg_uri},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        time.sleep(1.0)
+        writer.send_signal(signal.SIGINT)
+        _, err = writer.communicate(timeout=30)
+    finally:
+        holder.close()
+    assert writer.returncode == 130 and b"nothing was recorded" in err
+    assert rows(pg_uri, f"SELECT count(*) FROM {schema}.events") == [(1,)]
