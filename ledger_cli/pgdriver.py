@@ -55,7 +55,8 @@ class Connection:
         driver = _driver()
         os.environ.setdefault("PGCONNECT_TIMEOUT", "10")  # libpq waits forever by default
         try:
-            self.raw = driver.connect(uri, application_name="ledger-cli")
+            with _quiet_stderr():  # libpq prints a notice that comes while connecting (a shutdown's)
+                self.raw = driver.connect(uri, application_name="ledger-cli")
         except driver.OperationalError as error:
             raise StoreError(f"cannot connect to PostgreSQL at {redact(uri)}: {_first_line(error)}") from None
         except driver.ProgrammingError as error:  # a malformed URI
@@ -131,6 +132,21 @@ class translated:
         if isinstance(error, (driver.OperationalError, driver.InterfaceError)):
             raise StoreError(f"lost the connection to PostgreSQL at {redact(self.uri)}: {_first_line(error)}") from None
         raise StoreError(f"PostgreSQL: {_first_line(error)}") from None
+
+
+class _quiet_stderr:
+    """File descriptor 2 pointed at /dev/null for a moment: what libpq writes there itself,
+    before the driver has set its own notice handler, would be a second line on stderr."""
+
+    def __enter__(self) -> None:
+        self.saved = os.dup(2)
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 2)
+        os.close(quiet)
+
+    def __exit__(self, *_: object) -> None:
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
 
 
 def is_disconnect(error: LedgerError) -> bool:

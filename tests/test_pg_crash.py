@@ -46,7 +46,10 @@ def test_kill_9_of_writers_holding_the_head_row_loses_no_acknowledged_event(pg_u
     rng = random.Random(7)
     for round_ in range(24):
         writer = subprocess.Popen(
-            [LEDGER, "deposit", "acct", "1", "-k", f"r{round_}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [LEDGER, "deposit", "acct", "1", "-k", f"r{round_}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + rng.uniform(0.0, 0.25)
         while time.monotonic() < deadline and writer.poll() is None:
@@ -83,7 +86,11 @@ def test_an_immediate_server_restart_under_four_keyed_write_loops_loses_nothing_
                 key = f"w{n}-{i}"
                 for _ in range(200):  # retry by key until the store says recorded (or already was)
                     done = subprocess.run(
-                        [LEDGER, "deposit", "acct", "1", "-k", key], env=env, capture_output=True, text=True, timeout=120
+                        [LEDGER, "deposit", "acct", "1", "-k", key],
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        timeout=120,
                     )
                     if done.returncode == 0:
                         acknowledged.append(key)
