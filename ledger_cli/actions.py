@@ -106,6 +106,7 @@ def _say_notes() -> None:
                 said.add(note)
                 warn(note)
         ledger.notes.clear()
+        ledger.close()
     _OPENED.clear()
 
 

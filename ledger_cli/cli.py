@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ledger_cli import __version__, actions, audit, histories
+from ledger_cli.config import enter_books_zone
 
 app = typer.Typer(
     name="ledger",
@@ -67,7 +68,10 @@ def _run(ctx: typer.Context, after: Optional[str], action: object, *args: object
     before = ctx.obj.get("file") if ctx.obj else None
 
     def call() -> int:
-        return action(actions.choose_file(before, after), *args, **kwargs)  # type: ignore[operator, no-any-return]
+        file = actions.choose_file(before, after)
+        if action is not actions.copy:  # (copy names its own two stores)
+            enter_books_zone(file)
+        return action(file, *args, **kwargs)  # type: ignore[operator, no-any-return]
 
     code = actions.guarded(call)
     if code:

@@ -76,6 +76,21 @@ def lock_timeout() -> float:
     return value
 
 
+_EARLY: dict[str, object] = {}  # database stores opened before their command parsed its dates
+
+
+def enter_books_zone(option: str | None) -> None:
+    """Before a command parses a date: when the books are on PostgreSQL, connect now and take
+    their time zone (pglog), so that every day on the command line is a day of the books."""
+    location = resolve_path(option)
+    if is_database(location) and location not in _EARLY:
+        from ledger_cli.pglog import PgLog
+
+        database = PgLog(location)
+        database.conn()
+        _EARLY[location] = database
+
+
 def ledger_at(
     path: str | PathLike[str],
     *,
@@ -92,7 +107,9 @@ def ledger_at(
     if is_database(location):
         from ledger_cli.pglog import PgLog
 
-        database = PgLog(location, use_cache=use_cache)
+        early = _EARLY.pop(location, None)
+        database = early if isinstance(early, PgLog) else PgLog(location)
+        database.use_cache = use_cache
         return Ledger(database, clock=clock or database.clock, new_id=new_id or uuid7, timeout=lock_timeout)
     from ledger_cli.filelog import FileLog
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ledger_cli import actions, histories
+from ledger_cli.config import enter_books_zone
 
 TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -117,4 +118,9 @@ def run_fast(args: list[str]) -> int | None:
     if parsed is None:
         return None
     action, positional, options = parsed
-    return actions.guarded(action, *positional, **options)
+
+    def call() -> int | None:
+        enter_books_zone(positional[0])  # every action takes the -f option first
+        return action(*positional, **options)
+
+    return actions.guarded(call)

@@ -77,6 +77,13 @@ class PgLog:
                 self._read_meta()
         return conn
 
+    def close(self) -> None:
+        """Let go of this thread's connection and any copy of the lines (the command is done)."""
+        self.forget_connection()
+        if self._spool is not None:
+            os.close(self._spool[3])
+            self._spool = None
+
     def forget_connection(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -106,21 +113,21 @@ class PgLog:
         found = "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = 'meta'"
         return conn.one(found, (self.schema,)) is not None
 
-    def _create(self) -> None:
-        """Create the store (the first write), unless another writer just did."""
-        conn = self.conn()
-        conn.run("BEGIN")
-        try:
-            conn.run("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ledger-cli {self.schema}",))
-            if not self._exists(conn):
-                conn.run(pgschema.ddl(self.schema, books_zone()))
-            conn.run("COMMIT")
-        except BaseException:
-            from ledger_cli.pgwrite import rollback
-
-            rollback(conn)
-            raise
+    def create_in(self, conn: Connection) -> bool:
+        """Inside a write's transaction: create the store unless it exists (another first
+        writer waits on the advisory lock, then finds it). The creation commits with the first
+        event, or rolls back with a refused one: a refused write leaves no store behind.
+        Whether this transaction created it."""
+        conn.run("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ledger-cli {self.schema}",))
+        created = not self._exists(conn)
+        if created:
+            conn.run(pgschema.ddl(self.schema, books_zone()))
         self._read_meta()
+        return created
+
+    def forget_store(self) -> None:
+        """The store this write created was rolled back with it."""
+        self._store_id, self._mirror = None, None
 
     def _db_head(self) -> Head:
         self.conn()
@@ -290,8 +297,6 @@ class PgLog:
         from ledger_cli.config import lock_timeout
 
         self.conn()
-        if self._store_id is None:
-            self._create()
         from ledger_cli import interrupts
         from ledger_cli.pgwrite import PgSession
 

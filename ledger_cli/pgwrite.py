@@ -37,12 +37,15 @@ class PgSession:
         self.timeout = timeout
         self.locked = EMPTY
         self.open = False
+        self.created = False
 
     def begin(self) -> None:
         conn = self.log.conn()
         conn.run("BEGIN")
         self.open = True
         conn.run(f"SET LOCAL lock_timeout = '{max(1, int(self.timeout * 1000))}ms'")
+        if self.log._store_id is None:  # the first write: the store comes with it
+            self.created = self.log.create_in(conn)
         row = conn.one(f"SELECT seq, hash, ts FROM {self.log.schema}.head FOR UPDATE")
         assert row is not None
         self.locked = Head(int(row[0]), row[1], row[2]) if row[0] else EMPTY
@@ -52,6 +55,8 @@ class PgSession:
         if self.open:
             rollback(self.log.conn())
             self.open = False
+            if self.created:
+                self.log.forget_store()
 
     def books(self, *, keys: bool = True) -> State:
         state = self.mirror.books(keys=keys, dated=None)
@@ -119,6 +124,8 @@ class PgSession:
         except LedgerError as error:
             self.open = False
             if not is_disconnect(error) or not self._committed(first_id):
+                if self.created:
+                    self.log.forget_store()
                 raise StoreError(
                     f"{error}; the write was not confirmed and nothing was recorded (run the command again)"
                 ) from None

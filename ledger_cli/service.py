@@ -103,6 +103,12 @@ class Ledger:
         (books.State.days_known): what is walked is shown, not reported by date."""
         return self.log.walk(visit, until, only=only, tail=tail, lines=lines, dated=False)
 
+    def close(self) -> None:
+        """Let go of what the store holds open (a database connection); a file store has nothing."""
+        close = getattr(self.log, "close", None)
+        if close is not None:
+            close()
+
     def follow(self, after: int, stop: float | None = None) -> Iterator[Event]:
         """The events after seq `after`, then each new one as it is appended (store.follow)."""
         return self.log.follow(after, stop)

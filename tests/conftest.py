@@ -40,9 +40,10 @@ class Runner:
     hand-made fast path takes the hot commands and Typer the rest.
     """
 
-    def __init__(self, via: str, log: Path) -> None:
+    def __init__(self, via: str, log: Path, uri: str | None = None) -> None:
         self.via = via
         self.log = log
+        self.uri = uri  # the books are on PostgreSQL (LEDGER_CLI_FILE is this URI), not at `log`
         self._runner = CliRunner()
 
     def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Outcome:
@@ -57,8 +58,56 @@ class Runner:
             sys.stderr.flush()
             return Outcome(code, out.getvalue().decode(), err.getvalue().decode())
 
+    @property
+    def location(self) -> str:
+        return self.uri if self.uri is not None else str(self.log)
+
     def lines(self) -> list[str]:
+        if self.uri is not None:
+            return [str(line) for line in _database_lines(self.uri)]
         return self.log.read_text(encoding="utf-8").splitlines() if self.log.exists() else []
+
+    def install(self, data: bytes) -> None:
+        """Start the books with the log `data` (written as it is; on PostgreSQL by ledger copy)."""
+        if self.uri is None:
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+            self.log.write_bytes(data)
+            return
+        from ledger_cli.copying import copy
+
+        with tempfile.TemporaryDirectory() as folder:
+            source = os.path.join(folder, "source.jsonl")
+            with open(source, "wb") as out:
+                out.write(data)
+            copy(source, self.uri)
+
+    def snapshot(self) -> object:
+        """Everything the store holds, to compare before and after a refused command."""
+        if self.uri is not None:
+            return _database_lines(self.uri), _database_head(self.uri)
+        return self.log.read_bytes() if self.log.exists() else None
+
+
+def _database_rows(uri: str, query: str) -> list[tuple[object, ...]]:
+    from ledger_cli.pgdriver import Connection
+    from ledger_cli.pglog import PgLog
+
+    schema = PgLog(uri).schema
+    conn = Connection(uri)
+    try:
+        if conn.one("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = 'events'", (schema,)):
+            return conn.run(query.format(s=schema))
+        return []
+    finally:
+        conn.close()
+
+
+def _database_lines(uri: str) -> list[object]:
+    return [row[0] for row in _database_rows(uri, "SELECT line FROM {s}.events ORDER BY seq")]
+
+
+def _database_head(uri: str) -> list[tuple[object, ...]]:
+    return _database_rows(uri, "SELECT seq, hash, ts FROM {s}.head")
 
 
 @pytest.fixture
@@ -71,9 +120,30 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_stores: run each test that takes `ledger` on a file and on PostgreSQL")
+    config.addinivalue_line("markers", "file_only: a test of what only a file store has (in a both_stores module)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`store` is "file", or also "postgres" for a test marked both_stores and not file_only."""
+    if "store" in metafunc.fixturenames:
+        node = metafunc.definition
+        both = node.get_closest_marker("both_stores") is not None and node.get_closest_marker("file_only") is None
+        metafunc.parametrize("store", ["file", "postgres"] if both else ["file"], indirect=True)
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(params=["typer", "fast"])
-def ledger(request: pytest.FixtureRequest, log: Path) -> Runner:
-    """The CLI, once through Typer alone and once through the fast path."""
+def ledger(request: pytest.FixtureRequest, log: Path, store: str) -> Runner:
+    """The CLI, once through Typer alone and once through the fast path (and, in a both_stores
+    module, each on a file and on a PostgreSQL store: LEDGER_CLI_FILE is then its URI)."""
+    if store == "postgres":
+        return Runner(request.param, log, str(request.getfixturevalue("pg_uri")))
     return Runner(request.param, log)
 
 
@@ -82,6 +152,12 @@ _SEEDS: dict[tuple[Command, ...], bytes] = {}
 
 def seed(ledger: Runner, *commands: Command) -> None:
     """Start the test's log with `commands` recorded (built once, then copied: fsync is slow)."""
+    if ledger.uri is not None:
+        books = ledger_at(ledger.uri)
+        for command in commands:
+            books.execute(command)
+        books.close()
+        return
     if commands not in _SEEDS:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "ledger.jsonl"

@@ -19,6 +19,8 @@ from ledger_cli.config import ledger_at
 from ledger_cli.domain import Close, Command, Deposit, Open, Transfer, Withdraw
 from tests.conftest import Outcome, Runner
 
+pytestmark = pytest.mark.both_stores  # (the tests of a file's own properties are file_only)
+
 D = Decimal
 MEMO = 'salary, "march"'
 
@@ -55,8 +57,7 @@ def book_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 @pytest.fixture
 def book(ledger: Runner, book_bytes: bytes) -> Runner:
-    ledger.log.parent.mkdir(parents=True, exist_ok=True)
-    ledger.log.write_bytes(book_bytes)
+    ledger.install(book_bytes)
     return ledger
 
 
@@ -401,6 +402,7 @@ def _tamper(ledger: Runner, line: int, old: str, new: str) -> None:
     ledger.log.write_text("".join(lines), encoding="utf-8")
 
 
+@pytest.mark.file_only
 def test_verify_names_the_first_edited_line_and_exits_3(book: Runner) -> None:
     _tamper(book, 3, '"amount":"30"', '"amount":"3"')
     before = book.log.read_bytes()
@@ -414,6 +416,7 @@ def test_verify_names_the_first_edited_line_and_exits_3(book: Runner) -> None:
     assert book.log.read_bytes() == before
 
 
+@pytest.mark.file_only
 def test_verify_names_a_missing_line(book: Runner) -> None:
     lines = book.log.read_bytes().splitlines(keepends=True)
     book.log.write_bytes(b"".join(lines[:4] + lines[5:]))
@@ -421,6 +424,7 @@ def test_verify_names_a_missing_line(book: Runner) -> None:
     assert out.code == 3 and "line 5" in out.stderr
 
 
+@pytest.mark.file_only
 def test_verify_catches_a_rewritten_line_with_a_fresh_hash(book: Runner) -> None:
     """Re-hashing an edited line still breaks the chain: the next line's prev no longer matches."""
     import hashlib
@@ -437,12 +441,14 @@ def test_verify_catches_a_rewritten_line_with_a_fresh_hash(book: Runner) -> None
     assert out.code == 3 and "line 3" in out.stderr
 
 
+@pytest.mark.file_only
 @pytest.mark.parametrize("command", [["balance"], ["history"], ["replay"], ["accounts"], ["balance", "--json"]])
 def test_reads_of_a_tampered_log_exit_3_with_one_error_line(book: Runner, command: list[str]) -> None:
     _tamper(book, 2, '"amount":"20"', '"amount":"21"')
     assert_error(book(*command), 3, "line 2")
 
 
+@pytest.mark.file_only
 def test_reads_ignore_a_torn_last_line_with_a_warning(book: Runner) -> None:
     before = book.log.read_bytes()
     book.log.write_bytes(before + b'{"account":"assets:ba')
@@ -486,6 +492,6 @@ def test_missing_log_verifies_as_zero_events(ledger: Runner) -> None:
 
 def test_file_option_reads_another_log(book: Runner, tmp_path: Path) -> None:
     other = tmp_path / "elsewhere.jsonl"
-    other.write_bytes(book.log.read_bytes().splitlines(keepends=True)[0])
+    other.write_text(book.lines()[0] + "\n", encoding="utf-8")
     data = json.loads(ok(book, "-f", str(other), "balance", "--json").stdout)
     assert data["seq"] == 1 and D(data["total"]) == D(100)

@@ -21,6 +21,8 @@ from ledger_cli.config import ledger_at
 from ledger_cli.domain import Command, Deposit, Transfer, Withdraw
 from tests.conftest import Outcome, Runner, seed
 
+pytestmark = pytest.mark.both_stores  # (the tests of a file's own properties are file_only)
+
 D = Decimal
 
 
@@ -42,10 +44,10 @@ def assert_usage_error(out: Outcome) -> None:
 
 
 def refused_with_2(ledger: Runner, *args: str) -> Outcome:
-    before = snapshot(ledger.log)
+    before = ledger.snapshot()
     out = ledger(*args)
     assert_usage_error(out)
-    assert snapshot(ledger.log) == before
+    assert ledger.snapshot() == before
     return out
 
 
@@ -134,7 +136,7 @@ def test_account_name_is_stored_in_nfc(ledger: Runner) -> None:
     ok(ledger, "deposit", DECOMPOSED, "5")
     event = json.loads(ledger.lines()[0])
     assert event["account"] == COMPOSED
-    assert DECOMPOSED.encode() not in ledger.log.read_bytes()
+    assert all(DECOMPOSED not in line for line in ledger.lines())
     ok(ledger, "deposit", COMPOSED, "1")
     assert balance_of(ledger, COMPOSED) == 6
     data = json.loads(ok(ledger, "balance", DECOMPOSED, "--json").stdout)
@@ -298,8 +300,7 @@ def timed_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 @pytest.fixture
 def timed_log(ledger: Runner, timed_bytes: bytes) -> Runner:
-    ledger.log.parent.mkdir(parents=True, exist_ok=True)
-    ledger.log.write_bytes(timed_bytes)
+    ledger.install(timed_bytes)
     return ledger
 
 
@@ -318,6 +319,9 @@ def test_until_integer_is_an_event_seq(timed_log: Runner, n: int) -> None:
     assert total == TOTAL_AFTER[last]
 
 
+# On PostgreSQL the days are the books' zone's, whatever the reader's TZ (tests/test_pg_cli.py):
+# the tests of the reader's zone below are the file store's.
+@pytest.mark.file_only
 @pytest.mark.parametrize(("zone", "last"), [("JST-9", 2), ("EST5", 4), ("UTC0", 3)])
 def test_until_date_is_the_first_instant_of_that_day_in_local_time(
     timed_log: Runner, local_tz: Callable[[str], None], zone: str, last: int
@@ -346,6 +350,7 @@ def test_until_date_time_with_an_offset_ignores_the_local_zone(
     assert resolved(timed_log, "--until", "2025-01-01T00:00:00-05:00")[0] == 4
 
 
+@pytest.mark.file_only
 @pytest.mark.parametrize(("zone", "last"), [("JST-9", 2), ("EST5", 4)])
 def test_until_date_time_without_an_offset_is_local_time(
     timed_log: Runner, local_tz: Callable[[str], None], zone: str, last: int
@@ -374,6 +379,7 @@ def test_since_date_time_is_inclusive_of_its_instant(timed_log: Runner) -> None:
     assert [json.loads(line)["seq"] for line in out.stdout.splitlines()] == [2, 3, 4, 5, 6]
 
 
+@pytest.mark.file_only
 @pytest.mark.parametrize(("zone", "last"), [("JST-9", 2), ("EST5", 4)])
 def test_replay_and_history_until_a_date_name_the_resolved_bound(
     timed_log: Runner, local_tz: Callable[[str], None], zone: str, last: int

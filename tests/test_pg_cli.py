@@ -279,7 +279,8 @@ def test_an_import_of_6000_records_is_one_transaction_and_the_same_books_as_on_a
     bad.write_text(records.read_text() + '{"type":"withdraw","account":"a:1","amount":"1000000000"}\n')
     refused = ledger(pg_uri, "import", str(bad))
     assert refused.returncode == 1 and "line 6001" in refused.stderr
-    assert sql(pg_uri, f"SELECT count(*) FROM {schema_of(pg_uri)}.events") == [(0,)]
+    tables = f"SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = '{schema_of(pg_uri)}'"
+    assert sql(pg_uri, tables) == [(0,)]  # the refused first write did not even leave the store behind
     file = str(tmp_path / "books.jsonl")
     for where in (pg_uri, file):
         assert ledger(where, "import", str(records)).returncode == 0
@@ -288,3 +289,22 @@ def test_an_import_of_6000_records_is_one_transaction_and_the_same_books_as_on_a
     assert again.returncode == 0 and sql(pg_uri, f"SELECT max(seq) FROM {schema_of(pg_uri)}.events") == [(6000,)]
     assert ledger(pg_uri, "verify").returncode == 0
     assert ledger(pg_uri, "balance", "--no-cache").stdout == ledger(file, "balance").stdout
+
+
+def test_every_machine_dates_the_books_in_the_zone_they_were_created_in(pg_uri: str) -> None:
+    """The books' zone (TZ when the store was created) gives the default dates, and the days of
+    --until/--as-of, on every machine: Kiritimati (UTC+14) and Pago Pago (UTC-11) are never on
+    the same day, and a writer in either dates the books the same."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    east, west = {"TZ": "Pacific/Kiritimati"}, {"TZ": "Pacific/Pago_Pago"}
+    assert ledger(pg_uri, "deposit", "a", "10", env=east).returncode == 0  # the store is created here
+    assert ledger(pg_uri, "deposit", "a", "5", env=west).returncode == 0
+    today = datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()
+    dates = [
+        json.loads(line)["date"] for line in ledger(pg_uri, "history", "--format", "jsonl", env=west).stdout.split()
+    ]
+    assert dates == [today, today]
+    for read in (("balance", "--as-of", today), ("history", "--until", today), ("accounts",)):
+        assert ledger(pg_uri, *read, env=east).stdout == ledger(pg_uri, *read, env=west).stdout, read
