@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 
 from ledger_cli import interrupts, render
-from ledger_cli.config import open_ledger
+from ledger_cli.config import forget_early, open_ledger
 from ledger_cli.domain import Close, ClosePeriod, Command, Deposit, Open, ReopenPeriod, Reverse, Transfer, Withdraw
 from ledger_cli.errors import ExitCode, InvalidValue, LedgerError
 from ledger_cli.money import parse_amount
@@ -108,6 +108,7 @@ def _say_notes() -> None:
         ledger.notes.clear()
         ledger.close()
     _OPENED.clear()
+    forget_early()
 
 
 def _point(text: str | None, option: str) -> Point | None:

@@ -91,6 +91,15 @@ def enter_books_zone(option: str | None) -> None:
         _EARLY[location] = database
 
 
+def forget_early() -> None:
+    """The command is over: close a database store opened early that it never took."""
+    while _EARLY:
+        _, database = _EARLY.popitem()
+        close = getattr(database, "close", None)
+        if close is not None:
+            close()
+
+
 def ledger_at(
     path: str | PathLike[str],
     *,

@@ -122,7 +122,8 @@ class PgLog:
         created = not self._exists(conn)
         if created:
             conn.run(pgschema.ddl(self.schema, books_zone()))
-        self._read_meta()
+        if created or self._store_id is None:
+            self._read_meta()
         return created
 
     def forget_store(self) -> None:

@@ -44,8 +44,9 @@ class PgSession:
         conn.run("BEGIN")
         self.open = True
         conn.run(f"SET LOCAL lock_timeout = '{max(1, int(self.timeout * 1000))}ms'")
-        if self.log._store_id is None:  # the first write: the store comes with it
-            self.created = self.log.create_in(conn)
+        # The first write creates the store; every write waits here while another first
+        # write holds it uncommitted (exit 4 past the timeout, as for the head row).
+        self.created = self.log.create_in(conn)
         row = conn.one(f"SELECT seq, hash, ts FROM {self.log.schema}.head FOR UPDATE")
         assert row is not None
         self.locked = Head(int(row[0]), row[1], row[2]) if row[0] else EMPTY

@@ -68,7 +68,7 @@ class Cluster:
             raise RuntimeError(f"{tool} failed: {done.stdout}{done.stderr}")
 
     def start(self) -> None:
-        options = f"-c listen_addresses='' -k {self.socket} -c fsync=on -c max_connections=100"
+        options = f"-c listen_addresses='' -k {self.socket} -c fsync=on -c max_connections=300"
         self._run("pg_ctl", "-D", self.data, "-o", options, "-l", os.path.join(self.data, "log.txt"), "-w", "start")
 
     def restart_immediately(self) -> None:

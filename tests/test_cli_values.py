@@ -360,6 +360,7 @@ def test_until_date_time_without_an_offset_is_local_time(
     assert resolved(timed_log, "--until", "2024-12-31 23:59:59.999999")[0] == last
 
 
+@pytest.mark.file_only
 @pytest.mark.parametrize(("zone", "first"), [("JST-9", 3), ("EST5", 5)])
 def test_since_date_starts_at_local_midnight(
     timed_log: Runner, local_tz: Callable[[str], None], zone: str, first: int

@@ -3,6 +3,8 @@ local copy of the lines (the default), and with --no-cache, reading the database
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from ledger_cli.errors import LogCorrupt
@@ -35,8 +37,17 @@ class PgContract(StoreContract):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
         self.base = pg_server
 
+    @pytest.fixture(autouse=True)
+    def _close(self) -> Iterator[None]:
+        self.made: list[PgLog] = []
+        yield
+        for log in self.made:  # (the connections of the main thread; a thread's close with it)
+            log.close()
+
     def make(self) -> EventLog:
-        return PgLog(with_schema(self.base), use_cache=self.use_cache)
+        log = PgLog(with_schema(self.base), use_cache=self.use_cache)
+        self.made.append(log)
+        return log
 
     def tamper(self, log: EventLog, seq: int) -> None:
         assert isinstance(log, PgLog)
