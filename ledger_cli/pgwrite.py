@@ -92,22 +92,14 @@ class PgSession:
             self._commit(first_id, Head(books.seq, books.head, books.ts))
 
     def _copy_in(self, pieces: Iterable[bytes]) -> str | None:
-        """COPY the lines of `pieces` into events (spooled as CSV); the first one's id."""
-        import csv
-        import tempfile
-
-        with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spool:
-            rows = csv.writer(spool)
-            first_id = None
-            for line in _lines(pieces):
-                event = verified_event(line)
-                first_id = first_id or event.id
-                rows.writerow(_row(event, line))
-            if first_id is not None:
-                spool.seek(0)
-                copy = f"COPY {self.log.schema}.events {COLUMNS} FROM STDIN (FORMAT csv)"
-                self.log.conn().copy_in(copy, spool)  # type: ignore[arg-type]
-        return first_id
+        """COPY the lines of `pieces` into events, as CSV made while the server takes what came
+        before (the two overlap: the server is another process); the first one's id."""
+        source = _CsvLines(_lines(pieces))
+        if source.first_id is None:
+            return None
+        copy = f"COPY {self.log.schema}.events {COLUMNS} FROM STDIN (FORMAT csv)"
+        self.log.conn().copy_in(copy, source)  # type: ignore[arg-type]
+        return source.first_id
 
     def _commit(self, first_id: str, after: Head) -> None:
         """Move the head past the inserted events, notify, commit; then update the local copy."""
@@ -148,6 +140,50 @@ class PgSession:
             except StoreError:
                 time.sleep(0.5)
         return False
+
+
+class _CsvLines:
+    """A file-like object whose read() gives the CSV rows of the events of `lines`, made a
+    batch at a time as COPY asks for them."""
+
+    BATCH = 2000
+
+    def __init__(self, lines: Iterator[bytes]) -> None:
+        self.lines = lines
+        self.buffer = ""
+        self.first_id: str | None = None
+        self._fill(1)  # the first row now: its id (and whether there is one)
+
+    def _fill(self, size: int) -> None:
+        import csv
+        import io
+
+        while len(self.buffer) < size:
+            out = io.StringIO()
+            rows = csv.writer(out)
+            count = 0
+            for line in self.lines:
+                event = verified_event(line)
+                if self.first_id is None:
+                    self.first_id = event.id
+                rows.writerow(_row(event, line))
+                count += 1
+                if count >= self.BATCH:
+                    break
+            if not count:
+                return
+            self.buffer += out.getvalue()
+
+    def read(self, size: int = -1) -> str:
+        self._fill(size if size > 0 else 1 << 30)
+        if size < 0:
+            out, self.buffer = self.buffer, ""
+        else:
+            out, self.buffer = self.buffer[:size], self.buffer[size:]
+        return out
+
+    def readline(self, size: int = -1) -> str:  # (not used by COPY; the protocol of a text file)
+        return self.read(size)
 
 
 def _row(event: Event, line: bytes) -> tuple[object, ...]:
