@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from ledger_cli import interrupts
 from ledger_cli.codec import seal_chain, verified_event
 from ledger_cli.domain import State
-from ledger_cli.errors import LedgerError, StoreError
+from ledger_cli.errors import LedgerError, LockTimeout, StoreError
 from ledger_cli.eventlog import EMPTY, Head
 from ledger_cli.events import Event
 from ledger_cli.pgdriver import Connection, is_disconnect
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 COLUMNS = '(seq, line, id, ts, date, type, account, "to", amount, key, target, prev, hash)'
 BY_COPY = 200  # events: more than this go in by COPY rather than INSERT
+WAIT_SLICE = 0.2  # seconds: the longest lock wait between two looks for a Ctrl-C
 
 
 class PgSession:
@@ -43,14 +45,30 @@ class PgSession:
         conn = self.log.conn()
         conn.run("BEGIN")
         self.open = True
-        conn.run(f"SET LOCAL lock_timeout = '{max(1, int(self.timeout * 1000))}ms'")
-        # The first write creates the store; every write waits here while another first
-        # write holds it uncommitted (exit 4 past the timeout, as for the head row).
-        self.created = self.log.create_in(conn)
-        row = conn.one(f"SELECT seq, hash, ts FROM {self.log.schema}.head FOR UPDATE")
-        assert row is not None
+        row = self._lock(conn)
         self.locked = Head(int(row[0]), row[1], row[2]) if row[0] else EMPTY
         self.mirror = self.log._synced(self.locked)
+
+    def _lock(self, conn: Connection) -> tuple[Any, ...]:
+        """The head row, locked. The first write creates the store; every write waits while
+        another first write holds it uncommitted, then for the head row: exit 4 past the
+        timeout. The wait is cut into short lock_timeouts, each under a savepoint, so that a
+        Ctrl-C (which Python sees only between them) stops it within a moment."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            wait = max(0.001, min(WAIT_SLICE, deadline - time.monotonic()))
+            conn.run(f"SAVEPOINT waiting; SET LOCAL lock_timeout = '{max(1, int(wait * 1000))}ms'")
+            try:
+                self.created = self.log.create_in(conn) or self.created
+                row = conn.one(f"SELECT seq, hash, ts FROM {self.log.schema}.head FOR UPDATE")
+            except LockTimeout:
+                if time.monotonic() >= deadline:
+                    raise
+                conn.run("ROLLBACK TO SAVEPOINT waiting")
+                continue
+            conn.run("RELEASE SAVEPOINT waiting")
+            assert row is not None
+            return row
 
     def end(self) -> None:
         if self.open:

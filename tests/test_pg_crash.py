@@ -135,7 +135,8 @@ def test_ctrl_c_while_waiting_for_the_head_row_records_nothing(pg_uri: str) -> N
         holder.run(f"SELECT * FROM {schema}.head FOR UPDATE")
         writer = subprocess.Popen(
             [LEDGER, "deposit", "acct", "1"],
-            env={**os.environ, "LEDGER_CLI_FILE": pg_uri},
+            # a wait far longer than the test's: the Ctrl-C must end it, not the timeout
+            env={**os.environ, "LEDGER_CLI_FILE": pg_uri, "LEDGER_CLI_LOCK_TIMEOUT": "600"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
