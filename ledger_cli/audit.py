@@ -75,7 +75,9 @@ def restatement(
         "total_change": format_amount(total),
         "events": events,
     }
-    render.restatement(report, chosen)
+    from ledger_cli.restated import restatement
+
+    restatement(report, chosen)
     changed = bool(events) or any(row[3] != 0 for row in rows)
     if check and changed:
         raise RuleViolation(
