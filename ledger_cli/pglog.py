@@ -23,10 +23,11 @@ from typing import IO
 
 from ledger_cli import pgschema
 from ledger_cli.domain import State
-from ledger_cli.errors import LedgerError, StoreError
+from ledger_cli.errors import LogCorrupt, StoreError
 from ledger_cli.eventlog import EMPTY, Head, VerifyReport
 from ledger_cli.events import Event, EventLike
 from ledger_cli.filelog import FileLog
+from ledger_cli.linefiles import CHANGED, first_unlike, last_line_head
 from ledger_cli.pgdriver import Connection, search_path_schema
 from ledger_cli.when import Point
 
@@ -162,7 +163,7 @@ class PgLog:
         if self._store_id is None:
             return self._empty()
         mirror = self._mirror_log()
-        last = _last_line_head(mirror.path)
+        last = last_line_head(mirror.path)
         if last is not None and last[:2] == head[:2]:
             return mirror
         from ledger_cli.interrupts import aside
@@ -204,7 +205,11 @@ class PgLog:
         self._db_head()
         if self._store_id is None:
             return self._empty()
-        return self._spooled()  # every time: nothing read before is trusted
+        spooled = self._spooled()  # every time: nothing read before is trusted
+        changed = self._unlike_the_copy(spooled.path)
+        if changed is not None:
+            raise LogCorrupt(changed, CHANGED)
+        return spooled
 
     def _spooled(self) -> FileLog:
         """Every line of the database in an unlinked file, read as a FileLog without checkpoints."""
@@ -219,9 +224,18 @@ class PgLog:
         spool.close()
         log = FileLog(f"/proc/self/fd/{fd}", use_cache=False)
         log.path = f"/proc/self/fd/{fd}"  # (realpath names the deleted file)
-        last = _last_line_head(log.path)
+        last = last_line_head(log.path)
         self._spool = (last[0] if last else 0, last[1] if last else EMPTY.hash, log, fd)
         return log
+
+    def _unlike_the_copy(self, lines: str) -> int | None:
+        """The first seq where the database's lines (the file `lines`) differ from the copy
+        this machine made of them before, or None (no copy, or one a prefix of the other). A
+        chain edited and hashed again verifies by itself: every machine that read the books
+        still holds what they said, as every clone of a git repository does."""
+        if self._store_id is None:
+            return None
+        return first_unlike(lines, self._mirror_log().path)
 
     # ---- eventlog.EventLog ----------------------------------------------------------------
 
@@ -280,7 +294,12 @@ class PgLog:
         head = self._db_head()
         if self._store_id is None:
             return VerifyReport(True, 0, EMPTY.hash)
-        report = self._spooled().verify()
+        spooled = self._spooled()
+        report = spooled.verify()
+        changed = self._unlike_the_copy(spooled.path) if report.ok else None
+        if changed is not None:
+            report.ok = False
+            report.problems.append(f"line {changed}: {CHANGED}")
         if report.ok and head[:2] != (report.events, report.head):
             report.ok = False
             report.problems.append(
@@ -352,29 +371,3 @@ def _pieces(source: IO[bytes]) -> Iterator[bytes]:
             yield piece
     finally:
         source.close()
-
-
-def _last_line_head(path: str) -> tuple[int, str, str | None] | None:
-    """(seq, hash, ts) of the last whole line of a file (None: no file or no line)."""
-    from ledger_cli.codec import decode_line
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        size = os.fstat(fd).st_size
-        tail = os.pread(fd, min(size, 1 << 16), max(0, size - (1 << 16)))
-    finally:
-        os.close(fd)
-    end = tail.rfind(b"\n")
-    if end < 0:
-        return None
-    start = tail.rfind(b"\n", 0, end) + 1
-    if start == 0 and size > len(tail):
-        return None
-    try:
-        event = decode_line(tail[start:end], 0)
-    except LedgerError:
-        return None
-    return event.seq, event.hash or "", event.ts

@@ -35,7 +35,7 @@ PURE = {"money", "values", "when", "events", "codec", "domain", "commands", "rep
 IMPURE = {"store", "service", "fold", "lookup", "stamps", "checkpoint", "render", "actions", "cli", "fastpath",
           "entry", "streams", "interrupts", "batch", "fastcodec", "accel", "eventlog", "memlog", "filelog",
           "config", "folding", "filewriter", "walking", "audit", "histories", "dayfile", "pglog", "pgdriver",
-          "pgschema", "pgwrite", "copying", "restated", "__init__",
+          "pgschema", "pgwrite", "copying", "restated", "linefiles", "__init__",
           "__main__"}  # fmt: skip
 # what the application never names:
 STORES = {
@@ -52,6 +52,7 @@ STORES = {
     "pgdriver",
     "pgschema",
     "pgwrite",
+    "linefiles",
 }
 SILENT = {"service", "eventlog", "folding", "config", *STORES}  # they never print
 PRINTING = {"streams", "render", "rich"}

@@ -308,3 +308,41 @@ def test_every_machine_dates_the_books_in_the_zone_they_were_created_in(pg_uri: 
     assert dates == [today, today]
     for read in (("balance", "--as-of", today), ("history", "--until", today), ("accounts",)):
         assert ledger(pg_uri, *read, env=east).stdout == ledger(pg_uri, *read, env=west).stdout, read
+
+
+def test_a_chain_edited_and_hashed_again_is_named_by_every_machine_that_read_it(pg_uri: str, tmp_path: Path) -> None:
+    """A superuser who edits a line, hashes the chain again from there, moves the head row and
+    puts every check and trigger back leaves a store that verifies by itself; the machines that
+    read it before still hold what it said, so their verify and --no-cache reads name the seq,
+    and a statement kept from before (verify --against) fails on any machine."""
+    from tests.helpers_log import rehash_from
+
+    for amount in ("10", "20", "30"):
+        assert ledger(pg_uri, "deposit", "a", amount).returncode == 0
+    kept = tmp_path / "kept.json"
+    kept.write_text(ledger(pg_uri, "replay", "--json").stdout)
+    s = schema_of(pg_uri)
+    lines = [str(row[0]).encode() + b"\n" for row in sql(pg_uri, f"SELECT line FROM {s}.events ORDER BY seq")]
+    lines[1] = lines[1].replace(b'"amount":"20"', b'"amount":"25"')
+    forged = rehash_from(lines, 1)
+    values = ", ".join(
+        f"({seq}, '{line.decode().rstrip()}', '{json.loads(line)['hash']}', '{json.loads(line)['prev']}', "
+        f"'{json.loads(line)['amount']}')"
+        for seq, line in enumerate(forged, start=1)
+        if seq >= 2
+    )
+    sql(
+        pg_uri,
+        f"ALTER TABLE {s}.events DISABLE TRIGGER USER; UPDATE {s}.events e SET line = v.line, hash = v.hash, "
+        f"prev = v.prev, amount = v.amount FROM (VALUES {values}) AS v(seq, line, hash, prev, amount) "
+        f"WHERE e.seq = v.seq; UPDATE {s}.head SET hash = (SELECT hash FROM {s}.events WHERE seq = 3); "
+        f"ALTER TABLE {s}.events ENABLE TRIGGER USER",
+    )
+    here = ledger(pg_uri, "verify")
+    assert here.returncode == 3 and "line 2" in here.stderr and "changed since" in here.stderr, here.stderr
+    direct = ledger(pg_uri, "balance", "--no-cache")
+    assert direct.returncode == 3 and "line 2" in direct.stderr
+    elsewhere = {"XDG_CACHE_HOME": str(tmp_path / "another-machine")}
+    assert ledger(pg_uri, "verify", env=elsewhere).returncode == 0  # by itself it is a sound chain
+    against = ledger(pg_uri, "verify", "--against", str(kept), env=elsewhere)
+    assert against.returncode == 3, against.stderr

@@ -1,0 +1,54 @@
+"""Log files looked at from outside a fold: the last whole line's event (is a local copy up to
+date?) and the first line where two files differ (has what was copied changed since?)."""
+
+from __future__ import annotations
+
+import os
+
+from ledger_cli.errors import LedgerError
+
+CHANGED = "the database's event is not the one this machine copied from it before (changed since)"
+
+
+def first_unlike(one: str, other: str) -> int | None:
+    """The number of the first line where two files differ within their common length."""
+    try:
+        with open(one, "rb") as left, open(other, "rb") as right:
+            line = 1
+            while True:
+                a, b = left.read(1 << 20), right.read(1 << 20)
+                n = min(len(a), len(b))
+                if a[:n] != b[:n]:
+                    at = next(i for i in range(n) if a[i] != b[i])
+                    return line + a.count(b"\n", 0, at)
+                if n < 1 << 20:
+                    return None
+                line += a.count(b"\n")
+    except OSError:
+        return None
+
+
+def last_line_head(path: str) -> tuple[int, str, str | None] | None:
+    """(seq, hash, ts) of the last whole line of a file (None: no file or no line)."""
+    from ledger_cli.codec import decode_line
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        tail = os.pread(fd, min(size, 1 << 16), max(0, size - (1 << 16)))
+    finally:
+        os.close(fd)
+    end = tail.rfind(b"\n")
+    if end < 0:
+        return None
+    start = tail.rfind(b"\n", 0, end) + 1
+    if start == 0 and size > len(tail):
+        return None
+    try:
+        event = decode_line(tail[start:end], 0)
+    except LedgerError:
+        return None
+    return event.seq, event.hash or "", event.ts
