@@ -5,7 +5,6 @@ is written twice (a retry by key records nothing new), and the store takes write
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -28,46 +27,50 @@ def rows(uri: str, statement: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
-def holding_writer(uri: str) -> int | None:
-    """The backend pid of a ledger writer inside its transaction (holding the head row), if any."""
+def blocked_writer(uri: str) -> int | None:
+    """The backend pid of a ledger writer waiting for a row lock inside its transaction."""
     found = rows(
         uri,
-        "SELECT pid FROM pg_stat_activity WHERE application_name = 'ledger-cli' AND state LIKE 'idle in transaction%'",
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'ledger-cli' AND wait_event_type = 'Lock'",
     )
     return int(found[0][0]) if found else None  # type: ignore[call-overload]
 
 
 def test_kill_9_of_writers_holding_the_head_row_loses_no_acknowledged_event(pg_uri: str) -> None:
+    """Each writer is caught for certain while it holds the head row: the test has inserted, and
+    not committed, the very row the writer's INSERT must wait for (the next seq, its key), so the
+    writer sits locked inside its transaction until it is killed."""
+    from tests.test_pg_cli import next_row
+
     assert run_installed(["deposit", "acct", "100"], pg_uri).returncode == 0  # type: ignore[arg-type]
     schema = rows(pg_uri, "SELECT current_schemas(false)")[0][0][0]  # type: ignore[index]
-    acknowledged = {1}
-    killed_holding = 0
     env = {**os.environ, "LEDGER_CLI_FILE": pg_uri}
-    rng = random.Random(7)
-    for round_ in range(120):
-        if round_ >= 24 and killed_holding >= 3:
-            break
-        writer = subprocess.Popen(
-            [LEDGER, "deposit", "acct", "1", "-k", f"r{round_}"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + rng.uniform(0.0, 0.25)
-        while time.monotonic() < deadline and writer.poll() is None:
-            if round_ % 2 == 0 and holding_writer(pg_uri) is not None:  # caught inside its transaction
-                writer.kill()
-                killed_holding += 1
-                break
-        writer.kill()
-        out, _ = writer.communicate(timeout=30)
-        if writer.returncode == 0:
-            acknowledged.add(int(out.split()[2].rstrip(b":")))
-    assert killed_holding >= 3  # the kills did land while the head row was held
-    done = run_installed(["deposit", "acct", "1"], pg_uri, env={"LEDGER_CLI_LOCK_TIMEOUT": "5"})  # type: ignore[arg-type]
-    assert done.returncode == 0, done.stderr  # the lock went with the killed connection
-    seqs = {int(r[0]) for r in rows(pg_uri, f"SELECT seq FROM {schema}.events")}  # type: ignore[call-overload]
-    assert acknowledged <= seqs and seqs == set(range(1, len(seqs) + 1))
+    for round_ in range(4):
+        blocker = Connection(pg_uri)
+        try:
+            blocker.run("BEGIN")
+            blocker.run(next_row(pg_uri, account="acct", amount="1", key=f"r{round_}"))
+            writer = subprocess.Popen(
+                [LEDGER, "deposit", "acct", "1", "-k", f"r{round_}"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            deadline = time.monotonic() + 60
+            while blocked_writer(pg_uri) is None and writer.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert blocked_writer(pg_uri) is not None and writer.poll() is None  # it waits, holding the head row
+            writer.kill()
+            writer.communicate(timeout=30)
+        finally:
+            blocker.run("ROLLBACK")
+            blocker.close()
+        done = run_installed(["deposit", "acct", "1"], pg_uri, env={"LEDGER_CLI_LOCK_TIMEOUT": "20"})  # type: ignore[arg-type]
+        assert done.returncode == 0, done.stderr  # the head row went with the killed writer's connection
+    keys = rows(pg_uri, f"SELECT count(*) FROM {schema}.events WHERE key LIKE 'r%'")
+    assert keys == [(0,)]  # nothing of a killed writer was recorded
+    seqs = [int(r[0]) for r in rows(pg_uri, f"SELECT seq FROM {schema}.events ORDER BY seq")]  # type: ignore[call-overload]
+    assert seqs == list(range(1, 6))  # 1 + one deposit after each kill, no gap
     assert run_installed(["verify"], pg_uri).returncode == 0  # type: ignore[arg-type]
 
 
