@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import select
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import IO, Any
 
 from ledger_cli.errors import InvalidValue, LedgerError, LockTimeout, StoreError
@@ -156,9 +156,3 @@ def is_disconnect(error: LedgerError) -> bool:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
-
-
-def chunks(source: Callable[[int], bytes]) -> Iterator[bytes]:
-    """Read `source` (a file's read) to its end, a MiB at a time."""
-    while piece := source(1 << 20):
-        yield piece

@@ -15,21 +15,14 @@ from pathlib import Path
 from ledger_cli.pgdriver import Connection
 from tests.conftest import run_installed
 from tests.pgcluster import Cluster, with_schema
+from tests.test_pg_cli import sql
 
 LEDGER = str(Path(sys.executable).parent / "ledger")
 
 
-def rows(uri: str, statement: str) -> list[tuple[object, ...]]:
-    conn = Connection(uri)
-    try:
-        return conn.run(statement)
-    finally:
-        conn.close()
-
-
 def blocked_writer(uri: str) -> int | None:
     """The backend pid of a ledger writer waiting for a row lock inside its transaction."""
-    found = rows(
+    found = sql(
         uri,
         "SELECT pid FROM pg_stat_activity WHERE application_name = 'ledger-cli' AND wait_event_type = 'Lock'",
     )
@@ -43,7 +36,7 @@ def test_kill_9_of_writers_holding_the_head_row_loses_no_acknowledged_event(pg_u
     from tests.test_pg_cli import next_row
 
     assert run_installed(["deposit", "acct", "100"], pg_uri).returncode == 0  # type: ignore[arg-type]
-    schema = rows(pg_uri, "SELECT current_schemas(false)")[0][0][0]  # type: ignore[index]
+    schema = sql(pg_uri, "SELECT current_schemas(false)")[0][0][0]  # type: ignore[index]
     env = {**os.environ, "LEDGER_CLI_FILE": pg_uri}
     for round_ in range(4):
         blocker = Connection(pg_uri)
@@ -67,9 +60,9 @@ def test_kill_9_of_writers_holding_the_head_row_loses_no_acknowledged_event(pg_u
             blocker.close()
         done = run_installed(["deposit", "acct", "1"], pg_uri, env={"LEDGER_CLI_LOCK_TIMEOUT": "20"})  # type: ignore[arg-type]
         assert done.returncode == 0, done.stderr  # the head row went with the killed writer's connection
-    keys = rows(pg_uri, f"SELECT count(*) FROM {schema}.events WHERE key LIKE 'r%'")
+    keys = sql(pg_uri, f"SELECT count(*) FROM {schema}.events WHERE key LIKE 'r%'")
     assert keys == [(0,)]  # nothing of a killed writer was recorded
-    seqs = [int(r[0]) for r in rows(pg_uri, f"SELECT seq FROM {schema}.events ORDER BY seq")]  # type: ignore[call-overload]
+    seqs = [int(r[0]) for r in sql(pg_uri, f"SELECT seq FROM {schema}.events ORDER BY seq")]  # type: ignore[call-overload]
     assert seqs == list(range(1, 6))  # 1 + one deposit after each kill, no gap
     assert run_installed(["verify"], pg_uri).returncode == 0  # type: ignore[arg-type]
 
@@ -116,10 +109,10 @@ def test_an_immediate_server_restart_under_four_keyed_write_loops_loses_nothing_
         assert not failures, failures[:3]
         assert len(acknowledged) == 4 * per_writer
         schema = uri.rsplit("%3D", 1)[1]
-        stored = rows(uri, f"SELECT key, count(*) FROM {schema}.events WHERE key IS NOT NULL GROUP BY key")
+        stored = sql(uri, f"SELECT key, count(*) FROM {schema}.events WHERE key IS NOT NULL GROUP BY key")
         assert sorted(str(k) for k, _ in stored) == sorted(acknowledged)
         assert all(count == 1 for _, count in stored)  # nothing written twice
-        total = rows(uri, f"SELECT count(*), max(seq) FROM {schema}.events")[0]
+        total = sql(uri, f"SELECT count(*), max(seq) FROM {schema}.events")[0]
         assert total == (1 + 4 * per_writer, 1 + 4 * per_writer)  # no gap
         check = subprocess.run([LEDGER, "verify"], env=env, capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
@@ -131,7 +124,7 @@ def test_an_immediate_server_restart_under_four_keyed_write_loops_loses_nothing_
 
 def test_ctrl_c_while_waiting_for_the_head_row_records_nothing(pg_uri: str) -> None:
     assert run_installed(["deposit", "acct", "5"], pg_uri).returncode == 0  # type: ignore[arg-type]
-    schema = rows(pg_uri, "SELECT current_schemas(false)")[0][0][0]  # type: ignore[index]
+    schema = sql(pg_uri, "SELECT current_schemas(false)")[0][0][0]  # type: ignore[index]
     holder = Connection(pg_uri)
     try:
         holder.run("BEGIN")
@@ -150,4 +143,4 @@ def test_ctrl_c_while_waiting_for_the_head_row_records_nothing(pg_uri: str) -> N
     finally:
         holder.close()
     assert writer.returncode == 130 and b"nothing was recorded" in err
-    assert rows(pg_uri, f"SELECT count(*) FROM {schema}.events") == [(1,)]
+    assert sql(pg_uri, f"SELECT count(*) FROM {schema}.events") == [(1,)]
