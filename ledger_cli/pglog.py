@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from ledger_cli.pgwrite import PgSession
 
 FOLLOW_WAKE = 5.0  # seconds between looks when no notification comes (the NOTIFY is only a wake-up)
-_COLUMNS = '(seq, line, id, ts, date, type, account, "to", amount, key, target, prev, hash)'
 # CSV with a quote and a delimiter no canonical line holds: the lines come out as their bytes
 _CSV = "(FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
 

@@ -2,10 +2,12 @@
 `verify` makes that the database still enforces what it was given.
 
 `events` holds each event's canonical line verbatim (`line`) beside the columns the
-database checks it by: seq is the primary key, (seq - 1, prev) a foreign key to (seq, hash)
-so that the chain has no gap and no fork, a CHECK recomputes the SHA-256 of the line, another
-that the columns are the line's own, unique id, key and reversal target, a trigger that ts
-never decreases, and triggers that refuse UPDATE, DELETE and TRUNCATE. `head` is the one row
+database checks it by: seq is the primary key, (seq - 1, prev, prev_ts) a foreign key to
+(seq, hash, ts) so that the chain has no gap and no fork and (with a CHECK that prev_ts <= ts)
+ts never decreases, a CHECK recomputes the SHA-256 of the line, another that the columns are
+the line's own (one jsonb parse of it), unique id, key and reversal target, and triggers that
+refuse UPDATE, DELETE and TRUNCATE. Every check is declarative, none a PL/pgSQL trigger per
+row: they cost the server about 12 µs a row (a plain table about 7). `head` is the one row
 writers lock (SELECT … FOR UPDATE): so commit order is seq order. `meta` names the store and
 the time zone of its books.
 """
@@ -21,10 +23,10 @@ DEFAULT_SCHEMA = "ledger"
 _IDENT = re.compile(r"[a-z_][a-z0-9_$]{0,62}")
 
 # The triggers and the named constraints verify expects to find, enabled.
-TRIGGERS = ("events_append_only", "events_no_truncate", "events_ts_order")
+TRIGGERS = ("events_append_only", "events_no_truncate")
 CONSTRAINTS = (
     "events_pkey", "events_seq_hash", "events_id", "events_chain", "events_first", "events_seq_positive",
-    "events_hash_suffix", "events_hash", "events_columns",
+    "events_ts_order", "events_hash_suffix", "events_hash", "events_columns",
 )  # fmt: skip
 
 
@@ -50,32 +52,30 @@ CREATE TABLE {s}.meta (
   zone text NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now());
 INSERT INTO {s}.meta (schema_version, store_id, zone) VALUES ({SCHEMA_VERSION}, gen_random_uuid()::text, {zone_sql});
+CREATE TYPE {s}.line_columns AS (seq bigint, id uuid, ts text, key text, target bigint, prev text);
 CREATE TABLE {s}.events (
   seq bigint NOT NULL,
   line text NOT NULL,
-  id text NOT NULL,
+  id uuid NOT NULL,
   ts text NOT NULL,
-  date date,
-  type text NOT NULL,
-  account text,
-  "to" text,
-  amount text,
   key text,
   target bigint,
   prev text NOT NULL,
   hash text NOT NULL,
   prev_seq bigint GENERATED ALWAYS AS (NULLIF(seq - 1, 0)) STORED,
+  prev_ts text,
   CONSTRAINT events_pkey PRIMARY KEY (seq),
   CONSTRAINT events_seq_positive CHECK (seq >= 1),
-  CONSTRAINT events_seq_hash UNIQUE (seq, hash),
+  CONSTRAINT events_seq_hash UNIQUE (seq, hash, ts),
   CONSTRAINT events_id UNIQUE (id),
   CONSTRAINT events_first CHECK (seq > 1 OR prev = repeat('0', 64)),
-  CONSTRAINT events_chain FOREIGN KEY (prev_seq, prev) REFERENCES {s}.events (seq, hash),
+  CONSTRAINT events_chain FOREIGN KEY (prev_seq, prev, prev_ts) REFERENCES {s}.events (seq, hash, ts),
+  CONSTRAINT events_ts_order CHECK (CASE WHEN seq = 1 THEN prev_ts IS NULL
+    ELSE prev_ts IS NOT NULL AND prev_ts <= ts COLLATE "C" END),
   CONSTRAINT events_hash_suffix CHECK (right(line, 75) = ',"hash":"' || hash || '"}}'),
   CONSTRAINT events_hash CHECK (hash = encode(sha256(convert_to(left(line, -75) || '}}', 'UTF8')), 'hex')),
-  CONSTRAINT events_columns CHECK (line::jsonb @> jsonb_strip_nulls(jsonb_build_object(
-    'seq', seq, 'id', id, 'ts', ts, 'type', type, 'account', account, 'to', "to", 'amount', amount,
-    'key', key, 'target', target, 'prev', prev, 'date', to_char(date, 'YYYY-MM-DD')))));
+  CONSTRAINT events_columns CHECK (ROW(seq, id, ts, key, target, prev)::{s}.line_columns
+    IS NOT DISTINCT FROM jsonb_populate_record(NULL::{s}.line_columns, line::jsonb)));
 CREATE UNIQUE INDEX events_key ON {s}.events (key) WHERE key IS NOT NULL;
 CREATE UNIQUE INDEX events_target ON {s}.events (target) WHERE target IS NOT NULL;
 CREATE FUNCTION {s}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -86,15 +86,6 @@ CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON {s}.events
   FOR EACH ROW EXECUTE FUNCTION {s}.refuse();
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON {s}.events
   FOR EACH STATEMENT EXECUTE FUNCTION {s}.refuse();
-CREATE FUNCTION {s}.ts_order() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF NEW.seq > 1 AND NEW.ts < (SELECT ts FROM {s}.events WHERE seq = NEW.seq - 1) THEN
-    RAISE EXCEPTION 'event % is stamped before the event before it', NEW.seq USING ERRCODE = '23514';
-  END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER events_ts_order BEFORE INSERT ON {s}.events
-  FOR EACH ROW EXECUTE FUNCTION {s}.ts_order();
 CREATE TABLE {s}.head (
   one boolean PRIMARY KEY DEFAULT true CHECK (one),
   seq bigint NOT NULL,

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ledger_cli import interrupts
-from ledger_cli.codec import seal_chain, verified_event
+from ledger_cli.codec import seal_chain
 from ledger_cli.domain import State
 from ledger_cli.errors import LedgerError, LockTimeout, StoreError
 from ledger_cli.eventlog import EMPTY, Head
@@ -26,7 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ledger_cli.pglog import PgLog
 
-COLUMNS = '(seq, line, id, ts, date, type, account, "to", amount, key, target, prev, hash)'
+COLUMNS = "(seq, line, id, ts, key, target, prev, hash, prev_ts)"
 BY_COPY = 200  # events: more than this go in by COPY rather than INSERT
 WAIT_SLICE = 0.2  # seconds: the longest lock wait between two looks for a Ctrl-C
 
@@ -97,7 +97,11 @@ class PgSession:
         if len(lines) > BY_COPY:
             self._copy_in(lines)
         else:
-            rows = [_row(event, line.rstrip(b"\n")) for event, line in zip(events, lines)]
+            rows, before = [], self.locked.ts
+            for event, line in zip(events, lines):
+                rows.append((event.seq, line.rstrip(b"\n").decode(), event.id, event.ts, event.key, event.target,
+                             event.prev, event.hash, before))  # fmt: skip
+                before = event.ts
             self.log.conn().insert_many(f"INSERT INTO {self.log.schema}.events {COLUMNS} VALUES %s", rows)
         last = events[-1]
         self._commit(events[0].id, Head(last.seq, last.hash or "", last.ts))
@@ -112,10 +116,10 @@ class PgSession:
     def _copy_in(self, pieces: Iterable[bytes]) -> str | None:
         """COPY the lines of `pieces` into events, as CSV made while the server takes what came
         before (the two overlap: the server is another process); the first one's id."""
-        source = _CsvLines(_lines(pieces))
+        source = _CopyRows(_lines(pieces), self.locked.ts)
         if source.first_id is None:
             return None
-        copy = f"COPY {self.log.schema}.events {COLUMNS} FROM STDIN (FORMAT csv)"
+        copy = f"COPY {self.log.schema}.events {COLUMNS} FROM STDIN"
         self.log.conn().copy_in(copy, source)  # type: ignore[arg-type]
         return source.first_id
 
@@ -160,37 +164,45 @@ class PgSession:
         return False
 
 
-class _CsvLines:
-    """A file-like object whose read() gives the CSV rows of the events of `lines`, made a
-    batch at a time as COPY asks for them."""
+class _CopyRows:
+    """A file-like object whose read() gives the rows of the events of `lines` in COPY's text
+    format, made a batch at a time as COPY asks for them. A row's columns are read from its
+    line by json.loads alone: the lines were sealed by this process or verified by the caller,
+    and the database checks each one against its columns and its hash anyway."""
 
     BATCH = 2000
 
-    def __init__(self, lines: Iterator[bytes]) -> None:
+    def __init__(self, lines: Iterator[bytes], before: str | None) -> None:
         self.lines = lines
+        self.before = before  # the ts of the event before the next one (None before seq 1)
         self.buffer = ""
         self.first_id: str | None = None
         self._fill(1)  # the first row now: its id (and whether there is one)
 
     def _fill(self, size: int) -> None:
-        import csv
-        import io
+        import json
 
+        loads = json.loads
         while len(self.buffer) < size:
-            out = io.StringIO()
-            rows = csv.writer(out)
-            count = 0
+            rows = []
             for line in self.lines:
-                event = verified_event(line)
-                if self.first_id is None:
-                    self.first_id = event.id
-                rows.writerow(_row(event, line))
-                count += 1
-                if count >= self.BATCH:
+                text = line.decode()
+                try:
+                    fields = loads(text)
+                    key, target, ts = fields.get("key"), fields.get("target"), fields["ts"]
+                    if self.first_id is None:
+                        self.first_id = fields["id"]
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    raise StoreError(f"a line to store is not a sealed event: {text[:80]!r}") from None
+                rows.append(f"{fields['seq']}\t{_text(text)}\t{fields['id']}\t{ts}\t"
+                            f"{_NULL if key is None else _text(key)}\t{_NULL if target is None else target}\t"
+                            f"{fields['prev']}\t{fields['hash']}\t{_NULL if self.before is None else self.before}\n")
+                self.before = ts
+                if len(rows) >= self.BATCH:
                     break
-            if not count:
+            if not rows:
                 return
-            self.buffer += out.getvalue()
+            self.buffer += "".join(rows)
 
     def read(self, size: int = -1) -> str:
         self._fill(size if size > 0 else 1 << 30)
@@ -204,9 +216,15 @@ class _CsvLines:
         return self.read(size)
 
 
-def _row(event: Event, line: bytes) -> tuple[object, ...]:
-    return (event.seq, line.decode(), event.id, event.ts, event.date, event.type, event.account, event.to,
-            event.amount, event.key, event.target, event.prev, event.hash)  # fmt: skip
+_NULL = "\\N"
+_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value: str) -> str:
+    """A value as a column of COPY's text format (backslash, tab, newline and CR escaped)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_SPECIAL)
+    return value
 
 
 def _lines(pieces: Iterable[bytes]) -> Iterator[bytes]:

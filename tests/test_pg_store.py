@@ -22,7 +22,7 @@ def superuser_edit(uri: str, schema: str, seq: int) -> None:
         conn.run(
             f"ALTER TABLE {schema}.events DISABLE TRIGGER events_append_only;"
             f"ALTER TABLE {schema}.events DROP CONSTRAINT events_hash, DROP CONSTRAINT events_columns;"
-            f'UPDATE {schema}.events SET line = replace(line, \'"amount":"1"\', \'"amount":"9"\'), amount = \'9\' '
+            f'UPDATE {schema}.events SET line = replace(line, \'"amount":"1"\', \'"amount":"9"\') '
             f"WHERE seq = {int(seq)}"
         )
     finally:
