@@ -73,6 +73,10 @@ class SnapshotStore(Protocol):
 
 
 class WriteSession(Protocol):
+    # Whether append_sealed may be given lines still being decided: nothing it takes is seen
+    # by anyone before it returns (a database transaction). A file's readers would see them.
+    streams: bool
+
     def books(self, *, keys: bool = True) -> State:
         """The books at the head, read under the lock (with every idempotency key if `keys`)."""
 
@@ -88,7 +92,8 @@ class WriteSession(Protocol):
 
     def append_sealed(self, lines: Iterable[bytes], books: State) -> None:
         """Append canonical lines the codec sealed (continuing the head, checked by the
-        caller's fold) all-or-nothing and durably; `books` is the state after them."""
+        caller's fold) all-or-nothing and durably; `books` is the state after them (read once
+        `lines` is exhausted, so a streaming session's caller may still be moving it)."""
 
 
 class EventLog(Protocol):

@@ -240,6 +240,8 @@ class FileLog(Reader):
 class FileSession:
     """A write session: the lock held, the log folded once (lazily), appends at its verified end."""
 
+    streams = False  # (WriteSession.streams)
+
     def __init__(self, log: FileLog, writer: Writer) -> None:
         self.log = log
         self.writer = writer

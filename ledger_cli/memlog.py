@@ -142,6 +142,8 @@ def _longer(lines: list[bytes], count: int) -> bool:
 
 
 class MemorySession:
+    streams = False  # (WriteSession.streams)
+
     def __init__(self, log: MemoryLog) -> None:
         self.log = log
 

@@ -83,7 +83,7 @@ class Connection:
 
     def copy_in(self, sql: str, source: IO[bytes]) -> None:
         with translated(self.uri):
-            self.cursor.copy_expert(sql, source, size=1 << 20)
+            self.cursor.copy_expert(sql, source, size=1 << 16)
 
     def copy_out(self, sql: str, sink: IO[bytes]) -> None:
         with translated(self.uri):

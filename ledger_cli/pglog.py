@@ -41,6 +41,10 @@ FOLLOW_WAKE = 5.0  # seconds between looks when no notification comes (the NOTIF
 _CSV = "(FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
 
 
+# A write's own: the head before it, its lines (each call gives them again), the books after.
+Known = tuple[Head, Callable[[], Iterator[bytes]], "State | None"]
+
+
 def books_zone() -> str:
     """The zone to record for a new store's books: TZ, else what /etc/localtime names."""
     tz = os.environ.get("TZ")
@@ -155,8 +159,11 @@ class PgLog:
             self._mirror = FileLog(os.path.join(folder, f"{self._store_id}.jsonl"))
         return self._mirror
 
-    def _synced(self, head: Head | None = None) -> FileLog:
-        """The mirror, holding every event up to `head` (the database's head when None)."""
+    def _synced(self, head: Head | None = None, known: Known | None = None) -> FileLog:
+        """The mirror, holding every event up to `head` (the database's head when None).
+        `known`: a head, the lines after it up to `head` (a write's own, just committed) and
+        perhaps the books after them, taken instead of the database's lines (and a fold of
+        them) when the mirror ends at that head."""
         if head is None:
             head = self._db_head()
         if self._store_id is None:
@@ -169,7 +176,20 @@ class PgLog:
 
         with aside(), mirror.writing() as session:  # a cache: not the command's write
             ahead = last is not None and last[0] > head.seq and not self._holds(last[0], last[1])
-            if ahead or not session.extend(head.seq, self._fetch_after):
+            fetch = self._fetch_after
+            if known is not None:
+                after, written, books = known
+                if books is not None and (last or EMPTY)[:2] == after[:2]:
+                    session.books(keys=True)  # (so that the head checkpoint keeps every key)
+                    session.append_sealed(written(), books)
+                    return mirror
+
+                def fetch(seq: int, digest: str) -> Iterator[bytes] | None:
+                    if (seq, digest) == after[:2]:
+                        return written()
+                    return self._fetch_after(seq, digest)
+
+            if ahead or not session.extend(head.seq, fetch):
                 self.notes.append(f"the local copy of {self.schema} no longer matched the database: made again")
                 session.discard()
                 if not session.extend(head.seq, self._fetch_after):  # pragma: no cover (a race with tampering)

@@ -11,8 +11,11 @@ looking up the first new event's id on a new connection.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import IO, Any
+
+import msgspec
 
 from ledger_cli import interrupts
 from ledger_cli.codec import seal_chain
@@ -33,6 +36,8 @@ WAIT_SLICE = 0.2  # seconds: the longest lock wait between two looks for a Ctrl-
 
 class PgSession:
     """A write: the head row locked in an open transaction, the books from the mirror."""
+
+    streams = True  # (WriteSession.streams)
 
     def __init__(self, log: PgLog, timeout: float) -> None:
         self.log = log
@@ -95,7 +100,7 @@ class PgSession:
     def append(self, events: Sequence[Event]) -> list[Event]:
         lines = seal_chain(self.locked, events)
         if len(lines) > BY_COPY:
-            self._copy_in(lines)
+            self._copy_in(lines, None)
         else:
             rows, before = [], self.locked.ts
             for event, line in zip(events, lines):
@@ -104,27 +109,37 @@ class PgSession:
                 before = event.ts
             self.log.conn().insert_many(f"INSERT INTO {self.log.schema}.events {COLUMNS} VALUES %s", rows)
         last = events[-1]
-        self._commit(events[0].id, Head(last.seq, last.hash or "", last.ts))
+        self._commit(events[0].id, Head(last.seq, last.hash or "", last.ts), lambda: iter(lines), None)
         return list(events)
 
     def append_sealed(self, lines: Iterable[bytes], books: State) -> None:
-        """Lines the codec sealed, in pieces of any size (a batch spooled to a file)."""
-        first_id = self._copy_in(lines)
-        if first_id is not None:
-            self._commit(first_id, Head(books.seq, books.head, books.ts))
+        """Lines the codec sealed, in pieces of any size, perhaps still being decided (streams):
+        kept in a temporary file as they go in, for the local copy once committed."""
+        import tempfile
 
-    def _copy_in(self, pieces: Iterable[bytes]) -> str | None:
-        """COPY the lines of `pieces` into events, as CSV made while the server takes what came
+        with tempfile.TemporaryFile() as kept:
+            first_id = self._copy_in(lines, kept)
+            if first_id is not None:
+                self._commit(first_id, Head(books.seq, books.head, books.ts), lambda: _pieces(kept), books)
+
+    def _copy_in(self, pieces: Iterable[bytes], kept: IO[bytes] | None) -> str | None:
+        """COPY the lines of `pieces` into events, in rows made while the server takes those
         before (the two overlap: the server is another process); the first one's id."""
-        source = _CopyRows(_lines(pieces), self.locked.ts)
+        source = _CopyRows(_lines(pieces), self.locked.ts, kept)
         if source.first_id is None:
             return None
         copy = f"COPY {self.log.schema}.events {COLUMNS} FROM STDIN"
-        self.log.conn().copy_in(copy, source)  # type: ignore[arg-type]
+        try:
+            self.log.conn().copy_in(copy, source)  # type: ignore[arg-type]
+        except LedgerError:
+            if source.failure is not None:  # the driver reports it as its own: say what it was
+                raise source.failure from None
+            raise
         return source.first_id
 
-    def _commit(self, first_id: str, after: Head) -> None:
-        """Move the head past the inserted events, notify, commit; then update the local copy."""
+    def _commit(self, first_id: str, after: Head, written: Callable[[], Iterator[bytes]], books: State | None) -> None:
+        """Move the head past the inserted events, notify, commit; then add them (`written`,
+        the lines themselves, and the books after them when known) to the local copy."""
         conn, s = self.log.conn(), self.log.schema
         conn.run(
             f"UPDATE {s}.head SET seq = %s, hash = %s, ts = %s; SELECT pg_notify(%s, %s)",
@@ -146,9 +161,9 @@ class PgSession:
                 ) from None
             interrupts.durable()  # it was: found by its id
         self.open = False
-        self.locked = after
+        before, self.locked = self.locked, after
         try:
-            self.log._synced(after)
+            self.log._synced(after, (before, written, books))
         except (LedgerError, OSError):  # recorded: the next read brings the copy up
             pass
 
@@ -167,45 +182,53 @@ class PgSession:
 class _CopyRows:
     """A file-like object whose read() gives the rows of the events of `lines` in COPY's text
     format, made a batch at a time as COPY asks for them. A row's columns are read from its
-    line by json.loads alone: the lines were sealed by this process or verified by the caller,
-    and the database checks each one against its columns and its hash anyway."""
+    line by msgspec alone (a batch of lines decoded at once, the free text skipped): the lines
+    were sealed by this process or verified by the caller, and the database checks each one
+    against its columns and its hash anyway."""
 
-    BATCH = 2000
+    BATCH = 200
 
-    def __init__(self, lines: Iterator[bytes], before: str | None) -> None:
+    def __init__(self, lines: Iterator[bytes], before: str | None, kept: IO[bytes] | None) -> None:
         self.lines = lines
         self.before = before  # the ts of the event before the next one (None before seq 1)
+        self.kept = kept  # where the lines go as they are read, when given
+        self.failure: BaseException | None = None  # what stopped a read (a rule, Ctrl-C), for the caller
         self.buffer = ""
         self.first_id: str | None = None
         self._fill(1)  # the first row now: its id (and whether there is one)
 
     def _fill(self, size: int) -> None:
-        import json
-
-        loads = json.loads
         while len(self.buffer) < size:
-            rows = []
-            for line in self.lines:
-                text = line.decode()
-                try:
-                    fields = loads(text)
-                    key, target, ts = fields.get("key"), fields.get("target"), fields["ts"]
-                    if self.first_id is None:
-                        self.first_id = fields["id"]
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    raise StoreError(f"a line to store is not a sealed event: {text[:80]!r}") from None
-                rows.append(f"{fields['seq']}\t{_text(text)}\t{fields['id']}\t{ts}\t"
-                            f"{_NULL if key is None else _text(key)}\t{_NULL if target is None else target}\t"
-                            f"{fields['prev']}\t{fields['hash']}\t{_NULL if self.before is None else self.before}\n")
-                self.before = ts
-                if len(rows) >= self.BATCH:
-                    break
-            if not rows:
+            taken = list(islice(self.lines, self.BATCH))
+            if not taken:
                 return
+            try:
+                columns = _decode_columns(b"[" + b",".join(taken) + b"]")
+                texts = [line.decode() for line in taken]
+            except ValueError:  # (msgspec's errors are ValueErrors)
+                raise StoreError("a line to store is not a sealed event") from None
+            if self.first_id is None:
+                self.first_id = columns[0].id
+            rows, before = [], self.before
+            for text, c in zip(texts, columns):
+                key, target = c.key, c.target
+                rows.append(
+                    f"{c.seq}\t{_text(text)}\t{c.id}\t{c.ts}\t{_NULL if key is None else _text(key)}\t"
+                    f"{_NULL if target is None else target}\t{c.prev}\t{c.hash}\t"
+                    f"{_NULL if before is None else before}\n"
+                )
+                before = c.ts
+            self.before = before
             self.buffer += "".join(rows)
+            if self.kept is not None:
+                self.kept.write(b"\n".join(taken) + b"\n")
 
     def read(self, size: int = -1) -> str:
-        self._fill(size if size > 0 else 1 << 30)
+        try:
+            self._fill(size if size > 0 else 1 << 30)
+        except BaseException as failure:
+            self.failure = failure
+            raise
         if size < 0:
             out, self.buffer = self.buffer, ""
         else:
@@ -216,6 +239,19 @@ class _CopyRows:
         return self.read(size)
 
 
+class _Columns(msgspec.Struct):
+    """What a row of events holds beside its line (the rest of the line is skipped)."""
+
+    seq: int
+    id: str
+    ts: str
+    prev: str
+    hash: str
+    key: str | None = None
+    target: int | None = None
+
+
+_decode_columns = msgspec.json.Decoder(list[_Columns]).decode
 _NULL = "\\N"
 _SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -238,6 +274,12 @@ def _lines(pieces: Iterable[bytes]) -> Iterator[bytes]:
         yield from (part for part in parts if part)
     if carry:
         yield carry
+
+
+def _pieces(kept: IO[bytes]) -> Iterator[bytes]:
+    kept.seek(0)
+    while piece := kept.read(1 << 20):
+        yield piece
 
 
 def rollback(conn: Connection) -> None:

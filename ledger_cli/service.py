@@ -160,77 +160,92 @@ class Ledger:
 
         Each command is decided against the state the previous ones left; the first
         refusal raises RuleViolation naming its line and nothing is written. Returns
-        (events recorded, records skipped as idempotent retries, first new seq).
+        (events recorded, records skipped as idempotent retries, first new seq). A store
+        whose write is one transaction (session.streams) takes the lines while they are
+        decided, so that the server checks some while the rest are decided; a file's are
+        spooled first and written at once.
         """
         with self._session() as session:
             state = session.books(keys=True)
             start = state.seq + 1
-            ts = self.clock()
-            today = local_day(ts)
-            self._warn_if_pinned(state.ts, ts)
-            new_id = self.new_id
-            batch_keys: dict[str, bytes] = {}  # key -> its line in this batch (smaller than an Event)
-            skipped = 0
-            spool = _Spool()
-            from ledger_cli.fastcodec import seal as seal_line  # a batch repays msgspec's import
-
-            moves = {Deposit: DEPOSITED, Withdraw: WITHDRAWN, Transfer: TRANSFERRED}
-            module = native()
-            seal_move = None if module is None else module.seal_move
-            event_ts = max(ts, state.ts) if state.ts else ts  # as decide() stamps them
+            skipped = [0]
             with money_context():
-                for number, command in commands:
-                    # The hot path: a new deposit, withdrawal or transfer is checked, applied
-                    # and sealed without building an Event (domain.apply_move, codec.movement_line).
-                    kind = moves.get(type(command))
-                    if kind is not None and (command.key is None or command.key not in state.keys):
-                        if kind == TRANSFERRED:
-                            account, to = command.source, command.to  # type: ignore[union-attr]
-                        else:
-                            account, to = command.account, None  # type: ignore[union-attr]
-                        date = command.date or today
-                        if date > today:
-                            raise InvalidValue(f"line {number}: invalid date {date}: it is after today ({today})")
-                        if apply_move(state, kind, account, to, command.amount, date):  # type: ignore[union-attr]
-                            seq = state.seq + 1
-                            fields = (
-                                kind, seq, new_id(), event_ts, state.head, account, to,
-                                format_amount(command.amount), command.memo, command.key, date,  # type: ignore[union-attr]
-                            )  # fmt: skip
-                            done = None if seal_move is None else seal_move(*fields)
-                            sealed, digest = movement_line(*fields) if done is None else done
-                            spool.write(sealed)
-                            state.seq, state.head, state.ts = seq, digest, event_ts
-                            if command.key is not None:
-                                state.keys[command.key] = seq
-                                batch_keys[command.key] = sealed
-                            continue
-                        # Refused: decide() below raises with check()'s message.
-                    keyed = None
-                    if command.key is not None and command.key in state.keys:
-                        line = batch_keys.get(command.key)
-                        seq = state.keys[command.key]
-                        keyed = decode_line(line[:-1], seq) if line else session.at(seq)
+                lines = self._sealed(commands, session, state, skipped)
+                if session.streams:
+                    session.append_sealed(lines, state)
+                else:
+                    spool = _Spool()
                     try:
-                        events = decide(command, state, Stamp(ts, new_id(), today), keyed=keyed)
-                    except RuleViolation as exc:
-                        raise RuleViolation(f"line {number}: {exc}; nothing was imported") from None
-                    except InvalidValue as exc:
-                        raise InvalidValue(f"line {number}: {exc}; nothing was imported") from None
-                    if not events:
-                        skipped += 1
-                    for event in events:
-                        sealed = seal_line(event)
-                        spool.write(sealed)
-                        evolve(state, event)
-                        if event.key is not None:
-                            batch_keys[event.key] = sealed
+                        for line in lines:
+                            spool.write(line)
+                        if state.seq >= start:
+                            session.append_sealed(spool.chunks(), state)
+                    finally:
+                        spool.close()
+            return state.seq - start + 1, skipped[0], start
+
+    def _sealed(
+        self, commands: Iterable[tuple[int, Command]], session: WriteSession, state: State, skipped: list[int]
+    ) -> Iterator[bytes]:
+        """The sealed line of each event the batch records, deciding each command as it comes
+        (`state` moves with them; `skipped` counts the idempotent retries)."""
+        ts = self.clock()
+        today = local_day(ts)
+        self._warn_if_pinned(state.ts, ts)
+        new_id = self.new_id
+        batch_keys: dict[str, bytes] = {}  # key -> its line in this batch (smaller than an Event)
+        from ledger_cli.fastcodec import seal as seal_line  # a batch repays msgspec's import
+
+        moves = {Deposit: DEPOSITED, Withdraw: WITHDRAWN, Transfer: TRANSFERRED}
+        module = native()
+        seal_move = None if module is None else module.seal_move
+        event_ts = max(ts, state.ts) if state.ts else ts  # as decide() stamps them
+        for number, command in commands:
+            # The hot path: a new deposit, withdrawal or transfer is checked, applied and
+            # sealed without building an Event (domain.apply_move, codec.movement_line).
+            kind = moves.get(type(command))
+            if kind is not None and (command.key is None or command.key not in state.keys):
+                if kind == TRANSFERRED:
+                    account, to = command.source, command.to  # type: ignore[union-attr]
+                else:
+                    account, to = command.account, None  # type: ignore[union-attr]
+                date = command.date or today
+                if date > today:
+                    raise InvalidValue(f"line {number}: invalid date {date}: it is after today ({today})")
+                if apply_move(state, kind, account, to, command.amount, date):  # type: ignore[union-attr]
+                    seq = state.seq + 1
+                    fields = (
+                        kind, seq, new_id(), event_ts, state.head, account, to,
+                        format_amount(command.amount), command.memo, command.key, date,  # type: ignore[union-attr]
+                    )  # fmt: skip
+                    done = None if seal_move is None else seal_move(*fields)
+                    sealed, digest = movement_line(*fields) if done is None else done
+                    state.seq, state.head, state.ts = seq, digest, event_ts
+                    if command.key is not None:
+                        state.keys[command.key] = seq
+                        batch_keys[command.key] = sealed
+                    yield sealed
+                    continue
+                # Refused: decide() below raises with check()'s message.
+            keyed = None
+            if command.key is not None and command.key in state.keys:
+                line = batch_keys.get(command.key)
+                seq = state.keys[command.key]
+                keyed = decode_line(line[:-1], seq) if line else session.at(seq)
             try:
-                if state.seq >= start:
-                    session.append_sealed(spool.chunks(), state)
-            finally:
-                spool.close()
-            return state.seq - start + 1, skipped, start
+                events = decide(command, state, Stamp(ts, new_id(), today), keyed=keyed)
+            except RuleViolation as exc:
+                raise RuleViolation(f"line {number}: {exc}; nothing was imported") from None
+            except InvalidValue as exc:
+                raise InvalidValue(f"line {number}: {exc}; nothing was imported") from None
+            if not events:
+                skipped[0] += 1
+            for event in events:
+                sealed = seal_line(event)
+                evolve(state, event)
+                if event.key is not None:
+                    batch_keys[event.key] = sealed
+                yield sealed
 
 
 PIN_WARNING = 60  # seconds: a clock this far behind the last event's ts is worth a warning
