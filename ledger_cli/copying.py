@@ -60,7 +60,9 @@ def copy(source: str, destination: str) -> tuple[int, int, str]:
                 )
         if have.seq >= upto:
             return 0, have.seq, have.hash
-        books = src.books(Point(str(upto), seq=upto), dated=True)
+        books = src.books(dated=True)  # (from the head checkpoint: the common case)
+        if books.seq != upto:  # SRC grew since it was verified: the books at what was verified
+            books = src.books(Point(str(upto), seq=upto), dated=True)
         if (books.seq, books.head) != (upto, report.head):
             raise StoreError(f"{source} changed while it was copied; run the command again")
         session.append_sealed(src.lines_after(have.seq, upto), books)

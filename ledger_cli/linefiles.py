@@ -28,6 +28,29 @@ def first_unlike(one: str, other: str) -> int | None:
         return None
 
 
+def ends_alike(one: str, other: str) -> bool:
+    """Whether the last whole line of `other` is also in `one` at the same offset. When `one`
+    has just been verified whole (every line's hash, and each line's prev the hash before it)
+    and `other` is a verified copy made before, that one line proves `other` a prefix of `one`:
+    its hash covers every line before it. So the full comparison (first_unlike) is needed
+    only to name the line where two copies part."""
+    try:
+        with open(other, "rb") as right:
+            size = os.fstat(right.fileno()).st_size
+            tail = os.pread(right.fileno(), min(size, 1 << 16), max(0, size - (1 << 16)))
+        if not tail.endswith(b"\n"):
+            return False
+        start = tail.rfind(b"\n", 0, len(tail) - 1) + 1
+        if start == 0 and size > len(tail):
+            return False  # a last line longer than the tail read: compare in full
+        at = size - len(tail) + start  # where the last line starts in `other`
+        with open(one, "rb") as left:
+            before = os.pread(left.fileno(), 1, at - 1) if at else b"\n"
+            return before == b"\n" and os.pread(left.fileno(), size - at, at) == tail[start:]
+    except OSError:
+        return False
+
+
 def last_line_head(path: str) -> tuple[int, str, str | None] | None:
     """(seq, hash, ts) of the last whole line of a file (None: no file or no line)."""
     from ledger_cli.codec import decode_line

@@ -27,7 +27,7 @@ from ledger_cli.errors import LogCorrupt, StoreError
 from ledger_cli.eventlog import EMPTY, Head, VerifyReport
 from ledger_cli.events import Event, EventLike
 from ledger_cli.filelog import FileLog
-from ledger_cli.linefiles import CHANGED, first_unlike, last_line_head
+from ledger_cli.linefiles import CHANGED, ends_alike, first_unlike, last_line_head
 from ledger_cli.pgdriver import Connection, search_path_schema
 from ledger_cli.when import Point
 
@@ -254,7 +254,10 @@ class PgLog:
         still holds what they said, as every clone of a git repository does."""
         if self._store_id is None:
             return None
-        return first_unlike(lines, self._mirror_log().path)
+        copy = self._mirror_log().path
+        if ends_alike(lines, copy):
+            return None
+        return first_unlike(lines, copy)
 
     # ---- eventlog.EventLog ----------------------------------------------------------------
 

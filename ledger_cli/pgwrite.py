@@ -128,7 +128,11 @@ class PgSession:
         source = _CopyRows(_lines(pieces), self.locked.ts, kept)
         if source.first_id is None:
             return None
-        copy = f"COPY {self.log.schema}.events {COLUMNS} FROM STDIN"
+        # Into a table this transaction created, the rows go in frozen: the first read after
+        # a big copy does not then rewrite every page to set hint bits (and nothing can see
+        # the table before COMMIT anyway).
+        frozen = " (FREEZE)" if self.created else ""
+        copy = f"COPY {self.log.schema}.events {COLUMNS} FROM STDIN{frozen}"
         try:
             self.log.conn().copy_in(copy, source)  # type: ignore[arg-type]
         except LedgerError:
