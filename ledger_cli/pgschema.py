@@ -30,6 +30,22 @@ CONSTRAINTS = (
 )  # fmt: skip
 
 
+# The chain's foreign key. A store created by the transaction that fills it (`ledger copy` or an
+# import into a new store) adds it after the rows are in: one join checks them all, where a
+# check per row costs more than all the other checks together (and nobody sees the table before
+# COMMIT, so nothing waits on the ALTER TABLE).
+CHAIN = "FOREIGN KEY (prev_seq, prev, prev_ts) REFERENCES {s}.events (seq, hash, ts)"
+
+
+def chain_later(s: str) -> tuple[str, str]:
+    """The statements that take the chain's foreign key off a new, still empty table and put
+    it back once it is filled."""
+    return (
+        f"ALTER TABLE {s}.events DROP CONSTRAINT events_chain",
+        f"ALTER TABLE {s}.events ADD CONSTRAINT events_chain {CHAIN.format(s=s)}",
+    )
+
+
 def ident(schema: str) -> str:
     """The schema's name as SQL (a plain lower-case identifier, so no quoting is ever needed)."""
     if not _IDENT.fullmatch(schema):
@@ -69,7 +85,7 @@ CREATE TABLE {s}.events (
   CONSTRAINT events_seq_hash UNIQUE (seq, hash, ts),
   CONSTRAINT events_id UNIQUE (id),
   CONSTRAINT events_first CHECK (seq > 1 OR prev = repeat('0', 64)),
-  CONSTRAINT events_chain FOREIGN KEY (prev_seq, prev, prev_ts) REFERENCES {s}.events (seq, hash, ts),
+  CONSTRAINT events_chain {CHAIN.format(s=s)},
   CONSTRAINT events_ts_order CHECK (CASE WHEN seq = 1 THEN prev_ts IS NULL
     ELSE prev_ts IS NOT NULL AND prev_ts <= ts COLLATE "C" END),
   CONSTRAINT events_hash_suffix CHECK (right(line, 75) = ',"hash":"' || hash || '"}}'),

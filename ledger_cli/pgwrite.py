@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import msgspec
 
-from ledger_cli import interrupts
+from ledger_cli import interrupts, pgschema
 from ledger_cli.codec import seal_chain
 from ledger_cli.domain import State
 from ledger_cli.errors import LedgerError, LockTimeout, StoreError
@@ -133,12 +133,18 @@ class PgSession:
         # the table before COMMIT anyway).
         frozen = " (FREEZE)" if self.created else ""
         copy = f"COPY {self.log.schema}.events {COLUMNS} FROM STDIN{frozen}"
+        conn = self.log.conn()
+        if self.created:  # (pgschema.CHAIN: the chain is checked by one join once the rows are in)
+            off, on = pgschema.chain_later(self.log.schema)
+            conn.run(off)
         try:
-            self.log.conn().copy_in(copy, source)  # type: ignore[arg-type]
+            conn.copy_in(copy, source)  # type: ignore[arg-type]
         except LedgerError:
             if source.failure is not None:  # the driver reports it as its own: say what it was
                 raise source.failure from None
             raise
+        if self.created:
+            conn.run(on)
         return source.first_id
 
     def _commit(self, first_id: str, after: Head, written: Callable[[], Iterator[bytes]], books: State | None) -> None:

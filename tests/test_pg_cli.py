@@ -368,3 +368,34 @@ def test_a_chain_edited_and_hashed_again_is_named_by_every_machine_that_read_it(
     assert ledger(pg_uri, "verify", env=elsewhere).returncode == 0  # by itself it is a sound chain
     against = ledger(pg_uri, "verify", "--against", str(kept), env=elsewhere)
     assert against.returncode == 3, against.stderr
+
+
+def test_a_store_filled_by_its_first_write_checks_the_whole_chain_at_once_and_keeps_the_key(pg_uri: str) -> None:
+    """A new store's first batch goes in without the chain's foreign key, which is added (and
+    so checked against every row by one join) before COMMIT: a batch whose chain breaks is
+    refused whole, and a batch that holds leaves the key in force for every later row."""
+    from ledger_cli.domain import State
+    from ledger_cli.errors import StoreError
+    from tests.helpers_log import seal as seal_fields
+
+    def line(seq: int, prev: str) -> bytes:
+        return seal_fields({"type": "deposited", "seq": seq, "id": uuid7(), "ts": "2026-01-01T00:00:00.000000Z",
+                            "prev": prev, "account": "a", "amount": "1", "date": "2026-01-01", "v": 2})  # fmt: skip
+
+    first = line(1, "0" * 64)
+    broken = [first, line(2, "f" * 64)]  # each line sound by itself (hash, columns), the link wrong
+    with pytest.raises(StoreError, match="events_chain"):
+        with PgLog(pg_uri).writing() as session:
+            session.append_sealed(iter(broken), State())
+    tables = f"SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = '{schema_of(pg_uri)}'"
+    assert sql(pg_uri, tables) == [(0,)]  # refused whole: not even the store is left
+    records = "".join(json.dumps({"type": "deposit", "account": "a", "amount": "1"}) + "\n" for _ in range(300))
+    done = subprocess.run([str(Path(sys.executable).parent / "ledger"), "import", "-q", "-"], input=records,
+                          env={**os.environ, "LEDGER_CLI_FILE": pg_uri}, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    s = schema_of(pg_uri)
+    assert sql(pg_uri, f"SELECT convalidated FROM pg_constraint WHERE conname = 'events_chain' "
+                       f"AND conrelid = '{s}.events'::regclass") == [(True,)]  # fmt: skip
+    with pytest.raises(Exception, match="events_chain"):
+        sql(pg_uri, _move(pg_uri, prev="f" * 64))
+    assert ledger(pg_uri, "verify").returncode == 0
