@@ -399,3 +399,30 @@ def test_a_store_filled_by_its_first_write_checks_the_whole_chain_at_once_and_ke
     with pytest.raises(Exception, match="events_chain"):
         sql(pg_uri, _move(pg_uri, prev="f" * 64))
     assert ledger(pg_uri, "verify").returncode == 0
+
+
+def test_a_clerk_with_the_documented_grants_writes_and_reads_but_cannot_touch_the_checks(pg_uri: str) -> None:
+    """README, Roles: SELECT and INSERT on events, SELECT and UPDATE on head, SELECT on meta."""
+    import re
+
+    assert ledger(pg_uri, "deposit", "a", "10").returncode == 0  # the owner creates the store
+    s = schema_of(pg_uri)
+    role = f"clerk_{s}"
+    sql(pg_uri, f"CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA {s} TO {role}; "
+                f"GRANT SELECT, INSERT ON {s}.events TO {role}; GRANT SELECT, UPDATE ON {s}.head TO {role}; "
+                f"GRANT SELECT ON {s}.meta TO {role}")  # fmt: skip
+    clerk = re.sub(r"user=[^&]*", f"user={role}", pg_uri) if "user=" in pg_uri else f"{pg_uri}&user={role}"
+    try:
+        for args in (("deposit", "a", "5"), ("withdraw", "a", "3"), ("transfer", "a", "b", "2")):
+            done = ledger(clerk, *args)
+            assert done.returncode == 0, done.stderr
+        assert ledger(clerk, "balance").stdout == "a\t10\nb\t2\n"
+        assert ledger(clerk, "verify").returncode == 0
+        for attempt in (f"UPDATE {s}.events SET line = line", f"DELETE FROM {s}.events",
+                        f"ALTER TABLE {s}.events DISABLE TRIGGER events_append_only",
+                        f"ALTER TABLE {s}.events DROP CONSTRAINT events_hash", f"TRUNCATE {s}.events"):  # fmt: skip
+            with pytest.raises(Exception, match="refused"):
+                sql(clerk, attempt)
+        assert ledger(pg_uri, "verify").returncode == 0
+    finally:
+        sql(pg_uri, f"DROP OWNED BY {role}; DROP ROLE {role}")
