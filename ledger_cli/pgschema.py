@@ -6,8 +6,9 @@ database checks it by: seq is the primary key, (seq - 1, prev, prev_ts) a foreig
 (seq, hash, ts) so that the chain has no gap and no fork and (with a CHECK that prev_ts <= ts)
 ts never decreases, a CHECK recomputes the SHA-256 of the line, another that the columns are
 the line's own (one jsonb parse of it), unique id, key and reversal target, and triggers that
-refuse UPDATE, DELETE and TRUNCATE. Every check is declarative, none a PL/pgSQL trigger per
-row: they cost the server about 12 µs a row (a plain table about 7). `head` is the one row
+refuse UPDATE, DELETE and TRUNCATE. Every check on an insert is declarative, none a PL/pgSQL
+trigger per row: measured by COPY, 100k rows take the server about 1.7 s with them all and
+0.45 s with only the primary key; the chain's foreign key is the costliest (see CHAIN). `head` is the one row
 writers lock (SELECT … FOR UPDATE): so commit order is seq order. `meta` names the store and
 the time zone of its books.
 """
