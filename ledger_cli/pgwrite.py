@@ -134,6 +134,9 @@ class PgSession:
         frozen = " (FREEZE)" if self.created else ""
         copy = f"COPY {self.log.schema}.events {COLUMNS} FROM STDIN{frozen}"
         conn = self.log.conn()
+        # A Ctrl-C is held from here and looked for between the pieces (read): raised
+        # anywhere else, the driver would report it as a failed COPY and not as itself.
+        interrupts.hold()
         if self.created:  # (pgschema.CHAIN: the chain is checked by one join once the rows are in)
             off, on = pgschema.chain_later(self.log.schema)
             conn.run(off)
@@ -235,6 +238,8 @@ class _CopyRows:
 
     def read(self, size: int = -1) -> str:
         try:
+            if interrupts.pending():
+                raise KeyboardInterrupt
             self._fill(size if size > 0 else 1 << 30)
         except BaseException as failure:
             self.failure = failure
