@@ -267,3 +267,24 @@ def verify_block(block: bytes, seq: int, head: str, ts: str) -> tuple[list[FastE
         if (ev.memo is not None or ev.key is not None) and value_problem(ev) is not None:  # type: ignore[arg-type]
             return None
     return events, lines
+
+
+class RowColumns(msgspec.Struct):
+    """What a database row holds beside its line (pgwrite); the rest of the line is skipped."""
+
+    seq: int
+    id: str
+    ts: str
+    prev: str
+    hash: str
+    key: str | None = None
+    target: int | None = None
+
+
+_row_columns = msgspec.json.Decoder(list[RowColumns]).decode
+
+
+def row_columns(lines: list[bytes]) -> list[RowColumns]:
+    """The columns of sealed lines (without their newlines), decoded as one array; ValueError
+    (msgspec's errors are ValueErrors) when one is not a sealed event's line."""
+    return _row_columns(b"[" + b",".join(lines) + b"]")

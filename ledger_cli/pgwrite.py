@@ -10,12 +10,11 @@ looking up the first new event's id on a new connection.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import IO, Any
-
-import msgspec
 
 from ledger_cli import interrupts, pgschema
 from ledger_cli.codec import seal_chain
@@ -23,7 +22,9 @@ from ledger_cli.domain import State
 from ledger_cli.errors import LedgerError, LockTimeout, StoreError
 from ledger_cli.eventlog import EMPTY, Head
 from ledger_cli.events import Event
+from ledger_cli.lookup import LineIndex, event_at
 from ledger_cli.pgdriver import Connection, is_disconnect
+from ledger_cli.store import open_for_reading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class PgSession:
         self.locked = EMPTY
         self.open = False
         self.created = False
+        self._lines: tuple[int, LineIndex] | None = None  # the local copy, opened by at()
 
     def begin(self) -> None:
         conn = self.log.conn()
@@ -76,6 +78,9 @@ class PgSession:
             return row
 
     def end(self) -> None:
+        if self._lines is not None:
+            os.close(self._lines[0])
+            self._lines = None
         if self.open:
             rollback(self.log.conn())
             self.open = False
@@ -92,7 +97,17 @@ class PgSession:
         return self.locked
 
     def at(self, seq: int) -> Event | None:
-        return self.mirror.at(seq) if 1 <= seq <= self.locked.seq else None
+        """From the local copy, through one descriptor and line index for the whole write (a
+        batch of keyed retries asks for an event per record)."""
+        if not 1 <= seq <= self.locked.seq:
+            return None
+        if self._lines is None:
+            fd = open_for_reading(self.mirror.path)
+            if fd is None:
+                return None
+            self._lines = (fd, self.mirror._line_index(fd))
+        fd, index = self._lines
+        return event_at(self.mirror.path, fd, seq, index)
 
     def by_key(self, key: str) -> Event | None:
         return self.mirror.by_key(key)
@@ -195,7 +210,7 @@ class PgSession:
 class _CopyRows:
     """A file-like object whose read() gives the rows of the events of `lines` in COPY's text
     format, made a batch at a time as COPY asks for them. A row's columns are read from its
-    line by msgspec alone (a batch of lines decoded at once, the free text skipped): the lines
+    line by fastcodec.row_columns alone (a batch decoded at once, the free text skipped): the lines
     were sealed by this process or verified by the caller, and the database checks each one
     against its columns and its hash anyway."""
 
@@ -211,12 +226,14 @@ class _CopyRows:
         self._fill(1)  # the first row now: its id (and whether there is one)
 
     def _fill(self, size: int) -> None:
+        from ledger_cli.fastcodec import row_columns  # (msgspec: only a batch pays its import)
+
         while len(self.buffer) < size:
             taken = list(islice(self.lines, self.BATCH))
             if not taken:
                 return
             try:
-                columns = _decode_columns(b"[" + b",".join(taken) + b"]")
+                columns = row_columns(taken)
                 texts = [line.decode() for line in taken]
             except ValueError:  # (msgspec's errors are ValueErrors)
                 raise StoreError("a line to store is not a sealed event") from None
@@ -254,19 +271,6 @@ class _CopyRows:
         return self.read(size)
 
 
-class _Columns(msgspec.Struct):
-    """What a row of events holds beside its line (the rest of the line is skipped)."""
-
-    seq: int
-    id: str
-    ts: str
-    prev: str
-    hash: str
-    key: str | None = None
-    target: int | None = None
-
-
-_decode_columns = msgspec.json.Decoder(list[_Columns]).decode
 _NULL = "\\N"
 _SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
