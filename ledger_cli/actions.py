@@ -341,3 +341,22 @@ def copy(file: str | None, source: str, destination: str, *, quiet: bool = False
         shown = redact(destination)
         _confirm(lambda: render.copied(count, seq, head, shown, "json" if as_json else None), "the copy")
     return 0
+
+
+def export(
+    file: str | None,
+    fmt: str,
+    output: str | None,
+    as_of: str | None,
+    known_at: str | None,
+    until: str | None,
+    income: str,
+    expense: str,
+    no_cache: bool = False,
+) -> int:
+    """`ledger export`: the books as an hledger journal or CSV postings (exports.py)."""
+    from ledger_cli import exports
+
+    bound = known_bound(until, known_at)
+    day = _day(as_of, "--as-of")
+    return exports.export(_ledger(file, no_cache), fmt, output, bound, day, income, expense)

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ledger_cli import __version__, actions, audit, histories
+from ledger_cli.cliopts import AsOf, DateOpt, File, Format, JsonOut, Key, KnownAt, Memo, NoCache, Quiet, Since, Until
 from ledger_cli.config import enter_books_zone
 
 app = typer.Typer(
@@ -20,43 +21,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-Memo = Annotated[Optional[str], typer.Option("--memo", "-m", help="Free text recorded with the event.")]
-Key = Annotated[
-    Optional[str],
-    typer.Option(
-        "--idempotency-key", "-k", help="Record at most once: a retry with the same key and payload records nothing."
-    ),
-]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json).")]
-Format = Annotated[
-    Optional[str],
-    typer.Option("--format", help="table, tsv, csv, json or jsonl (default: table on a terminal, tsv in a pipe)."),
-]
-Until = Annotated[
-    Optional[str],
-    typer.Option(
-        "--until",
-        help="Up to and including this point: an event seq, a date (its first instant, local time) or a date-time.",
-    ),
-]
-Since = Annotated[Optional[str], typer.Option("--since", help="From this point on (same forms as --until).")]
-DateOpt = Annotated[
-    Optional[str],
-    typer.Option("--date", help="The day this belongs to in the books (YYYY-MM-DD; default today, never later)."),
-]
-AsOf = Annotated[
-    Optional[str],
-    typer.Option("--as-of", help="The books by date: only events dated on or before this day (YYYY-MM-DD)."),
-]
-KnownAt = Annotated[
-    Optional[str],
-    typer.Option("--known-at", help="As the log stood at this point (same forms as --until, its alias)."),
-]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Ignore checkpoints; fold the log from its first line.")]
-File = Annotated[Optional[str], typer.Option("--file", "-f", help="The log file (may also come before the command).")]
-
 
 # "-5" must reach the amount parser ("invalid amount '-5'", exit 2) rather than be read as an
 # unknown option; a real unknown option then shows up as an unexpected extra argument (exit 2).
@@ -348,6 +312,36 @@ def copy_(
 ) -> None:
     """Copy a log between stores byte for byte, appending only what DST lacks (exit 3 if they diverged)."""
     _run(ctx, None, actions.copy, source, destination, quiet=quiet, as_json=as_json)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="hledger (a journal Ledger 3 reads too) or csv.")] = "hledger",
+    output: Annotated[
+        Optional[str], typer.Option("--output", "-o", help="Write FILE (atomically) instead of stdout.")
+    ] = None,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    until: Until = None,
+    income: Annotated[
+        str, typer.Option("--income-account", help="The other side of deposits (not one of the books' accounts).")
+    ] = "income:unknown",
+    expense: Annotated[
+        str, typer.Option("--expense-account", help="The other side of withdrawals (not one of the books' accounts).")
+    ] = "expenses:unknown",
+    no_cache: NoCache = False,
+    file: File = None,
+) -> None:
+    """Write the books for other tools, in date order: an hledger journal whose every posting
+    asserts our balance (hledger -f FILE check -s ordereddates proves them), or CSV postings.
+
+    \b
+      ledger export > books.journal && hledger -f books.journal check -s ordereddates
+      ledger export --as-of 2025-12-31 -o 2025.journal
+      ledger export --format csv > postings.csv
+    """
+    _run(ctx, file, actions.export, fmt, output, as_of, known_at, until, income, expense, no_cache)
 
 
 @app.command("import")

@@ -2,7 +2,7 @@
 
 - the layers: nothing imports the CLI but the entry point; the pure modules (money, values,
   when, events, domain, reports, errors) never import the store, the application, rendering,
-  the CLI, rich or typer; rich is imported only by render, typer only by cli; the application
+  the CLI, rich or typer; rich is imported only by render, typer only by cli (and cliopts); the application
   (service) talks to the store protocol only, never to a store; the application and the
   stores never print (no streams, render or rich: their warnings are returned as notes);
   every module is placed in a layer;
@@ -35,7 +35,7 @@ PURE = {"money", "values", "when", "events", "codec", "domain", "commands", "rep
 IMPURE = {"store", "service", "fold", "lookup", "stamps", "checkpoint", "render", "actions", "cli", "fastpath",
           "entry", "streams", "interrupts", "batch", "fastcodec", "accel", "eventlog", "memlog", "filelog",
           "config", "folding", "filewriter", "walking", "audit", "histories", "dayfile", "pglog", "pgdriver",
-          "pgschema", "pgwrite", "copying", "restated", "linefiles", "__init__",
+          "pgschema", "pgwrite", "copying", "restated", "linefiles", "exports", "journal", "cliopts", "__init__",
           "__main__"}  # fmt: skip
 # what the application never names:
 STORES = {
@@ -56,7 +56,7 @@ STORES = {
 }
 SILENT = {"service", "eventlog", "folding", "config", *STORES}  # they never print
 PRINTING = {"streams", "render", "rich"}
-ONLY_IN = {"rich": {"render"}, "typer": {"cli"}, "ledger_cli.cli": {"entry"}}
+ONLY_IN = {"rich": {"render"}, "typer": {"cli", "cliopts"}, "ledger_cli.cli": {"entry"}}
 
 
 def imports_of(source: str) -> set[str]:
