@@ -352,11 +352,13 @@ def export(
     until: str | None,
     income: str,
     expense: str,
+    currency: str = "CC",
+    account_map: str | None = None,
     no_cache: bool = False,
 ) -> int:
-    """`ledger export`: the books as an hledger journal or CSV postings (exports.py)."""
+    """`ledger export`: the books as an hledger journal, a Beancount file or CSV postings (exports.py)."""
     from ledger_cli import exports
 
     bound = known_bound(until, known_at)
     day = _day(as_of, "--as-of")
-    return exports.export(_ledger(file, no_cache), fmt, output, bound, day, income, expense)
+    return exports.export(_ledger(file, no_cache), fmt, output, bound, day, income, expense, currency, account_map)

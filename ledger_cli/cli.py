@@ -317,7 +317,9 @@ def copy_(
 @app.command()
 def export(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help="hledger (a journal Ledger 3 reads too) or csv.")] = "hledger",
+    fmt: Annotated[
+        str, typer.Option("--format", help="hledger (a journal Ledger 3 reads too), beancount or csv.")
+    ] = "hledger",
     output: Annotated[
         Optional[str], typer.Option("--output", "-o", help="Write FILE (atomically) instead of stdout.")
     ] = None,
@@ -330,6 +332,11 @@ def export(
     expense: Annotated[
         str, typer.Option("--expense-account", help="The other side of withdrawals (not one of the books' accounts).")
     ] = "expenses:unknown",
+    currency: Annotated[str, typer.Option("--currency", help="The commodity Beancount needs (default CC).")] = "CC",
+    account_map: Annotated[
+        Optional[str],
+        typer.Option("--account-map", help="A TSV file of ledger-account<TAB>Beancount:Name overrides."),
+    ] = None,
     no_cache: NoCache = False,
     file: File = None,
 ) -> None:
@@ -339,9 +346,12 @@ def export(
     \b
       ledger export > books.journal && hledger -f books.journal check -s ordereddates
       ledger export --as-of 2025-12-31 -o 2025.journal
+      ledger export --format beancount --currency EUR -o books.beancount && bean-check books.beancount
       ledger export --format csv > postings.csv
     """
-    _run(ctx, file, actions.export, fmt, output, as_of, known_at, until, income, expense, no_cache)
+    _run(
+        ctx, file, actions.export, fmt, output, as_of, known_at, until, income, expense, currency, account_map, no_cache
+    )
 
 
 @app.command("import")

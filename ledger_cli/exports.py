@@ -28,7 +28,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ledger_cli.service import Ledger
 
-FORMATS = ("hledger", "csv")
+FORMATS = ("hledger", "beancount", "csv")
 INCOME, EXPENSE = "income:unknown", "expenses:unknown"  # hledger's own CSV defaults
 
 
@@ -52,6 +52,9 @@ class Books:
         self.scale = 0
         self.late: list[Entry] = []
         self.events = 0  # shown (dated on or before --as-of)
+        self.targets: set[int] = set()  # the seqs reversed by an entry shown
+        self.status: dict[str, tuple[str, int, str]] = {}  # account -> its last open or close: (date, seq, type)
+        self.volume = Decimal(0)  # every amount moved: no balance is larger
         self.seq = 0
         self.head = ""
 
@@ -91,6 +94,14 @@ def first_walk(ledger: Ledger, bound: Point | None, as_of: str | None, income: s
             books.accounts.add(ev.to)
         if ev.amount is not None and "." in ev.amount:
             books.scale = max(books.scale, len(ev.amount) - ev.amount.index(".") - 1)
+        if ev.target is not None:
+            books.targets.add(ev.target)
+        if ev.amount is None and ev.account is not None:  # an open or a close
+            mark = (date, ev.seq, ev.type)
+            if mark > books.status.get(ev.account, ("", 0, "")):
+                books.status[ev.account] = mark
+        else:
+            books.volume += Decimal(ev.amount or 0)
         if date < latest:
             books.late.append(Entry(ev, date, postings(ev, income, expense)))
         else:
@@ -137,8 +148,19 @@ def in_date_order(
         emit(entry)
 
 
-def write_out(target: str | None, produce: Callable[[IO[str]], None]) -> None:
-    """Write to stdout, or to FILE atomically (a temporary file beside it, fsynced, renamed)."""
+def write_out(target: str | None, produce: Callable[[IO[str]], None], *, whole: bool = False) -> None:
+    """Write to stdout, or to FILE atomically (a temporary file beside it, fsynced, renamed).
+    `whole`: to stdout too only once all of it is made (a value found late may refuse it)."""
+    if (target is None or target == "-") and whole:
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n") as spool:
+            produce(spool)
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout)
+        sys.stdout.flush()
+        return
     if target is None or target == "-":
         produce(sys.stdout)
         sys.stdout.flush()
@@ -181,7 +203,15 @@ class CsvWriter:
 
 
 def export(
-    ledger: Ledger, fmt: str, output: str | None, bound: Point | None, as_of: str | None, income: str, expense: str
+    ledger: Ledger,
+    fmt: str,
+    output: str | None,
+    bound: Point | None,
+    as_of: str | None,
+    income: str,
+    expense: str,
+    currency: str = "CC",
+    account_map: str | None = None,
 ) -> int:
     """`ledger export`: check the options, walk once to learn the books, then write them."""
     if fmt not in FORMATS:
@@ -194,14 +224,23 @@ def export(
     if as_of is not None:
         said += f", as of {as_of}"
 
+    if fmt == "beancount":
+        from ledger_cli import beancount
+
+        names = beancount.names(books, (income, expense), currency, account_map)
+
     def produce(out: IO[str]) -> None:
         if fmt == "hledger":
             from ledger_cli.journal import JournalWriter
 
             emit: Callable[[Entry], None] = JournalWriter(out, books, (income, expense), said)
+        elif fmt == "beancount":
+            emit = beancount.BeancountWriter(out, books, names, currency, said)
         else:
             emit = CsvWriter(out)
         in_date_order(ledger, books, as_of, income, expense, emit)
+        if fmt == "beancount":
+            emit.finish()  # type: ignore[attr-defined]
 
-    write_out(output, produce)
+    write_out(output, produce, whole=fmt == "beancount")
     return 0

@@ -31,12 +31,12 @@ from ledger_cli.moves import apply_move
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ledger_cli"
 PURE = {"money", "values", "when", "events", "codec", "domain", "commands", "reports", "errors", "dates", "books",
-        "moves"}  # fmt: skip
+        "moves", "beannames"}  # fmt: skip
 IMPURE = {"store", "service", "fold", "lookup", "stamps", "checkpoint", "render", "actions", "cli", "fastpath",
           "entry", "streams", "interrupts", "batch", "fastcodec", "accel", "eventlog", "memlog", "filelog",
           "config", "folding", "filewriter", "walking", "audit", "histories", "dayfile", "pglog", "pgdriver",
-          "pgschema", "pgwrite", "copying", "restated", "linefiles", "exports", "journal", "cliopts", "__init__",
-          "__main__"}  # fmt: skip
+          "pgschema", "pgwrite", "copying", "restated", "linefiles", "exports", "journal", "cliopts", "beancount",
+          "__init__", "__main__"}  # fmt: skip
 # what the application never names:
 STORES = {
     "store",
