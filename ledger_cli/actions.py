@@ -301,10 +301,25 @@ def verify(file: str | None, fmt: str | None = None, as_json: bool = False, agai
     return 0 if ok else int(ExitCode.UNTRUSTED)
 
 
-def import_batch(file: str | None, source: str | None = None, fmt: str | None = None, *, quiet: bool = False) -> int:
-    """`ledger import [FILE|-] [--format jsonl|csv]`: append a batch all-or-nothing."""
+def import_batch(
+    file: str | None,
+    source: str | None = None,
+    fmt: str | None = None,
+    *,
+    quiet: bool = False,
+    rules: str | None = None,
+    dry_run: bool = False,
+) -> int:
+    """`ledger import [FILE|-] [--format jsonl|csv] [--rules RULES [--dry-run]]`: append a batch
+    all-or-nothing (a bank statement read through its rules, with --rules)."""
     from ledger_cli import batch
 
+    if rules is not None:
+        from ledger_cli.bankimport import import_statement
+
+        return import_statement(file, source, rules, quiet=quiet, dry_run=dry_run)
+    if dry_run:
+        raise InvalidValue("--dry-run is for a bank statement read with --rules")
     name = source or "-"
     kind = fmt or ("csv" if name.lower().endswith(".csv") else "jsonl")
     if kind not in ("jsonl", "csv"):

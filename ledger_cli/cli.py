@@ -363,6 +363,10 @@ def import_(
     fmt: Annotated[
         Optional[str], typer.Option("--format", help="jsonl or csv (default: csv for *.csv, else jsonl).")
     ] = None,
+    rules: Annotated[
+        Optional[str], typer.Option("--rules", help="Read FILE as a bank's CSV statement through these rules.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --rules: print the records, write nothing.")] = False,
     quiet: Quiet = False,
     file: File = None,
 ) -> None:
@@ -379,5 +383,8 @@ def import_(
     \b
     {"type":"deposit","account":"assets:bank","amount":"50","key":"s-1"}
     A bad record names its line and nothing is imported (exit 2 for a bad value, 1 for a rule).
+    \b
+    A bank statement: ledger import statement.csv --rules bank.rules  (hledger's CSV rules, a subset;
+    each row recorded once, by its key: importing an overlapping statement again adds only new rows)
     """
-    _run(ctx, file, actions.import_batch, source, fmt, quiet=quiet)
+    _run(ctx, file, actions.import_batch, source, fmt, quiet=quiet, rules=rules, dry_run=dry_run)

@@ -58,6 +58,7 @@ class Ledger:
         self.clock = clock
         self.new_id = new_id
         self.timeout = timeout  # the lock wait, asked for only when writing (None: the store's own)
+        self.remapped = 0  # the last import_commands(skip_recorded=True): recorded rows mapped otherwise now
 
     @property
     def notes(self) -> list[str]:
@@ -155,12 +156,16 @@ class Ledger:
             session.append(events)
             return events[0], True
 
-    def import_commands(self, commands: Iterable[tuple[int, Command]]) -> tuple[int, int, int]:
+    def import_commands(
+        self, commands: Iterable[tuple[int, Command]], *, skip_recorded: bool = False
+    ) -> tuple[int, int, int]:
         """Append a batch all-or-nothing under one lock and one durable write.
 
         Each command is decided against the state the previous ones left; the first
         refusal raises RuleViolation naming its line and nothing is written. Returns
-        (events recorded, records skipped as idempotent retries, first new seq). A store
+        (events recorded, records skipped as idempotent retries, first new seq). With
+        `skip_recorded` (a bank statement), a record whose key is recorded is skipped even if
+        its payload now differs; self.remapped counts those. A store
         whose write is one transaction (session.streams) takes the lines while they are
         decided, so that the server checks some while the rest are decided; a file's are
         spooled first and written at once.
@@ -168,9 +173,9 @@ class Ledger:
         with self._session() as session:
             state = session.books(keys=True)
             start = state.seq + 1
-            skipped = [0]
+            skipped = [0, 0]
             with money_context():
-                lines = self._sealed(commands, session, state, skipped)
+                lines = self._sealed(commands, session, state, skipped, skip_recorded)
                 if session.streams:
                     session.append_sealed(lines, state)
                 else:
@@ -182,10 +187,16 @@ class Ledger:
                             session.append_sealed(spool.chunks(), state)
                     finally:
                         spool.close()
+            self.remapped = skipped[1]
             return state.seq - start + 1, skipped[0], start
 
     def _sealed(
-        self, commands: Iterable[tuple[int, Command]], session: WriteSession, state: State, skipped: list[int]
+        self,
+        commands: Iterable[tuple[int, Command]],
+        session: WriteSession,
+        state: State,
+        skipped: list[int],
+        skip_recorded: bool = False,
     ) -> Iterator[bytes]:
         """The sealed line of each event the batch records, deciding each command as it comes
         (`state` moves with them; `skipped` counts the idempotent retries)."""
@@ -235,6 +246,10 @@ class Ledger:
             try:
                 events = decide(command, state, Stamp(ts, new_id(), today), keyed=keyed)
             except RuleViolation as exc:
+                if skip_recorded and keyed is not None:  # recorded before, mapped otherwise now
+                    skipped[0] += 1
+                    skipped[1] += 1
+                    continue
                 raise RuleViolation(f"line {number}: {exc}; nothing was imported") from None
             except InvalidValue as exc:
                 raise InvalidValue(f"line {number}: {exc}; nothing was imported") from None

@@ -1,0 +1,51 @@
+"""`ledger import STATEMENT --rules RULES`: a bank's CSV statement read through its rules
+(csvrules, statement) and appended as one batch, each row once, by its key; `--dry-run`
+prints the records instead."""
+
+from __future__ import annotations
+
+import sys
+
+from ledger_cli.actions import _confirm, _ledger
+from ledger_cli.errors import InvalidValue
+from ledger_cli.streams import stdin_closed
+
+
+def import_statement(file: str | None, source: str | None, rules_path: str, *, quiet: bool, dry_run: bool) -> int:
+    """A bank statement through its rules (csvrules, statement): each row once, by its key."""
+    import json
+
+    from ledger_cli import batch, csvrules, statement
+
+    rules = csvrules.parse(rules_path)
+    name = source or "-"
+    if name == "-" and stdin_closed():
+        raise InvalidValue("cannot read the statement from standard input: it is closed")
+    try:
+        if name == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(name, "rb") as stream:
+                data = stream.read()
+    except OSError as exc:
+        raise InvalidValue(f"cannot read {name}: {exc.strerror}") from None
+    found, zero = statement.records(data, name, rules)
+    commands = list(batch.commands(iter(found)))  # every row checked before the lock is taken
+    if dry_run:
+        out = "".join(json.dumps(record, ensure_ascii=False) + "\n" for _, record in found)
+        sys.stdout.write(out)
+        return 0
+    ledger = _ledger(file)
+    count, skipped, first = ledger.import_commands(commands, skip_recorded=True)
+    if not quiet:
+        where = f"seq {first}–{first + count - 1}" if count else "nothing new"
+        notes = []
+        if skipped:
+            notes.append(f"{skipped} rows already recorded")
+        if ledger.remapped:
+            notes.append(f"{ledger.remapped} of them mapped otherwise by the rules now (left as recorded)")
+        if zero:
+            notes.append(f"{zero} rows of amount 0 skipped")
+        note = f" ({'; '.join(notes)})" if notes else ""
+        _confirm(lambda: sys.stdout.write(f"imported {count} events from {name}: {where}{note}\n"), where)
+    return 0

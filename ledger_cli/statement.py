@@ -1,0 +1,120 @@
+"""A bank's CSV statement read through its rules (csvrules) as import records, dated by the
+statement: money in is a deposit to account1; money out a transfer to account2 when a rule
+sets one (an expense bucket such as expenses:food), else a withdrawal. Rows go in date order
+(stable, as hledger orders them), so a statement listed newest first imports the same.
+
+Each row gets an idempotency key: `bank:ACCOUNT1:ID` when the rules assign `key` (the bank's
+own transaction id), else `bank:ACCOUNT1:` and a digest of the row's cells and how many times
+the same row came before it in the file, so importing the same or an overlapping statement
+again records each row once (two equal purchases on one day stay two).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from ledger_cli.csvrules import Rules
+from ledger_cli.errors import InvalidValue
+from ledger_cli.money import format_amount
+
+
+def _amount(text: str, where: str) -> Decimal:
+    """hledger's signs: a leading + is dropped, (x) is -x, --x is x; no digit groups."""
+    value = text.strip().replace(" ", "")
+    negative = False
+    if value.startswith("(") and value.endswith(")"):
+        value, negative = value[1:-1], True
+    if value.startswith("--"):
+        value = value[2:]
+    elif value.startswith("-"):
+        value, negative = value[1:], not negative
+    elif value.startswith("+"):
+        value = value[1:]
+    if not value or not all(c.isdigit() or c == "." for c in value) or value.count(".") > 1:
+        raise InvalidValue(f"{where}: the amount {text!r} is not a decimal number")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise InvalidValue(f"{where}: the amount {text!r} is not a decimal number") from None
+    return -amount if negative else amount
+
+
+def rows(data: bytes, name: str, rules: Rules) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each data row after `skip` lines."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidValue(f"{name} is not UTF-8 text") from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=rules.separator, strict=True)
+    try:
+        for cells in reader:
+            number = reader.line_num
+            if number <= rules.skip or not any(cell.strip() for cell in cells):
+                continue
+            yield number, cells
+    except csv.Error as exc:
+        raise InvalidValue(f"{name} line {reader.line_num}: {exc}") from None
+
+
+def records(data: bytes, name: str, rules: Rules) -> tuple[list[tuple[int, dict[str, object]]], int]:
+    """The import records of a statement in date order, and how many rows had a zero amount
+    (skipped: an amount must be more than zero)."""
+    found: list[tuple[str, int, dict[str, object]]] = []
+    seen: dict[str, int] = {}
+    zero = 0
+    for number, cells in rows(data, name, rules):
+        where = f"{name} line {number}"
+        values = {str(i): cell.strip() for i, cell in enumerate(cells, start=1)}
+        values.update({field: cell.strip() for field, cell in zip(rules.fields, cells) if field})
+        chosen = rules.values_for(values, ",".join(cells))
+        account = chosen.get("account1", "")
+        if not account:
+            raise InvalidValue(f"{where}: no account1 (give `account1 assets:bank` in {rules.path})")
+        try:
+            day = datetime.strptime(chosen.get("date", ""), rules.date_format).date().isoformat()
+        except ValueError:
+            raise InvalidValue(
+                f"{where}: the date {chosen.get('date', '')!r} does not match {rules.date_format}"
+            ) from None
+        amount = _money(chosen, where)
+        if amount == 0:
+            zero += 1
+            continue
+        memo = " ".join(part for part in (chosen.get("description", ""), chosen.get("comment", "")) if part)
+        digest = "\x1f".join(cell.strip() for cell in cells)
+        seen[digest] = seen.get(digest, 0) + 1
+        given = chosen.get("key", "")
+        key = f"bank:{account}:{given}" if given else (
+            f"bank:{account}:{hashlib.sha256(digest.encode()).hexdigest()[:32]}:{seen[digest]}")  # fmt: skip
+        record: dict[str, object] = {"account": account, "amount": format_amount(abs(amount)), "key": key, "date": day}
+        if memo:
+            record["memo"] = memo
+        if amount > 0:
+            record["type"] = "deposit"
+        elif chosen.get("account2"):
+            record.update(type="transfer", to=chosen["account2"])
+        else:
+            record["type"] = "withdraw"
+        found.append((day, number, record))
+    found.sort(key=lambda item: item[0])  # stable: a day's rows keep the file's order
+    return [(number, record) for _, number, record in found], zero
+
+
+def _money(chosen: dict[str, str], where: str) -> Decimal:
+    if chosen.get("amount"):
+        return _amount(chosen["amount"], where)
+    incoming, outgoing = chosen.get("amount-in", ""), chosen.get("amount-out", "")
+    if incoming and outgoing and _amount(incoming, where) and _amount(outgoing, where):
+        raise InvalidValue(f"{where}: both amount-in and amount-out have a value")
+    if incoming and _amount(incoming, where):
+        return abs(_amount(incoming, where))
+    if outgoing:
+        return -abs(_amount(outgoing, where))
+    if incoming:
+        return Decimal(0)
+    raise InvalidValue(f"{where}: no amount (give `amount` or `amount-in`/`amount-out` in the rules)")
