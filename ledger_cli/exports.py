@@ -148,6 +148,19 @@ def in_date_order(
         emit(entry)
 
 
+def _not_the_log(ledger: Ledger, output: str | None) -> None:
+    """-o naming the log itself (or another name of it) would replace the books: exit 2."""
+    log = getattr(ledger.log, "path", None)
+    if output is None or output == "-" or log is None:
+        return
+    try:
+        same = os.path.samefile(output, log)
+    except OSError:
+        same = os.path.realpath(output) == os.path.realpath(log)
+    if same:
+        raise InvalidValue(f"-o {output} is the log itself: write the export somewhere else")
+
+
 def write_out(target: str | None, produce: Callable[[IO[str]], None], *, whole: bool = False) -> None:
     """Write to stdout, or to FILE atomically (a temporary file beside it, fsynced, renamed).
     `whole`: to stdout too only once all of it is made (a value found late may refuse it)."""
@@ -216,6 +229,7 @@ def export(
     """`ledger export`: check the options, walk once to learn the books, then write them."""
     if fmt not in FORMATS:
         raise InvalidValue(f"invalid --format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    _not_the_log(ledger, output)
     income, expense = parse_account(income), parse_account(expense)
     books = first_walk(ledger, bound, as_of, income, expense)
     said = ""

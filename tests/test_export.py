@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -219,3 +220,27 @@ def test_an_export_to_a_file_that_cannot_be_written_leaves_nothing(tmp_path: Pat
     done = run_installed(["export", "-o", str(tmp_path / "missing" / "out.journal")], log)
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
     assert not (tmp_path / "missing").exists()
+
+
+def test_an_export_onto_the_log_itself_is_refused_and_the_books_stay(tmp_path: Path) -> None:
+    log = tmp_path / "books.jsonl"
+    assert run_installed(["deposit", "a", "10"], log).returncode == 0
+    before = log.read_bytes()
+    (tmp_path / "link.jsonl").symlink_to(log)
+    os.link(log, tmp_path / "hard.jsonl")
+    for name in (log, tmp_path / "link.jsonl", tmp_path / "hard.jsonl", tmp_path / "." / "books.jsonl"):
+        done = run_installed(["export", "-o", str(name)], log)
+        assert done.returncode == 2 and "the log itself" in done.stderr, (name, done.stderr)
+    assert log.read_bytes() == before
+
+
+def test_an_export_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
+    log = tmp_path / "books.jsonl"
+    for n in range(300):
+        (tmp_path / "r.jsonl").open("a").write(f'{{"type":"deposit","account":"a","amount":"{n + 1}"}}\n')
+    assert run_installed(["import", "-q", str(tmp_path / "r.jsonl")], log).returncode == 0
+    for fmt in ("hledger", "beancount", "csv"):
+        done = subprocess.run(f"'{Path(sys.executable).parent / 'ledger'}' -f '{log}' export --format {fmt} | head -1",
+                              shell=True, capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0 and done.stderr == "", (fmt, done.stderr)
+        assert done.stdout.startswith(";" if fmt != "csv" else "date,")
