@@ -30,7 +30,8 @@ def import_statement(file: str | None, source: str | None, rules_path: str, *, q
     except OSError as exc:
         raise InvalidValue(f"cannot read {name}: {exc.strerror}") from None
     found, zero = statement.records(data, name, rules)
-    commands = list(batch.commands(iter(found)))  # every row checked before the lock is taken
+    # every row checked before the lock is taken
+    commands = list(batch.commands((number, batch.as_record(record)) for number, record in found))
     if dry_run:
         out = "".join(json.dumps(record, ensure_ascii=False) + "\n" for _, record in found)
         sys.stdout.write(out)

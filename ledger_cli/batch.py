@@ -56,6 +56,12 @@ def _record_type() -> type[Record]:
     return _RECORD[0]
 
 
+def as_record(fields: dict[str, object]) -> Record:
+    """A record built by a reader of another format (a bank statement): the same fast path as
+    a JSON Lines record's."""
+    return _record_type()(**fields)
+
+
 class _Cache:
     """Account names and amounts repeat a lot in a batch: parse each distinct text once (the
     first LIMIT distinct ones: memory stays bounded when they do not repeat)."""

@@ -66,6 +66,7 @@ def records(data: bytes, name: str, rules: Rules) -> tuple[list[tuple[int, dict[
     (skipped: an amount must be more than zero)."""
     found: list[tuple[str, int, dict[str, object]]] = []
     seen: dict[str, int] = {}
+    days: dict[str, str] = {}  # a statement's dates repeat: each is parsed once
     zero = 0
     for number, cells in rows(data, name, rules):
         where = f"{name} line {number}"
@@ -75,12 +76,14 @@ def records(data: bytes, name: str, rules: Rules) -> tuple[list[tuple[int, dict[
         account = chosen.get("account1", "")
         if not account:
             raise InvalidValue(f"{where}: no account1 (give `account1 assets:bank` in {rules.path})")
-        try:
-            day = datetime.strptime(chosen.get("date", ""), rules.date_format).date().isoformat()
-        except ValueError:
-            raise InvalidValue(
-                f"{where}: the date {chosen.get('date', '')!r} does not match {rules.date_format}"
-            ) from None
+        given_day = chosen.get("date", "")
+        day = days.get(given_day)
+        if day is None:
+            try:
+                day = datetime.strptime(given_day, rules.date_format).date().isoformat()
+            except ValueError:
+                raise InvalidValue(f"{where}: the date {given_day!r} does not match {rules.date_format}") from None
+            days[given_day] = day
         amount = _money(chosen, where)
         if amount == 0:
             zero += 1

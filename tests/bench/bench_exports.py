@@ -1,0 +1,66 @@
+"""Section 10 of the benchmark (issue 12): `ledger export` of the 1M log to each format, and
+`ledger import --rules` of a 100k-row bank statement. Imported by bench.py for `--only issue12`."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import bench
+from bench import WORK, Table, build_log, fresh, human, log_paths, ms, per_s, run_once
+
+RULES = """skip 1
+fields date, description, amount, key
+date-format %d/%m/%Y
+account1 assets:bank
+
+if SUPERMARKET|CAFE
+  account2 expenses:food
+
+if %description ^RENT
+  account2 expenses:rent
+"""
+
+
+def statement(rows: int) -> tuple[str, str]:
+    """A bank statement of `rows` rows (an opening deposit, then money out) and its rules."""
+    path, rules = WORK / f"statement-{rows}.csv", WORK / "bank.rules"
+    rules.write_text(RULES)
+    if not path.exists():
+        rng = random.Random(bench.SEED)
+        texts = ("SUPERMARKET 12", "CAFE LUNA", "RENT NOVEMBER", "CASH MACHINE", "BOOKSHOP")
+        lines = ["Date,Description,Amount,Id", "01/01/2026,OPENING,100000000,T0"]
+        for n in range(1, rows):
+            day, month = rng.randint(1, 28), rng.randint(1, 11)
+            lines.append(f"{day:02d}/{month:02d}/2026,{rng.choice(texts)},-{rng.randint(1, 9999) / 100:.2f},T{n}")
+        path.write_text("\n".join(lines) + "\n")
+    return str(path), str(rules)
+
+
+def issue12_sections(table: Table, big_sizes: list[int], say: Callable[[str], None]) -> int:
+    size = big_sizes[-1] if big_sizes else 1_000_000
+    tag = human(size)
+    build_log(size)
+    log = log_paths(size)[0]
+    run_once([bench.LEDGER, "-f", log, "balance"])  # (checkpoints: as a user's log has them)
+    for fmt in ("hledger", "beancount", "csv"):
+        say(f"issue 12: export of the {tag} log as {fmt}")
+        out = WORK / f"export.{fmt}"
+        done = run_once([bench.LEDGER, "-f", log, "export", "--format", fmt, "-o", out])
+        rate = size / done.seconds if done.rc == 0 else 0.0
+        rss = done.rss_kib / 1024
+        table.add(f"`export --format {fmt}` of {tag} events", f"{per_s(rate)} ({ms(done.seconds)}, {rss:.0f} MiB)"
+                  if done.rc == 0 else f"failed: {done.stderr[-200:]}", "", "", "≥ 300k ev/s, ≤ 50 MiB",
+                  done.rc == 0 and rate >= 300_000 and rss <= 50)  # fmt: skip
+        out.unlink(missing_ok=True)
+    rows = 100_000
+    say(f"issue 12: import of a {human(rows)}-row bank statement through its rules")
+    csv_path, rules = statement(rows)
+    books = WORK / "statement-books.jsonl"
+    fresh(books)
+    done = run_once([bench.LEDGER, "-f", books, "import", "-q", csv_path, "--rules", rules])
+    rate = rows / done.seconds if done.rc == 0 else 0.0
+    table.add(f"`import --rules` of a {human(rows)}-row statement", f"{per_s(rate).replace('ev/s', 'rows/s')} "
+              f"({ms(done.seconds)}, {done.rss_kib / 1024:.0f} MiB)" if done.rc == 0
+              else f"failed: {done.stderr[-200:]}", "", "", "≥ 50k rows/s", rate >= 50_000)  # fmt: skip
+    return 0
