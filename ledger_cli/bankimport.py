@@ -30,12 +30,12 @@ def import_statement(file: str | None, source: str | None, rules_path: str, *, q
     except OSError as exc:
         raise InvalidValue(f"cannot read {name}: {exc.strerror}") from None
     found, zero = statement.records(data, name, rules)
-    # every row checked before the lock is taken
-    commands = list(batch.commands((number, batch.as_record(record)) for number, record in found))
     if dry_run:
-        out = "".join(json.dumps(record, ensure_ascii=False) + "\n" for _, record in found)
-        sys.stdout.write(out)
+        for _checked in batch.commands((n, batch.as_record(r)) for n, r in found):  # (checked as a write would)
+            pass
+        sys.stdout.write("".join(json.dumps(record, ensure_ascii=False) + "\n" for _, record in found))
         return 0
+    commands = batch.commands((number, batch.as_record(record)) for number, record in found)
     ledger = _ledger(file)
     count, skipped, first = ledger.import_commands(commands, skip_recorded=True)
     if not quiet:

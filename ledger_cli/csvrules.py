@@ -43,11 +43,15 @@ class Rules:
         self.date_format = "%Y-%m-%d"
         self.assignments: dict[str, str] = {}
         self.blocks: list[Block] = []
+        self.named = True  # whether `fields` names one of the assignable fields
+
+    def done(self) -> None:
+        self.named = any(name in ASSIGNABLE for name in self.fields)
 
     def values_for(self, values: dict[str, str], record: str) -> dict[str, str]:
         """The hledger fields of one row: the top-level assignments, then every matching
         block's in order (a later one wins), each template interpolated from the row."""
-        chosen = {name: values[name] for name in ASSIGNABLE if name in values}
+        chosen = {name: values[name] for name in ASSIGNABLE if name in values} if self.named else {}
         chosen.update({name: interpolate(template, values) for name, template in self.assignments.items()})
         for block in self.blocks:
             if any(matcher.matches(record, values) for matcher in block.matchers):
@@ -56,6 +60,9 @@ class Rules:
 
 
 def interpolate(template: str, values: dict[str, str]) -> str:
+    if "%" not in template:
+        return template.strip()
+
     def value(match: re.Match[str]) -> str:
         name = match.group(1).strip("()")
         return values.get(name, "")
@@ -124,6 +131,7 @@ def parse(path: str) -> Rules:
             raise InvalidValue(f"{path}: an if block needs a matcher and at least one indented assignment")
     if not rules.fields:
         raise InvalidValue(f"{path}: a fields rule must name the CSV's columns")
+    rules.done()
     return rules
 
 

@@ -68,10 +68,12 @@ def records(data: bytes, name: str, rules: Rules) -> tuple[list[tuple[int, dict[
     seen: dict[str, int] = {}
     days: dict[str, str] = {}  # a statement's dates repeat: each is parsed once
     zero = 0
+    numbers = [str(i) for i in range(1, 1000)]
     for number, cells in rows(data, name, rules):
         where = f"{name} line {number}"
-        values = {str(i): cell.strip() for i, cell in enumerate(cells, start=1)}
-        values.update({field: cell.strip() for field, cell in zip(rules.fields, cells) if field})
+        stripped = [cell.strip() for cell in cells]
+        values = dict(zip(numbers, stripped))
+        values.update(zip(rules.fields, stripped))
         chosen = rules.values_for(values, ",".join(cells))
         account = chosen.get("account1", "")
         if not account:
@@ -89,11 +91,13 @@ def records(data: bytes, name: str, rules: Rules) -> tuple[list[tuple[int, dict[
             zero += 1
             continue
         memo = " ".join(part for part in (chosen.get("description", ""), chosen.get("comment", "")) if part)
-        digest = "\x1f".join(cell.strip() for cell in cells)
-        seen[digest] = seen.get(digest, 0) + 1
         given = chosen.get("key", "")
-        key = f"bank:{account}:{given}" if given else (
-            f"bank:{account}:{hashlib.sha256(digest.encode()).hexdigest()[:32]}:{seen[digest]}")  # fmt: skip
+        if given:
+            key = f"bank:{account}:{given}"
+        else:
+            digest = "\x1f".join(stripped)
+            seen[digest] = seen.get(digest, 0) + 1
+            key = f"bank:{account}:{hashlib.sha256(digest.encode()).hexdigest()[:32]}:{seen[digest]}"
         record: dict[str, object] = {"account": account, "amount": format_amount(abs(amount)), "key": key, "date": day}
         if memo:
             record["memo"] = memo
