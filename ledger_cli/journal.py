@@ -41,13 +41,6 @@ def tag_value(text: str) -> str:
     return encoded
 
 
-def description(entry: Entry) -> str:
-    kind = KINDS.get(entry.type, entry.type)
-    if entry.memo is None:
-        return kind
-    return f"{kind} | {entry.memo.replace(';', ',')}".rstrip()
-
-
 class JournalWriter:
     """Writes the header, the account directives, then each entry handed to it, in order."""
 
@@ -66,21 +59,24 @@ class JournalWriter:
         out.write("\n")
 
     def __call__(self, entry: Entry) -> None:
-        tags = f"seq:{entry.seq}, type:{entry.type}, id:{entry.id}, ts:{entry.ts}"
-        second = f"hash:{entry.hash}, prev:{entry.prev}"
-        if entry.target is not None:
-            second += f", reverses:{entry.target}"
-        lines = [f"{entry.date} * ({entry.seq}) {description(entry)}  ; {tags}", f"    ; {second}"]
+        rest = f", reverses:{entry.target}" if entry.target is not None else ""
+        memo = entry.memo
+        kind = KINDS.get(entry.type, entry.type)
+        shown = kind if memo is None else f"{kind} | {memo.replace(';', ',')}".rstrip()
+        text = (
+            f"{entry.date} * ({entry.seq}) {shown}  ; seq:{entry.seq}, type:{entry.type}, id:{entry.id}, "
+            f"ts:{entry.ts}\n    ; hash:{entry.hash}, prev:{entry.prev}{rest}\n"
+        )
         if entry.key is not None:
-            lines.append(f"    ; key:{tag_value(entry.key)}")
-        if entry.memo is not None:
-            lines.append(f"    ; memo:{tag_value(entry.memo)}")
-        balances = self.balances
+            text += f"    ; key:{tag_value(entry.key)}\n"
+        if memo is not None:
+            text += f"    ; memo:{tag_value(memo)}\n"
+        balances, own, recorded = self.balances, self.own, entry.amount
         for account, amount in entry.postings:
-            if account in self.own:
-                balances[account] += amount
-                lines.append(f"    {account}  {format_amount(amount)} = {format_amount(balances[account])}")
+            shown_amount = "0" if recorded is None else recorded if amount > 0 else "-" + recorded
+            if account in own:
+                balance = balances[account] = balances[account] + amount
+                text += f"    {account}  {shown_amount} = {format_amount(balance)}\n"
             else:
-                lines.append(f"    {account}  {format_amount(amount)}")
-        lines.append("\n")
-        self.out.write("\n".join(lines))
+                text += f"    {account}  {shown_amount}\n"
+        self.out.write(text + "\n")
