@@ -24,6 +24,7 @@ from ledger_cli.money import format_amount
 
 _CURRENCY = re.compile(r"[A-Z]([A-Z0-9'._-]*[A-Z0-9])?")
 DIGITS = 28  # Beancount's decimal context (prec 28)
+_LARGE = Decimal(10) ** 10  # a smaller balance (at most 18 decimals) fits in 28 digits
 KINDS = {
     "deposited": "deposit", "withdrawn": "withdrawal", "transferred": "transfer", "reversed": "reversal",
 }  # fmt: skip
@@ -93,12 +94,13 @@ class BeancountWriter:
         )
 
     def _fits(self, value: Decimal, what: str) -> str:
-        if value and len(value.as_tuple().digits) > DIGITS:
+        text = format_amount(value)
+        if len(text) > DIGITS and len(value.as_tuple().digits) > DIGITS:
             raise InvalidValue(
-                f"{what} {format_amount(value)} needs more than {DIGITS} significant digits, which Beancount "
+                f"{what} {text} needs more than {DIGITS} significant digits, which Beancount "
                 "would round: nothing was exported"
             )
-        return format_amount(value)
+        return text
 
     def _meta(self, entry: Entry, indent: str = "  ") -> list[str]:
         meta = [f"{indent}ledger-seq: {entry.seq}", f"{indent}ledger-id: {quoted(entry.id)}",
@@ -161,13 +163,18 @@ class BeancountWriter:
                 links = f" ^ledger-{entry.seq}"
             lines.append(f"{entry.date} * {quoted(KINDS.get(kind, kind))} {quoted(entry.memo or '')}{links}")
             lines.extend(self._meta(entry))
+            recorded = entry.amount or "0"
+            if len(recorded) > DIGITS:
+                self._fits(Decimal(recorded), "the amount")
+            own, balances = self.books.accounts, self.balances
             for account, amount in entry.postings:
-                text = self._fits(amount, "the amount")
-                if account in self.books.accounts:
-                    self.balances[account] += amount
-                    self._fits(self.balances[account], f"the balance of {account}")
+                balance = balances[account] = balances[account] + amount  # (counter-accounts' too)
+                if not -_LARGE < balance < _LARGE:
+                    self._fits(balance, f"the balance of {account}")
+                if account in own:
                     self.touched.add(account)
-                lines.append(f"  {self.names[account]}  {text} {self.currency}")
+                shown = recorded if amount > 0 else "-" + recorded
+                lines.append(f"  {self.names[account]}  {shown} {self.currency}")
         lines.append("")
         self.out.write("\n".join(lines) + "\n")
 

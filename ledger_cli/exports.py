@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 FORMATS = ("hledger", "beancount", "csv")
 INCOME, EXPENSE = "income:unknown", "expenses:unknown"  # hledger's own CSV defaults
+ZERO = Decimal(0)
 
 
 class Entry:
@@ -221,9 +222,11 @@ class CsvWriter:
     def __call__(self, entry: Entry) -> None:
         from ledger_cli.money import format_amount
 
+        recorded, balances = entry.amount, self.balances
         for account, amount in entry.postings:
-            balance = self.balances[account] = self.balances.get(account, Decimal(0)) + amount
-            self.rows.writerow((entry.date, entry.seq, entry.ts, account, format_amount(amount),
+            balance = balances[account] = balances.get(account, ZERO) + amount
+            shown = "0" if recorded is None else recorded if amount > 0 else "-" + recorded
+            self.rows.writerow((entry.date, entry.seq, entry.ts, account, shown,
                                 format_amount(balance), entry.type, entry.memo or "", entry.key or ""))  # fmt: skip
 
 

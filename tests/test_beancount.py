@@ -138,3 +138,12 @@ def test_the_currency_and_the_account_map_are_checked(tmp_path: Path) -> None:
         (tmp_path / "bad.tsv").write_text(bad)
         done = run_installed(["export", "--format", "beancount", "--account-map", str(tmp_path / "bad.tsv")], log)
         assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, (bad, done.stderr)
+
+
+def test_a_counter_account_total_beancount_would_round_is_exit_2(tmp_path: Path) -> None:
+    """Each deposit fits, but their sum on Income:Unknown would need 29 digits."""
+    log = tmp_path / "books.jsonl"
+    for account in ("a", "b"):
+        assert run_installed(["deposit", account, "6000000000.000000000000000001"], log).returncode == 0
+    done = run_installed(["export", "--format", "beancount"], log)
+    assert done.returncode == 2 and "income:unknown" in done.stderr and done.stdout == ""
