@@ -31,11 +31,17 @@ def import_statement(file: str | None, source: str | None, rules_path: str, *, q
         raise InvalidValue(f"cannot read {name}: {exc.strerror}") from None
     found, zero = statement.records(data, name, rules)
     if dry_run:
-        for _checked in batch.commands((n, batch.as_record(r)) for n, r in found):  # (checked as a write would)
+        import msgspec
+
+        for _checked in batch.commands(iter(found)):  # (checked as a write would check them)
             pass
-        sys.stdout.write("".join(json.dumps(record, ensure_ascii=False) + "\n" for _, record in found))
+        shown = (
+            {k: v for k, v in msgspec.structs.asdict(record).items() if v is not None}  # type: ignore[arg-type]
+            for _, record in found
+        )
+        sys.stdout.write("".join(json.dumps(fields, ensure_ascii=False) + "\n" for fields in shown))
         return 0
-    commands = batch.commands((number, batch.as_record(record)) for number, record in found)
+    commands = batch.commands(iter(found))
     ledger = _ledger(file)
     count, skipped, first = ledger.import_commands(commands, skip_recorded=True)
     if not quiet:

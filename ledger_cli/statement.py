@@ -22,6 +22,10 @@ from ledger_cli.csvrules import Rules
 from ledger_cli.errors import InvalidValue
 from ledger_cli.money import format_amount
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ledger_cli.batch import Record
+
 
 def _amount(text: str, where: str) -> Decimal:
     """hledger's signs: a leading + is dropped, (x) is -x, --x is x; no digit groups."""
@@ -61,10 +65,12 @@ def rows(data: bytes, name: str, rules: Rules) -> Iterator[tuple[int, list[str]]
         raise InvalidValue(f"{name} line {reader.line_num}: {exc}") from None
 
 
-def records(data: bytes, name: str, rules: Rules) -> tuple[list[tuple[int, dict[str, object]]], int]:
-    """The import records of a statement in date order, and how many rows had a zero amount
-    (skipped: an amount must be more than zero)."""
-    found: list[tuple[str, int, dict[str, object]]] = []
+def records(data: bytes, name: str, rules: Rules) -> tuple[list[tuple[int, Record]], int]:
+    """The import records of a statement in date order (batch's records: compact), and how
+    many rows had a zero amount (skipped: an amount must be more than zero)."""
+    from ledger_cli.batch import as_record
+
+    found: list[tuple[str, int, Record]] = []
     seen: dict[str, int] = {}
     days: dict[str, str] = {}  # a statement's dates repeat: each is parsed once
     zero = 0
@@ -107,7 +113,7 @@ def records(data: bytes, name: str, rules: Rules) -> tuple[list[tuple[int, dict[
             record.update(type="transfer", to=chosen["account2"])
         else:
             record["type"] = "withdraw"
-        found.append((day, number, record))
+        found.append((day, number, as_record(record)))
     found.sort(key=lambda item: item[0])  # stable: a day's rows keep the file's order
     return [(number, record) for _, number, record in found], zero
 
