@@ -215,6 +215,7 @@ class CsvWriter:
     def __init__(self, out: IO[str]) -> None:
         import csv
 
+        self.out = out
         self.rows = csv.writer(out, lineterminator="\r\n")
         self.rows.writerow(self.HEADER)
         self.balances: dict[str, Decimal] = {}
@@ -223,11 +224,20 @@ class CsvWriter:
         from ledger_cli.money import format_amount
 
         recorded, balances = entry.amount, self.balances
+        memo, key = entry.memo or "", entry.key or ""
+        plain = not any(mark in memo or mark in key for mark in _CSV_MARKS)  # no field needs quoting
         for account, amount in entry.postings:
             balance = balances[account] = balances.get(account, ZERO) + amount
             shown = "0" if recorded is None else recorded if amount > 0 else "-" + recorded
-            self.rows.writerow((entry.date, entry.seq, entry.ts, account, shown,
-                                format_amount(balance), entry.type, entry.memo or "", entry.key or ""))  # fmt: skip
+            if plain:
+                self.out.write(f"{entry.date},{entry.seq},{entry.ts},{account},{shown},{format_amount(balance)},"
+                               f"{entry.type},{memo},{key}\r\n")  # fmt: skip
+            else:
+                self.rows.writerow((entry.date, entry.seq, entry.ts, account, shown, format_amount(balance),
+                                    entry.type, memo, key))  # fmt: skip
+
+
+_CSV_MARKS = (",", '"', "\r", "\n")  # (the other fields never hold one)
 
 
 def export(
