@@ -20,7 +20,7 @@ from typing import IO
 
 from ledger_cli.errors import InvalidValue
 from ledger_cli.events import DEPOSITED, REVERSED, WITHDRAWN, EventLike, date_of
-from ledger_cli.money import money_context
+from ledger_cli.money import format_amount, money_context
 from ledger_cli.values import parse_account
 from ledger_cli.when import Point
 
@@ -56,7 +56,6 @@ class Books:
         self.events = 0  # shown (dated on or before --as-of)
         self.targets: set[int] = set()  # the seqs reversed by an entry shown
         self.status: dict[str, tuple[str, int, str]] = {}  # account -> its last open or close: (date, seq, type)
-        self.volume = Decimal(0)  # every amount moved: no balance is larger
         self.seq = 0
         self.head = ""
 
@@ -102,8 +101,6 @@ def first_walk(ledger: Ledger, bound: Point | None, as_of: str | None, income: s
             mark = (date, ev.seq, ev.type)
             if mark > books.status.get(ev.account, ("", 0, "")):
                 books.status[ev.account] = mark
-        else:
-            books.volume += Decimal(ev.amount or 0)
         if date < latest:
             books.late.append(Entry(ev, date, postings(ev, income, expense)))
         else:
@@ -163,14 +160,12 @@ def in_date_order(
 
 def _not_the_log(ledger: Ledger, output: str | None) -> None:
     """-o naming the log itself (or another name of it) would replace the books: exit 2."""
+    from ledger_cli.copying import same
+
     log = getattr(ledger.log, "path", None)
     if output is None or output == "-" or log is None:
         return
-    try:
-        same = os.path.samefile(output, log)
-    except OSError:
-        same = os.path.realpath(output) == os.path.realpath(log)
-    if same:
+    if same(output, log):
         raise InvalidValue(f"-o {output} is the log itself: write the export somewhere else")
 
 
@@ -221,8 +216,6 @@ class CsvWriter:
         self.balances: dict[str, Decimal] = {}
 
     def __call__(self, entry: Entry) -> None:
-        from ledger_cli.money import format_amount
-
         recorded, balances = entry.amount, self.balances
         memo, key = entry.memo or "", entry.key or ""
         plain = not any(mark in memo or mark in key for mark in _CSV_MARKS)  # no field needs quoting

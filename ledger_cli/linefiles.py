@@ -34,27 +34,21 @@ def ends_alike(one: str, other: str) -> bool:
     and `other` is a verified copy made before, that one line proves `other` a prefix of `one`:
     its hash covers every line before it. So the full comparison (first_unlike) is needed
     only to name the line where two copies part."""
+    found = _last_line(other)
+    if found is None or found[2] != found[0] + len(found[1]) + 1:
+        return False  # no whole last line (or one longer than the tail read): compare in full
+    at, line, size = found
     try:
-        with open(other, "rb") as right:
-            size = os.fstat(right.fileno()).st_size
-            tail = os.pread(right.fileno(), min(size, 1 << 16), max(0, size - (1 << 16)))
-        if not tail.endswith(b"\n"):
-            return False
-        start = tail.rfind(b"\n", 0, len(tail) - 1) + 1
-        if start == 0 and size > len(tail):
-            return False  # a last line longer than the tail read: compare in full
-        at = size - len(tail) + start  # where the last line starts in `other`
         with open(one, "rb") as left:
             before = os.pread(left.fileno(), 1, at - 1) if at else b"\n"
-            return before == b"\n" and os.pread(left.fileno(), size - at, at) == tail[start:]
+            return before == b"\n" and os.pread(left.fileno(), size - at, at) == line + b"\n"
     except OSError:
         return False
 
 
-def last_line_head(path: str) -> tuple[int, str, str | None] | None:
-    """(seq, hash, ts) of the last whole line of a file (None: no file or no line)."""
-    from ledger_cli.codec import decode_line
-
+def _last_line(path: str) -> tuple[int, bytes, int] | None:
+    """(offset, bytes without the newline, file size) of the last newline-ended line within
+    the file's last 64 KiB (None: no file, no such line, or one longer than that)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -70,8 +64,18 @@ def last_line_head(path: str) -> tuple[int, str, str | None] | None:
     start = tail.rfind(b"\n", 0, end) + 1
     if start == 0 and size > len(tail):
         return None
+    return size - len(tail) + start, tail[start:end], size
+
+
+def last_line_head(path: str) -> tuple[int, str, str | None] | None:
+    """(seq, hash, ts) of the last whole line of a file (None: no file or no line)."""
+    from ledger_cli.codec import decode_line
+
+    found = _last_line(path)
+    if found is None:
+        return None
     try:
-        event = decode_line(tail[start:end], 0)
+        event = decode_line(found[1], 0)
     except LedgerError:
         return None
     return event.seq, event.hash or "", event.ts

@@ -122,12 +122,10 @@ def _money(chosen: dict[str, str], where: str) -> Decimal:
     if chosen.get("amount"):
         return _amount(chosen["amount"], where)
     incoming, outgoing = chosen.get("amount-in", ""), chosen.get("amount-out", "")
-    if incoming and outgoing and _amount(incoming, where) and _amount(outgoing, where):
+    if not incoming and not outgoing:
+        raise InvalidValue(f"{where}: no amount (give `amount` or `amount-in`/`amount-out` in the rules)")
+    money_in = abs(_amount(incoming, where)) if incoming else Decimal(0)
+    money_out = abs(_amount(outgoing, where)) if outgoing else Decimal(0)
+    if money_in and money_out:
         raise InvalidValue(f"{where}: both amount-in and amount-out have a value")
-    if incoming and _amount(incoming, where):
-        return abs(_amount(incoming, where))
-    if outgoing:
-        return -abs(_amount(outgoing, where))
-    if incoming:
-        return Decimal(0)
-    raise InvalidValue(f"{where}: no amount (give `amount` or `amount-in`/`amount-out` in the rules)")
+    return money_in or -money_out

@@ -14,8 +14,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,11 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger_cli import dates, exports
+from ledger_cli import exports
 from ledger_cli.config import ledger_at
 from ledger_cli.errors import InvalidValue, RuleViolation
 from tests.conftest import run_installed
-from tests.test_bitemporal_model import ACCOUNTS, Clock, Ids, command_for, scenarios
+from tests.test_bitemporal_model import ACCOUNTS, Clock, Ids, command_for, scenarios, utc  # noqa: F401 (TZ=UTC)
 from tests.test_v1_dates import LOG as V1_LOG
 
 HLEDGER, LEDGER3 = shutil.which("hledger"), shutil.which("ledger") or "/usr/bin/ledger"
@@ -39,17 +37,6 @@ needs_tools = pytest.mark.skipif(
 UTF8 = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}  # hledger 1.25 reads non-ASCII only so
 NAMES = ("acct1", "Acct1", "café:naïve", "a_b.c", "2024-x", "खाता", "中文:账户", "x:y:z")
 FINE = "0.000000000000000001"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def utc() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TZ", "UTC")
-        time.tzset()
-        dates.forget_zone()
-        yield
-    time.tzset()
-    dates.forget_zone()
 
 
 def hledger(journal: Path, *args: str) -> subprocess.CompletedProcess[str]:
