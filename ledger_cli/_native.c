@@ -1973,6 +1973,8 @@ static PyObject *use_portable_sha(PyObject *self, PyObject *flag) {
     return PyBool_FromLong(sha256_blocks != sha256_blocks_c);
 }
 
+#include "_native_export.c" /* export_begin, export_lines, export_state, export_finish */
+
 static PyMethodDef methods[] = {
     {"fold", fold, METH_VARARGS, fold_doc},
     {"sync", sync_py, METH_VARARGS, sync_doc},
@@ -1981,6 +1983,10 @@ static PyMethodDef methods[] = {
     {"amount", amount_py, METH_O, amount_doc},
     {"text_ok", text_ok_py, METH_VARARGS, text_ok_doc},
     {"clear_caches", clear_caches, METH_NOARGS, "Forget the validated accounts and amounts."},
+    {"export_begin", export_begin, METH_VARARGS, export_begin_doc},
+    {"export_lines", export_lines, METH_VARARGS, export_lines_doc},
+    {"export_state", export_state, METH_NOARGS, export_state_doc},
+    {"export_finish", export_finish, METH_NOARGS, export_finish_doc},
     {"use_portable_sha", use_portable_sha, METH_O,
      "use_portable_sha(flag) -> bool: choose the portable SHA-256 (True) or the CPU's if it has one; "
      "returns whether the CPU's is in use."},
@@ -2014,7 +2020,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     PyObject *m = PyModule_Create(&module);
     /* accel.API: a stale build (an editable install after a pull) is not used, never called
      * with arguments it does not know. Bump it with every change of these functions. */
-    if (m && PyModule_AddIntConstant(m, "API", 7) < 0)
+    if (m && PyModule_AddIntConstant(m, "API", 8) < 0)
         Py_CLEAR(m);
     return m;
 }

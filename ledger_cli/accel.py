@@ -12,7 +12,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
 
-API = 7  # what this code expects of the extension (its API constant; see _native.c)
+API = 8  # what this code expects of the extension (its API constant; see _native.c)
 _found: list[ModuleType | None] = []  # [the module, or None]; tests may set it
 
 

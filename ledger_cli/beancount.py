@@ -93,6 +93,11 @@ class BeancountWriter:
             f'option "operating_currency" "{currency}"\n\n'
         )
 
+    def resume(self, balances: dict[str, Decimal], opened: set[str], touched: set[str], day: str) -> None:
+        """Go on from a C writer's state (fastexport)."""
+        self.balances.update(balances)
+        self.opened, self.touched, self.day = set(opened), set(touched), day
+
     def _fits(self, value: Decimal, what: str) -> str:
         text = format_amount(value)
         if len(text) > DIGITS and len(value.as_tuple().digits) > DIGITS:

@@ -2,12 +2,11 @@
 as CSV postings, in date order, streamed.
 
 Journals must be in date order (hledger's `check ordereddates`; balance assertions are checked
-in date order), but the log is in recorded order and an entry may be dated days before the
-ones recorded ahead of it. Two walks of the log, each verifying it: the first finds the
-accounts, the largest scale and the few entries dated before some entry recorded earlier
-("late" ones, held in memory); the second streams every other entry in log order (their dates
-never decrease) and merges the late ones in at their (date, seq) place. Memory grows with the
-late entries only.
+in date order), but the log is in recorded order. An entry dated by the local day of its ts
+comes in date order by itself (ts never decreases); the others, the off-day entries (backdated,
+or written in another zone), are listed by the books at the export's bound, read first and
+merged in at their (date, seq) place. One walk of the log verifies every line and proves the
+plan (no other entry is off-day, no date goes back). Memory grows with the off-day entries only.
 """
 
 from __future__ import annotations
@@ -16,9 +15,10 @@ import os
 import sys
 from collections.abc import Callable
 from decimal import Decimal
-from typing import IO
+from typing import IO, Protocol
 
-from ledger_cli.errors import InvalidValue
+from ledger_cli.dates import local_day
+from ledger_cli.errors import InvalidValue, StoreError
 from ledger_cli.events import DEPOSITED, REVERSED, WITHDRAWN, EventLike, date_of
 from ledger_cli.money import format_amount, money_context
 from ledger_cli.values import parse_account
@@ -46,18 +46,28 @@ class Entry:
         self.postings = postings
 
 
+class Writer(Protocol):
+    """A format's writer: called with each entry in order; resume() takes over a C writer's state."""
+
+    def __call__(self, entry: Entry) -> None: ...
+
+    def resume(self, balances: dict[str, Decimal], opened: set[str], touched: set[str], day: str) -> None: ...
+
+
 class Books:
-    """What the first walk learns: the accounts, the largest scale, the late entries, the bound."""
+    """What the export knows before it walks, from the books at its bound (a checkpoint's):
+    the accounts, the largest scale, the off-day entries and which events are shown."""
 
     def __init__(self) -> None:
-        self.accounts: set[str] = set()
+        self.accounts: set[str] = set()  # those with an entry shown
         self.scale = 0
-        self.late: list[Entry] = []
         self.events = 0  # shown (dated on or before --as-of)
         self.targets: set[int] = set()  # the seqs reversed by an entry shown
         self.status: dict[str, tuple[str, int, str]] = {}  # account -> its last open or close: (date, seq, type)
         self.seq = 0
         self.head = ""
+        self.offday: dict[int, str] = {}  # seq -> date of every off-day entry up to the bound
+        self.shown_offday: list[int] = []  # the seqs of those dated on or before --as-of
 
 
 def postings(ev: EventLike, income: str, expense: str) -> tuple[tuple[str, Decimal], ...]:
@@ -79,83 +89,145 @@ def postings(ev: EventLike, income: str, expense: str) -> tuple[tuple[str, Decim
     return ((ev.account, -amount), (ev.to, amount))  # type: ignore[return-value]
 
 
-def first_walk(ledger: Ledger, bound: Point | None, as_of: str | None, income: str, expense: str) -> Books:
-    books = Books()
-    latest = ""
+def plan(ledger: Ledger, bound: Point | None, as_of: str | None, income: str, expense: str) -> Books:
+    """The books an export shows, from the state at its bound: no walk of the log.
 
-    def visit(ev: EventLike) -> None:
-        nonlocal latest
-        date = date_of(ev)
-        if as_of is not None and date > as_of:
-            return
-        books.events += 1
-        if ev.account is not None:
-            books.accounts.add(ev.account)
-        if ev.to is not None:
-            books.accounts.add(ev.to)
-        if ev.amount is not None and "." in ev.amount:
-            books.scale = max(books.scale, len(ev.amount) - ev.amount.index(".") - 1)
-        if ev.target is not None:
-            books.targets.add(ev.target)
-        if ev.amount is None and ev.account is not None:  # an open or a close
-            mark = (date, ev.seq, ev.type)
-            if mark > books.status.get(ev.account, ("", 0, "")):
-                books.status[ev.account] = mark
-        if date < latest:
-            books.late.append(Entry(ev, date, postings(ev, income, expense)))
-        else:
-            latest = date
+    An entry is off-day when it is dated other than the local day of its ts (books.OffDay);
+    every other entry is dated by its ts, so in log order their dates never decrease, and the
+    ones dated on or before --as-of are those recorded before the local midnight that ends it
+    (`cut`). The off-day ones are few and are merged in at their (date, seq) place."""
+    from ledger_cli.books import ensure_offday
+    from ledger_cli.when import day_end
 
-    with money_context():
-        state = ledger.walk(_decoded(visit), bound, lines=True)  # type: ignore[arg-type]
-    books.seq, books.head = state.seq, state.head
-    books.late.sort(key=lambda entry: (entry.date, entry.seq))
+    head = ledger.state(bound, keys=False, dated=False)
+    if not ensure_offday(head):
+        head = ledger.state(bound, keys=False, dated=True)
     for name in (income, expense):
-        if name in books.accounts:
+        if name in head.balances:
             raise InvalidValue(
                 f"the counter-account {name} is one of the books' accounts: name another "
                 "(--income-account / --expense-account)"
             )
+    books = Books()
+    books.seq, books.head = head.seq, head.head if head.seq else ""
+    books.offday = {seq: date for seq, date, *_ in head.offday}
+    books.offday.update((seq, date) for seq, _, date in head.periods)  # (dated by the period, never by ts)
+    view, cut = head, head.seq
+    if as_of is not None:
+        view = ledger.as_of(as_of, bound)
+        cut = min(head.seq, ledger.state(day_end(as_of), keys=False, dated=False).seq)
+    books.shown_offday = sorted(seq for seq, date in books.offday.items() if as_of is None or date <= as_of)
+    books.events = cut - sum(1 for seq in books.offday if seq <= cut) + len(books.shown_offday)
+    books.accounts = set(view.balances)
+    for balance in view.balances.values():
+        books.scale = max(books.scale, -int(balance.as_tuple().exponent))
+    for account, entries in head.status.items():
+        shown = [entry for entry in entries if as_of is None or entry[0] <= as_of]
+        if shown:
+            date, seq, opened = max(shown)
+            books.status[account] = (date, seq, "account_opened" if opened else "account_closed")
+
+    def is_shown(seq: int) -> bool:
+        date = books.offday.get(seq)
+        return seq <= cut if date is None else as_of is None or date <= as_of
+
+    books.targets = {target for target, reversal in head.reversed_by.items() if is_shown(reversal)}
     return books
 
 
-def _decoded(visit: Callable[[EventLike], None]) -> Callable[[bytes], None]:
-    """A walk's visitor of verified lines (many at a time) that decodes them in one call."""
-    from ledger_cli.fastcodec import events_of
+def offday_lines(ledger: Ledger, seqs: list[int]) -> dict[int, bytes]:
+    """The lines (without newlines) of the events at `seqs`, read before the walk reaches them
+    (which then proves each is the line it verified)."""
+    many = getattr(ledger.log, "lines_at", None)
+    if many is not None:
+        return dict(zip(seqs, many(seqs)))
+    from ledger_cli.fastcodec import seal
 
-    def lines(block: bytes) -> None:
-        for ev in events_of(block):
-            visit(ev)  # type: ignore[arg-type]  # (a FastEvent: its hash is never None)
+    found = {}
+    for seq in seqs:
+        event = ledger.log.at(seq)
+        if event is None:
+            raise StoreError(f"event {seq} is missing: the log changed during the export")
+        found[seq] = seal(event).rstrip(b"\n")
+    return found
 
-    return lines
+
+def _changed(what: str) -> StoreError:
+    return StoreError(f"{what}: the checkpoint disagrees with the log (run the export again with --no-cache)")
 
 
-def in_date_order(
-    ledger: Ledger, books: Books, as_of: str | None, income: str, expense: str, emit: Callable[[Entry], None]
-) -> None:
-    """Hand every entry of the books (up to the first walk's head) to `emit` in (date, seq)
-    order, as the second walk goes (nothing but the late entries is held)."""
-    late = books.late
-    late_seqs = {entry.seq for entry in late}
-    at = 0
+class DateOrder:
+    """Hands every entry of the books (up to the plan's head) to `emit` in (date, seq) order, in
+    one verified walk of the log: the off-day entries, read first, wait for their place. With
+    the C extension, fastexport writes the text itself until it hands over (`native`)."""
 
-    def visit(ev: EventLike) -> None:
-        nonlocal at
-        if ev.seq in late_seqs:
+    def __init__(
+        self, ledger: Ledger, books: Books, as_of: str | None, counters: tuple[str, str], emit: Writer
+    ) -> None:
+        from ledger_cli.fastcodec import events_of
+
+        self.ledger, self.books, self.as_of, self.counters, self.emit = ledger, books, as_of, counters, emit
+        self.lines = offday_lines(ledger, books.shown_offday)
+        with money_context():
+            self.early = [self.entry(ev, ev.date) for ev in events_of(b"\n".join(self.lines.values()))]  # type: ignore[arg-type]
+        self.early.sort(key=lambda entry: (entry.date, entry.seq))
+        self.at = 0  # early[at] is the next to emit
+        self.latest = ""  # the latest date of an entry not off-day, in log order
+        self.native: Callable[[bytes], bool] | None = None  # a C writer of blocks (False: it handed over)
+
+    def entry(self, ev: EventLike, date: str) -> Entry:
+        return Entry(ev, date, postings(ev, *self.counters))
+
+    def visit(self, ev: EventLike) -> None:
+        seq = ev.seq
+        if seq in self.books.offday:
+            self.check_skipped(seq, ev.hash)
             return
         date = date_of(ev)
-        if as_of is not None and date > as_of:
+        if ev.date is not None and date != local_day(ev.ts):
+            raise _changed(f"event {seq} is dated {date}, not by its ts")
+        if date < self.latest:
+            raise _changed(f"event {seq} is dated before the one recorded ahead of it")
+        self.latest = date
+        if self.as_of is not None and date > self.as_of:
             return
-        while at < len(late) and (late[at].date, late[at].seq) < (date, ev.seq):
-            emit(late[at])
-            at += 1
-        emit(Entry(ev, date, postings(ev, income, expense)))
+        early = self.early
+        while self.at < len(early) and (early[self.at].date, early[self.at].seq) < (date, seq):
+            self.emit(early[self.at])
+            self.at += 1
+        self.emit(self.entry(ev, date))
 
-    if books.seq:
-        with money_context():
-            ledger.walk(_decoded(visit), Point(str(books.seq), seq=books.seq), lines=True)  # type: ignore[arg-type]
-    for entry in late[at:]:
-        emit(entry)
+    def check_skipped(self, seq: int, digest: str | None) -> None:
+        """An off-day entry met in log order is the one read before (if it is shown)."""
+        from ledger_cli.fastcodec import hash_of
+
+        line = self.lines.get(seq)
+        if line is not None and hash_of(line) != digest:
+            raise StoreError(f"event {seq} changed while it was exported")
+
+    def blocks(self, block: bytes) -> None:
+        """A walk's visitor of verified lines, many at a time."""
+        from ledger_cli.fastcodec import events_of
+
+        if self.native is not None and self.native(block):
+            return
+        for ev in events_of(block):
+            self.visit(ev)  # type: ignore[arg-type]
+
+    def run(self) -> None:
+        books = self.books
+        if books.seq:
+            with money_context():
+                state = self.ledger.walk(self.blocks, Point(str(books.seq), seq=books.seq), lines=True)  # type: ignore[arg-type]
+            if (state.seq, state.head) != (books.seq, books.head):
+                raise _changed(f"the log ends at event {state.seq}, not {books.seq}")
+        if self.native is not None and self.native(b""):
+            return
+        for entry in self.early[self.at :]:
+            self.emit(entry)
+        finish = getattr(self.emit, "finish", None)
+        if finish is not None:
+            finish()
 
 
 def _not_the_log(ledger: Ledger, output: str | None) -> None:
@@ -215,6 +287,9 @@ class CsvWriter:
         self.rows.writerow(self.HEADER)
         self.balances: dict[str, Decimal] = {}
 
+    def resume(self, balances: dict[str, Decimal], opened: set[str], touched: set[str], day: str) -> None:
+        self.balances.update(balances)
+
     def __call__(self, entry: Entry) -> None:
         recorded, balances = entry.amount, self.balances
         memo, key = entry.memo or "", entry.key or ""
@@ -249,7 +324,7 @@ def export(
         raise InvalidValue(f"invalid --format {fmt!r}: choose one of {', '.join(FORMATS)}")
     _not_the_log(ledger, output)
     income, expense = parse_account(income), parse_account(expense)
-    books = first_walk(ledger, bound, as_of, income, expense)
+    books = plan(ledger, bound, as_of, income, expense)
     said = ""
     if bound is not None:
         said += f", known at {bound.text}"
@@ -265,14 +340,16 @@ def export(
         if fmt == "hledger":
             from ledger_cli.journal import JournalWriter
 
-            emit: Callable[[Entry], None] = JournalWriter(out, books, (income, expense), said)
+            emit: Writer = JournalWriter(out, books, (income, expense), said)
         elif fmt == "beancount":
             emit = beancount.BeancountWriter(out, books, names, currency, said)
         else:
             emit = CsvWriter(out)
-        in_date_order(ledger, books, as_of, income, expense, emit)
-        if fmt == "beancount":
-            emit.finish()  # type: ignore[attr-defined]
+        order = DateOrder(ledger, books, as_of, (income, expense), emit)
+        from ledger_cli import fastexport
+
+        order.native = fastexport.writer(order, fmt, out, names if fmt == "beancount" else None, currency)
+        order.run()
 
     write_out(output, produce, whole=fmt == "beancount")
     return 0

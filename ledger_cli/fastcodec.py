@@ -294,3 +294,8 @@ def events_of(block: bytes) -> list[FastEvent]:
     """The events of verified lines joined by newlines (a walk's `lines=True` pieces), decoded
     in one call: for exports, which visit every event of a long log."""
     return _decode_lines(block)
+
+
+def hash_of(line: bytes) -> str:
+    """The hash member of a sealed line (without its newline): it is the line's last member."""
+    return line[-66:-2].decode("ascii", "replace") if line.endswith(b'"}') else ""

@@ -58,6 +58,10 @@ class JournalWriter:
             out.write(f"account {name}\n")
         out.write("\n")
 
+    def resume(self, balances: dict[str, Decimal], opened: set[str], touched: set[str], day: str) -> None:
+        """Go on from a C writer's running balances (fastexport)."""
+        self.balances.update(balances)
+
     def __call__(self, entry: Entry) -> None:
         rest = f", reverses:{entry.target}" if entry.target is not None else ""
         memo = entry.memo

@@ -59,6 +59,11 @@ class LineIndex:
 def event_at(path: str, fd: int, seq: int, index: LineIndex | None = None) -> Event:
     """The event on line `seq` (hash-checked), found by counting newlines (from the nearest
     sample of `index`, if one is given)."""
+    return decode_line(line_at(path, fd, seq, index), seq)
+
+
+def line_at(path: str, fd: int, seq: int, index: LineIndex | None = None) -> bytes:
+    """Line `seq` as it is in the file, without its newline (not checked)."""
     offset = line_start(path, fd, seq, index)
     rest = os.pread(fd, LINE_GUESS, offset)
     end = rest.find(b"\n")
@@ -68,7 +73,7 @@ def event_at(path: str, fd: int, seq: int, index: LineIndex | None = None) -> Ev
             raise StoreError(f"{path}: event {seq} is {'incomplete' if rest else 'missing'}")
         rest += more
         end = rest.find(b"\n")
-    return decode_line(rest[:end], seq)
+    return rest[:end]
 
 
 def line_start(path: str, fd: int, seq: int, index: LineIndex | None = None) -> int:
