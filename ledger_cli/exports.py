@@ -138,6 +138,8 @@ def plan(ledger: Ledger, bound: Point | None, as_of: str | None, income: str, ex
 def offday_lines(ledger: Ledger, seqs: list[int]) -> dict[int, bytes]:
     """The lines (without newlines) of the events at `seqs`, read before the walk reaches them
     (which then proves each is the line it verified)."""
+    if not seqs:
+        return {}
     many = getattr(ledger.log, "lines_at", None)
     if many is not None:
         return dict(zip(seqs, many(seqs)))
@@ -164,19 +166,23 @@ class DateOrder:
     def __init__(
         self, ledger: Ledger, books: Books, as_of: str | None, counters: tuple[str, str], emit: Writer
     ) -> None:
-        from ledger_cli.fastcodec import events_of
-
         self.ledger, self.books, self.as_of, self.counters, self.emit = ledger, books, as_of, counters, emit
         self.lines = offday_lines(ledger, books.shown_offday)
-        with money_context():
-            self.early = [self.entry(ev, ev.date) for ev in events_of(b"\n".join(self.lines.values()))]  # type: ignore[arg-type]
-        self.early.sort(key=lambda entry: (entry.date, entry.seq))
+        self.early = sorted((books.offday[seq], seq) for seq in books.shown_offday)  # (date, seq) of each
         self.at = 0  # early[at] is the next to emit
         self.latest = ""  # the latest date of an entry not off-day, in log order
         self.native: Callable[[bytes], bool] | None = None  # a C writer of blocks (False: it handed over)
 
     def entry(self, ev: EventLike, date: str) -> Entry:
         return Entry(ev, date, postings(ev, *self.counters))
+
+    def early_entry(self, at: int) -> Entry:
+        """The entry of early[at], decoded from the line read before the walk."""
+        from ledger_cli.fastcodec import events_of
+
+        date, seq = self.early[at]
+        (ev,) = events_of(self.lines[seq])
+        return self.entry(ev, date)  # type: ignore[arg-type]
 
     def visit(self, ev: EventLike) -> None:
         seq = ev.seq
@@ -192,8 +198,8 @@ class DateOrder:
         if self.as_of is not None and date > self.as_of:
             return
         early = self.early
-        while self.at < len(early) and (early[self.at].date, early[self.at].seq) < (date, seq):
-            self.emit(early[self.at])
+        while self.at < len(early) and early[self.at] < (date, seq):
+            self.emit(self.early_entry(self.at))
             self.at += 1
         self.emit(self.entry(ev, date))
 
@@ -215,16 +221,19 @@ class DateOrder:
             self.visit(ev)  # type: ignore[arg-type]
 
     def run(self) -> None:
+        with money_context():  # (the writers' running balances: exact, or an error)
+            self._run()
+
+    def _run(self) -> None:
         books = self.books
         if books.seq:
-            with money_context():
-                state = self.ledger.walk(self.blocks, Point(str(books.seq), seq=books.seq), lines=True)  # type: ignore[arg-type]
+            state = self.ledger.walk(self.blocks, Point(str(books.seq), seq=books.seq), lines=True)  # type: ignore[arg-type]
             if (state.seq, state.head) != (books.seq, books.head):
                 raise _changed(f"the log ends at event {state.seq}, not {books.seq}")
         if self.native is not None and self.native(b""):
             return
-        for entry in self.early[self.at :]:
-            self.emit(entry)
+        for at in range(self.at, len(self.early)):
+            self.emit(self.early_entry(at))
         finish = getattr(self.emit, "finish", None)
         if finish is not None:
             finish()

@@ -53,8 +53,8 @@ def writer(
 
     def early_one() -> bool:
         """The next off-day entry in date order, in C; False when it was handed over."""
-        entry = order.early[order.at]
-        text, _, code = ext.export_lines(order.lines[entry.seq], 0, 0, None, 0, True)
+        _, seq = order.early[order.at]
+        text, _, code = ext.export_lines(order.lines[seq], 0, 0, None, 0, True)
         if code != END:
             hand_over()
             return False
@@ -74,10 +74,8 @@ def writer(
         pos = 0
         while True:
             skip = skips[state["skip"]] if state["skip"] < len(skips) else 0
-            early = order.early[order.at] if order.at < len(order.early) else None
-            text, pos, code = ext.export_lines(
-                block, pos, skip, None if early is None else early.date, 0 if early is None else early.seq, False
-            )
+            stop_date, stop_seq = order.early[order.at] if order.at < len(order.early) else (None, 0)
+            text, pos, code = ext.export_lines(block, pos, skip, stop_date, stop_seq, False)
             write(text)
             if code == END:
                 return True

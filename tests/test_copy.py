@@ -115,3 +115,19 @@ def test_the_same_log_twice_is_exit_2(tmp_path: Path) -> None:
     for destination in (one, link):
         done = copy(one, destination)
         assert done.returncode == 2 and "same log" in done.stderr
+
+
+def test_an_export_from_postgresql_is_the_files_byte_for_byte(big: Path, pg_uri: str, tmp_path: Path) -> None:
+    """Issue 12 on the database store: the off-day entries are read by seq from the database,
+    the walk goes over its lines; every format comes out as from the same events in a file
+    (with a backdated entry, a period closed and reopened among them)."""
+    work = tmp_path / "work.jsonl"
+    work.write_bytes(big.read_bytes())
+    done = ledger(work, "deposit", "late:one", "7.25", "--date", "2026-01-02")  # (after the closed period)
+    assert done.returncode == 0, done.stderr
+    assert copy(work, pg_uri).returncode == 0
+    for fmt in ("hledger", "beancount", "csv"):
+        here, there = ledger(work, "export", "--format", fmt), ledger(pg_uri, "export", "--format", fmt)
+        assert here.returncode == 0 and there.returncode == 0, here.stderr + there.stderr
+        assert there.stdout == here.stdout
+        assert "2026-01-02" in here.stdout

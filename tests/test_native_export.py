@@ -7,6 +7,7 @@ byte for byte the same either way, and so does an export whose values pass the C
 from __future__ import annotations
 
 import tempfile
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from ledger_cli import exports, fastexport
 from ledger_cli.accel import native
 from ledger_cli.config import ledger_at
 from ledger_cli.errors import InvalidValue, RuleViolation
-from tests.test_bitemporal_model import Clock, Ids, command_for, scenarios, utc  # noqa: F401 (TZ=UTC)
+from tests.test_bitemporal_model import TODAY, Clock, Ids, command_for, scenarios, utc  # noqa: F401 (TZ=UTC)
 from tests.test_export import NAMES, model_events
 from tests.test_v1_dates import LOG as V1_LOG
 
@@ -26,7 +27,8 @@ pytestmark = pytest.mark.skipif(native() is None, reason="the C extension is not
 
 TEXT = st.text(st.sampled_from("ab;,%\"\\ é中\u00a0\u3000\u2009x"), min_size=0, max_size=8)
 KEYS = st.text(st.sampled_from("ab;,%\"\\ é中x"), min_size=1, max_size=8)  # (printable only)
-MEMOS = st.one_of(st.none(), TEXT, st.sampled_from(["  lead", "trail  ", "x\u3000", "%2C", ";;", " ", "a\u00a0 \u3000"]))
+ODD = ["  lead", "trail  ", "x\u3000", "%2C", ";;", " ", "a\u00a0 \u3000"]  # (spaces at either end, escapes)
+MEMOS = st.one_of(st.none(), TEXT, st.sampled_from(ODD))
 BIG = "123456789012345678901234567.5"  # 27 + 1 digits: past the C writer's 19 whole digits
 
 
@@ -101,13 +103,22 @@ def test_a_value_past_the_c_writers_limits_hands_over_mid_walk(tmp_path: Path) -
     ledger = ledger_at(tmp_path / "books.jsonl", clock=Clock(), new_id=Ids())
     from ledger_cli.commands import Deposit, Withdraw
 
-    for command in (Deposit("acct1", exports.Decimal("10.5")), Deposit("acct1", exports.Decimal(BIG)),
-                    Withdraw("acct1", exports.Decimal("0.25")), Deposit("b", exports.Decimal("1"))):  # fmt: skip
+    def back(days: int) -> str:
+        return (date.fromisoformat(TODAY) - timedelta(days=days)).isoformat()
+
+    # every entry backdated (off-day): all of them are written after the walk, in date order
+    for command in (Deposit("acct1", exports.Decimal("10.5"), date=back(3)),
+                    Deposit("acct1", exports.Decimal(BIG), date=back(3)),
+                    Withdraw("acct1", exports.Decimal("0.25"), date=back(3)),
+                    Deposit("b", exports.Decimal("1"), date=back(1)),
+                    Deposit("acct1", exports.Decimal("0.125"), date=back(2))):  # fmt: skip
         ledger.execute(command)
-    for fmt, balance in (("hledger", b" = 123456789012345678901234577.75\n"), ("csv", b",123456789012345678901234577.75,")):
+    # 10.5 + BIG - 0.25 + 0.125 needs 30 digits: exact, never rounded to Decimal's default 28
+    total = "123456789012345678901234577.875"
+    for fmt, balance in (("hledger", f" = {total}\n".encode()), ("csv", f",{total},".encode())):
         ours = exported(ledger, tmp_path, fmt, None, True)
         assert ours == exported(ledger, tmp_path, fmt, None, False)
-        assert isinstance(ours, bytes) and balance in ours  # 10.5 + BIG - 0.25, after the handover
+        assert isinstance(ours, bytes) and balance in ours
     refused = exported(ledger, tmp_path, "beancount", None, True)
     assert refused == exported(ledger, tmp_path, "beancount", None, False)
     assert isinstance(refused, str) and "28 significant digits" in refused
@@ -137,3 +148,13 @@ def test_an_off_day_entry_the_plan_does_not_know_stops_the_export(tmp_path: Path
             exported(ledger, tmp_path, "hledger", None, use_c)
     finally:
         exports.plan = plan  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("fmt", exports.FORMATS)
+def test_books_not_written_yet_export_as_an_empty_file_of_each_format(tmp_path: Path, fmt: str) -> None:
+    from tests.conftest import run_installed
+
+    done = run_installed(["export", "--format", fmt], tmp_path / "none-yet.jsonl")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("date,seq" if fmt == "csv" else "; ledger export: 0 events, head none")
+    assert not (tmp_path / "none-yet.jsonl").exists()
