@@ -25,8 +25,8 @@ from tests.test_v1_dates import LOG as V1_LOG
 
 pytestmark = pytest.mark.skipif(native() is None, reason="the C extension is not built (LEDGER_CLI_NATIVE=0?)")
 
-TEXT = st.text(st.sampled_from("ab;,%\"\\ é中\u00a0\u3000\u2009x"), min_size=0, max_size=8)
-KEYS = st.text(st.sampled_from("ab;,%\"\\ é中x"), min_size=1, max_size=8)  # (printable only)
+TEXT = st.text(st.sampled_from('ab;,%"\\ é中\u00a0\u3000\u2009x'), min_size=0, max_size=8)
+KEYS = st.text(st.sampled_from('ab;,%"\\ é中x'), min_size=1, max_size=8)  # (printable only)
 ODD = ["  lead", "trail  ", "x\u3000", "%2C", ";;", " ", "a\u00a0 \u3000"]  # (spaces at either end, escapes)
 MEMOS = st.one_of(st.none(), TEXT, st.sampled_from(ODD))
 BIG = "123456789012345678901234567.5"  # 27 + 1 digits: past the C writer's 19 whole digits
