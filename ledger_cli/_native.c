@@ -524,15 +524,18 @@ static PyObject *day_str(day_t day) {
  * asked is remembered: a log's ts grow, and lines of one minute come together. The memory is
  * dropped with the books (every new fold), since TZ may change between folds (time.tzset).
  * 0 if the day is not decided here. */
-static struct {
+typedef struct {
     char minute[16]; /* "YYYY-MM-DDTHH:MM" of the minute remembered, as in the ts */
     day_t day;
     char known;      /* 0: nothing remembered */
-} local_memo;
+} LocalMemo;
+static LocalMemo local_memo; /* the fold's (an export's writer has its own: the walk folds between its calls) */
 
-static int local_day_of(const char *ts, day_t *out) {
-    if (local_memo.known && memcmp(ts, local_memo.minute, 16) == 0) {
-        *out = local_memo.day;
+#define local_day_of(ts, out) local_day_in(&local_memo, (ts), (out))
+
+static int local_day_in(LocalMemo *memo, const char *ts, day_t *out) {
+    if (memo->known && memcmp(ts, memo->minute, 16) == 0) {
+        *out = memo->day;
         return 1;
     }
     day_t utc;
@@ -550,9 +553,9 @@ static int local_day_of(const char *ts, day_t *out) {
     long long day = local >= 0 ? local / 86400 : -((-local + 86399) / 86400); /* floor, as // */
     if (day < FIRST_DAY || day > LAST_DAY)
         return 0;
-    memcpy(local_memo.minute, ts, 16);
-    local_memo.day = (day_t)day;
-    local_memo.known = 1;
+    memcpy(memo->minute, ts, 16);
+    memo->day = (day_t)day;
+    memo->known = 1;
     *out = (day_t)day;
     return 1;
 }

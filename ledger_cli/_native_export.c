@@ -2,8 +2,8 @@
  *
  * export_lines() turns verified log lines (a walk's `lines=True` pieces) into the text the
  * Python writers make of them, byte for byte: journal.JournalWriter (hledger), beancount.
- * BeancountWriter and exports.CsvWriter, whose running balances it keeps here as units
- * (18 fraction digits) and the scale Decimal would keep. It stops, and says why, at the next
+ * BeancountWriter and exports.CsvWriter, whose running balances it keeps here as an int at
+ * the scale Decimal would keep (the most fraction digits of what was added). It stops, and says why, at the next
  * off-day entry to skip, before a line that an earlier entry must precede, and at anything it
  * does not make exactly as Python does (a value past its limits, a memo ending in a space it
  * does not know): Python then takes over from export_state(). tests/test_native_export.py
@@ -28,19 +28,21 @@ static struct {
     size_t mask, used;
     char *income, *expense, *currency;
     Py_ssize_t income_n, expense_n, currency_n;
-    PyObject *targets, *finals; /* sets of int: seqs reversed by an entry shown; closes that end an account */
+    long long *targets, *finals; /* sorted: seqs reversed by an entry shown; closes that end an account */
+    Py_ssize_t targets_n, finals_n;
+    LocalMemo memo;             /* local_day_in's, apart from the fold's (the walk folds between calls) */
     day_t day, latest, as_of;   /* beancount's current day; the latest date in log order; --as-of */
     char *out;
     size_t n, cap;
     int oom;
 } ex;
 
-static void ex_put(const char *s, size_t n) {
-    if (ex.n + n > ex.cap) {
+static inline void ex_put(const char *s, size_t n) {
+    if (__builtin_expect(ex.n + n > ex.cap, 0)) {
         size_t cap = ex.cap ? ex.cap : 1 << 16;
         while (cap < ex.n + n)
             cap *= 2;
-        char *grown = PyMem_Realloc(ex.out, cap);
+        char *grown = PyMem_RawRealloc(ex.out, cap);
         if (!grown) {
             ex.oom = 1;
             return;
@@ -76,12 +78,21 @@ static void ex_day(day_t day) {
     ex_put(text, 10);
 }
 
-/* format(Decimal, "f") of a balance: its units with `scale` fraction digits. */
-static void ex_units(units_t units, int scale) {
+/* 10^k as units_t (k at most 38: an amount has at most 19 + 18 digits, the 28-digit check 10 + 18). */
+static units_t pow10_units(int k) {
+    units_t p = 1;
+    while (k-- > 0)
+        p *= 10;
+    return p;
+}
+
+/* format(Decimal, "f") of a balance held as `units` at `scale` fraction digits (an int of
+ * units, not padded to UNIT_DIGITS: no 128-bit division for the balances that fit 64 bits),
+ * into `text` (72 bytes); its length. */
+static int units_text(units_t units, int scale, char *text) {
     char digits[64];
     int n = 0, negative = units < 0;
     unsigned __int128 v = negative ? -(unsigned __int128)units : (unsigned __int128)units;
-    v /= POW10[UNIT_DIGITS - scale];
     for (; v > UINT64_MAX; v /= 10)
         digits[n++] = (char)('0' + (int)(v % 10));
     uint64_t w = (uint64_t)v;
@@ -91,16 +102,57 @@ static void ex_units(units_t units, int scale) {
     } while (w);
     while (n <= scale)
         digits[n++] = '0';
-    if (negative)
-        EX("-");
-    char text[72];
     int t = 0;
+    if (negative)
+        text[t++] = '-';
     for (int k = n - 1; k >= 0; k--) {
         text[t++] = digits[k];
         if (k == scale && scale > 0)
             text[t++] = '.';
     }
-    ex_put(text, (size_t)t);
+    return t;
+}
+
+static void ex_units(units_t units, int scale) {
+    char text[80];
+    ex_put(text, (size_t)units_text(units, scale, text));
+}
+
+/* An amount's digits as an int and its fraction digits (at most MAX_WHOLE_DIGITS whole and
+ * UNIT_DIGITS fraction digits); 0 if it does not fit. */
+static int parse_scaled(const char *p, Py_ssize_t n, units_t *units, int *scale) {
+    Py_ssize_t i = 0, whole = 0;
+    units_t v = 0;
+    while (i < n && p[i] == '0')
+        i++;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        if (++whole > MAX_WHOLE_DIGITS)
+            return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    int frac = 0;
+    if (i < n && p[i] == '.') {
+        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+            if (++frac > UNIT_DIGITS)
+                return 0;
+            v = v * 10 + (p[i] - '0');
+        }
+    }
+    if (i != n)
+        return 0;
+    *units = v, *scale = frac;
+    return 1;
+}
+
+/* a (at scale sa) + b (at scale sb) at the larger scale, into *sum and *scale; 0 on overflow. */
+static int add_scaled(units_t a, int sa, units_t b, int sb, units_t *sum, int *scale) {
+    int s = sa > sb ? sa : sb;
+    units_t x, y;
+    if (__builtin_mul_overflow(a, pow10_units(s - sa), &x) || __builtin_mul_overflow(b, pow10_units(s - sb), &y) ||
+        __builtin_add_overflow(x, y, sum))
+        return 0;
+    *scale = s;
+    return 1;
 }
 
 /* beancount.quoted: in double quotes, `\` and `"` escaped. */
@@ -180,19 +232,19 @@ static void ex_rstrip(size_t from) {
 
 static void ex_clear(void) {
     for (size_t i = 0; ex.slots && i <= ex.mask; i++) {
-        PyMem_Free(ex.slots[i].key);
-        PyMem_Free(ex.slots[i].bean);
+        PyMem_RawFree(ex.slots[i].key);
+        PyMem_RawFree(ex.slots[i].bean);
     }
-    PyMem_Free(ex.slots);
-    PyMem_Free(ex.income), PyMem_Free(ex.expense), PyMem_Free(ex.currency);
-    Py_CLEAR(ex.targets);
-    Py_CLEAR(ex.finals);
-    PyMem_Free(ex.out);
+    PyMem_RawFree(ex.slots);
+    PyMem_RawFree(ex.income), PyMem_RawFree(ex.expense), PyMem_RawFree(ex.currency);
+    PyMem_RawFree(ex.targets);
+    PyMem_RawFree(ex.finals);
+    PyMem_RawFree(ex.out);
     memset(&ex, 0, sizeof ex);
 }
 
 static char *ex_copy(const char *s, Py_ssize_t n) {
-    char *copy = PyMem_Malloc((size_t)n + 1);
+    char *copy = PyMem_RawMalloc((size_t)n + 1);
     if (copy) {
         memcpy(copy, s, (size_t)n);
         copy[n] = 0;
@@ -214,7 +266,7 @@ static Acct *ex_acct(const char *p, Py_ssize_t n) {
     }
     if ((ex.used + 1) * 2 > ex.mask + 1) {
         size_t size = (ex.mask + 1) * 2;
-        Acct *slots = PyMem_Calloc(size, sizeof(Acct)), *old = ex.slots;
+        Acct *slots = PyMem_RawCalloc(size, sizeof(Acct)), *old = ex.slots;
         if (!slots)
             return NULL;
         for (size_t k = 0; k <= ex.mask; k++) {
@@ -225,7 +277,7 @@ static Acct *ex_acct(const char *p, Py_ssize_t n) {
                 j = (j + 1) & (size - 1);
             slots[j] = old[k];
         }
-        PyMem_Free(old);
+        PyMem_RawFree(old);
         ex.slots = slots, ex.mask = size - 1;
         return ex_acct(p, n);
     }
@@ -242,6 +294,41 @@ static int utf8_of(PyObject *text, const char **p, Py_ssize_t *n) {
     if (!*p && !PyErr_Occurred())
         PyErr_SetString(PyExc_TypeError, "export_begin: names must be str");
     return *p != NULL;
+}
+
+static int cmp_seq(const void *x, const void *y) {
+    long long a = *(const long long *)x, b = *(const long long *)y;
+    return (a > b) - (a < b);
+}
+
+/* The ints of an iterable as a sorted array (in_seqs: no int object made per line); 0 on an error. */
+static int seqs_of(PyObject *iterable, long long **out, Py_ssize_t *n) {
+    PyObject *list = PySequence_List(iterable);
+    if (!list)
+        return 0;
+    Py_ssize_t size = PyList_GET_SIZE(list);
+    long long *seqs = PyMem_RawMalloc(((size_t)size + 1) * sizeof(long long));
+    if (!seqs) {
+        Py_DECREF(list);
+        PyErr_NoMemory();
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < size; i++) {
+        seqs[i] = PyLong_AsLongLong(PyList_GET_ITEM(list, i));
+        if (seqs[i] == -1 && PyErr_Occurred()) {
+            PyMem_RawFree(seqs);
+            Py_DECREF(list);
+            return 0;
+        }
+    }
+    Py_DECREF(list);
+    qsort(seqs, (size_t)size, sizeof(long long), cmp_seq);
+    *out = seqs, *n = size;
+    return 1;
+}
+
+static int in_seqs(const long long *seqs, Py_ssize_t n, long long seq) {
+    return bsearch(&seq, seqs, (size_t)n, sizeof(long long), cmp_seq) != NULL;
 }
 
 PyDoc_STRVAR(export_begin_doc,
@@ -270,11 +357,11 @@ static PyObject *export_begin(PyObject *self, PyObject *args) {
     size_t size = 64;
     while (size < (size_t)(PyDict_GET_SIZE(own) + 2) * 2)
         size *= 2;
-    if (!(ex.slots = PyMem_Calloc(size, sizeof(Acct))) || !(ex.currency = ex_copy(currency, currency_n)))
+    if (!(ex.slots = PyMem_RawCalloc(size, sizeof(Acct))) || !(ex.currency = ex_copy(currency, currency_n)))
         return PyErr_NoMemory();
     ex.mask = size - 1, ex.currency_n = currency_n;
-    Py_INCREF(targets), Py_INCREF(finals);
-    ex.targets = targets, ex.finals = finals;
+    if (!seqs_of(targets, &ex.targets, &ex.targets_n) || !seqs_of(finals, &ex.finals, &ex.finals_n))
+        return NULL;
     for (int pass = 0; pass < 2; pass++) {
         PyObject *dict = pass ? counters : own, *key, *value;
         Py_ssize_t at = 0, k = 0;
@@ -343,13 +430,6 @@ static int parse_period(const char *p, const char *end, Line *ln) {
     return id_ok(ln->id, ln->id_n) && ts_ok(ln->ts, ln->ts_n);
 }
 
-static int in_set(PyObject *set, long long seq) {
-    PyObject *number = PyLong_FromLongLong(seq);
-    int r = number ? PySet_Contains(set, number) : -1;
-    Py_XDECREF(number);
-    return r;
-}
-
 typedef struct {
     Acct *acct;
     int negative, scale; /* the posting's sign (of the recorded amount), the amount's scale */
@@ -395,7 +475,7 @@ static int ex_balances(void) {
         count += ex.slots[i].key && ex.slots[i].touched;
     if (!count)
         return 1;
-    Acct **touched = PyMem_Malloc(count * sizeof(Acct *));
+    Acct **touched = PyMem_RawMalloc(count * sizeof(Acct *));
     if (!touched)
         return 0;
     size_t k = 0;
@@ -409,11 +489,10 @@ static int ex_balances(void) {
         ex_units(a->units, a->scale), EX(" ~ 0 "), ex_put(ex.currency, (size_t)ex.currency_n), EX("\n");
         a->touched = 0;
     }
-    PyMem_Free(touched);
+    PyMem_RawFree(touched);
     return 1;
 }
 
-#define LARGE ((units_t)10000000000LL * (units_t)1000000000000000000LL) /* 10^10 in units */
 
 /* Write one parsed line (dated `day`, its text `date`); EX_END, EX_PYTHON (nothing written
  * and nothing changed: Python's to make), or -1 on an error. */
@@ -423,7 +502,7 @@ static int ex_entry(const Line *ln, day_t day, const char *date) {
     units_t amount = 0;
     int scale = 0;
     if (ln->amount) {
-        if (!parse_units(ln->amount, ln->amount_n, &amount, &scale))
+        if (!parse_scaled(ln->amount, ln->amount_n, &amount, &scale))
             return EX_PYTHON;
         if (ex.fmt == FMT_BEANCOUNT && ln->amount_n > 28)
             return EX_PYTHON; /* more digits than Beancount keeps: Python says so */
@@ -457,15 +536,20 @@ static int ex_entry(const Line *ln, day_t day, const char *date) {
         np = 2;
     }
     units_t after[2];
+    int after_scale[2];
     for (int i = 0; i < np; i++) {
         Acct *a = post[i].acct;
         units_t base = a->units;
+        int base_scale = a->scale;
         if (np == 2 && i == 1 && post[1].acct == post[0].acct)
-            base = after[0];
-        if (__builtin_add_overflow(base, post[i].units, &after[i]))
+            base = after[0], base_scale = after_scale[0];
+        if (!add_scaled(base, base_scale, post[i].units, post[i].scale, &after[i], &after_scale[i]))
             return EX_PYTHON;
-        if (ex.fmt == FMT_BEANCOUNT && (after[i] >= LARGE || after[i] <= -LARGE || !a->bean))
-            return EX_PYTHON; /* the 28-digit check, or a name Python does not know either */
+        if (ex.fmt == FMT_BEANCOUNT) { /* the 28-digit check (|balance| >= 10^10), or a name Python lacks too */
+            units_t large = pow10_units(10 + after_scale[i]);
+            if (after[i] >= large || after[i] <= -large || !a->bean)
+                return EX_PYTHON;
+        }
     }
     /* Nothing refuses the line from here on: write it and apply its postings. */
     if (ex.fmt == FMT_CSV) {
@@ -476,9 +560,7 @@ static int ex_entry(const Line *ln, day_t day, const char *date) {
             quote = ln->key[i] == ',' || ln->key[i] == '"' || ln->key[i] == '\r' || ln->key[i] == '\n';
         for (int i = 0; i < np; i++) {
             Acct *a = post[i].acct;
-            a->units = after[i];
-            if (post[i].scale > a->scale)
-                a->scale = post[i].scale;
+            a->units = after[i], a->scale = after_scale[i];
             ex_put(date, 10), EX(","), ex_int(ln->seq), EX(","), ex_put(ln->ts, (size_t)ln->ts_n), EX(",");
             ex_put(a->key, (size_t)a->key_n), EX(",");
             if (!ln->amount)
@@ -538,9 +620,7 @@ static int ex_entry(const Line *ln, day_t day, const char *date) {
             else
                 ex_put("-", post[i].negative), ex_put(ln->amount, (size_t)ln->amount_n);
             if (a->own) {
-                a->units = after[i];
-                if (post[i].scale > a->scale)
-                    a->scale = post[i].scale;
+                a->units = after[i], a->scale = after_scale[i];
                 EX(" = "), ex_units(a->units, a->scale);
             }
             EX("\n");
@@ -556,9 +636,7 @@ static int ex_entry(const Line *ln, day_t day, const char *date) {
     }
     if (kind == OPENED || kind == CLOSED) {
         Acct *a = post[0].acct;
-        int final = kind == CLOSED ? in_set(ex.finals, ln->seq) : 0;
-        if (final < 0)
-            return -1;
+        int final = kind == CLOSED && in_seqs(ex.finals, ex.finals_n, ln->seq);
         if (!a->opened && kind == OPENED) {
             ex_open(a, date, ln);
         } else if (final) {
@@ -581,9 +659,7 @@ static int ex_entry(const Line *ln, day_t day, const char *date) {
         for (int i = 0; i < np; i++)
             if (!post[i].acct->opened)
                 ex_open(post[i].acct, date, NULL);
-        int linked = ln->target ? 1 : in_set(ex.targets, ln->seq);
-        if (linked < 0)
-            return -1;
+        int linked = ln->target ? 1 : in_seqs(ex.targets, ex.targets_n, ln->seq);
         ex_put(date, 10), EX(" * \""), ex_put(KIND_WORD[kind], strlen(KIND_WORD[kind])), EX("\" ");
         ex_quoted(ln->memo ? ln->memo : "", ln->memo_n);
         if (linked)
@@ -592,9 +668,7 @@ static int ex_entry(const Line *ln, day_t day, const char *date) {
         ex_meta(ln);
         for (int i = 0; i < np; i++) {
             Acct *a = post[i].acct;
-            a->units = after[i];
-            if (post[i].scale > a->scale)
-                a->scale = post[i].scale;
+            a->units = after[i], a->scale = after_scale[i];
             if (a->own)
                 a->touched = 1;
             EX("  "), ex_put(a->bean, (size_t)a->bean_n), EX("  "), ex_put("-", post[i].negative);
@@ -604,6 +678,67 @@ static int ex_entry(const Line *ln, day_t day, const char *date) {
     }
     EX("\n");
     return EX_END;
+}
+
+/* export_lines' loop, which touches no Python object: the code it stops with (pos in *at), -1 out of
+ * memory. */
+static int ex_loop(const char *base, Py_ssize_t size, Py_ssize_t *at, long long skip_seq, day_t stop_day,
+                   long long stop_seq, int early) {
+    const char *end = base + size;
+    Py_ssize_t pos = *at;
+    int code = EX_END;
+    Line ln;
+    ex.n = 0;
+    while (base + pos < end) {
+        const char *p = base + pos, *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            nl = end;
+        if (!parse_line(p, nl, &ln) && !parse_period(p, nl, &ln)) {
+            code = EX_PYTHON;
+            break;
+        }
+        if (ln.seq == skip_seq) {
+            code = EX_SKIP;
+            break;
+        }
+        day_t day;
+        if (ln.date ? !day_of_text(ln.date, &day) : !local_day_in(&ex.memo, ln.ts, &day)) {
+            code = EX_PYTHON;
+            break;
+        }
+        if (!early) {
+            day_t local = day;
+            if ((ln.date && (!local_day_in(&ex.memo, ln.ts, &local) || local != day)) || day < ex.latest) {
+                code = EX_PYTHON; /* not in the plan: Python names the problem */
+                break;
+            }
+        }
+        if (day <= ex.as_of && (day > stop_day || (day == stop_day && ln.seq > stop_seq))) {
+            code = EX_STOP;
+            break;
+        }
+        if (day <= ex.as_of) {
+            char date[10];
+            if (ln.date)
+                memcpy(date, ln.date, 10);
+            else
+                day_text(day, date);
+            size_t mark = ex.n;
+            int r = ex_entry(&ln, day, date);
+            if (r < 0)
+                return -1;
+            if (r == EX_PYTHON) {
+                ex.n = mark;
+                code = EX_PYTHON;
+                break;
+            }
+        }
+        if (!early)
+            ex.latest = day;
+        pos = nl - base + (nl < end);
+    }
+    *at = pos;
+    return code;
 }
 
 PyDoc_STRVAR(export_lines_doc,
@@ -634,59 +769,9 @@ static PyObject *export_lines(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "export_lines: stop_date must be a date");
         goto done;
     }
-    const char *base = buf.buf, *end = base + buf.len;
-    int code = EX_END;
-    Line ln;
-    ex.n = 0;
-    while (base + pos < end) {
-        const char *p = base + pos, *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl)
-            nl = end;
-        if (!parse_line(p, nl, &ln) && !parse_period(p, nl, &ln)) {
-            code = EX_PYTHON;
-            break;
-        }
-        if (ln.seq == skip_seq) {
-            code = EX_SKIP;
-            break;
-        }
-        day_t day;
-        if (ln.date ? !day_of_text(ln.date, &day) : !local_day_of(ln.ts, &day)) {
-            code = EX_PYTHON;
-            break;
-        }
-        if (!early) {
-            day_t local = day;
-            if ((ln.date && (!local_day_of(ln.ts, &local) || local != day)) || day < ex.latest) {
-                code = EX_PYTHON; /* not in the plan: Python names the problem */
-                break;
-            }
-        }
-        if (day <= ex.as_of && (day > stop_day || (day == stop_day && ln.seq > stop_seq))) {
-            code = EX_STOP;
-            break;
-        }
-        if (day <= ex.as_of) {
-            char date[10];
-            if (ln.date)
-                memcpy(date, ln.date, 10);
-            else
-                day_text(day, date);
-            size_t mark = ex.n;
-            int r = ex_entry(&ln, day, date);
-            if (r < 0)
-                goto done;
-            if (r == EX_PYTHON) {
-                ex.n = mark;
-                code = EX_PYTHON;
-                break;
-            }
-        }
-        if (!early)
-            ex.latest = day;
-        pos = nl - base + (nl < end);
-    }
-    if (ex.oom) {
+    int code;
+    code = ex_loop(buf.buf, buf.len, &pos, skip_seq, stop_day, stop_seq, early); /* (with the GIL: one `ex`) */
+    if (code < 0 || ex.oom) {
         PyErr_NoMemory();
         goto done;
     }
@@ -710,7 +795,10 @@ static PyObject *export_state(PyObject *self, PyObject *unused) {
         if (!a->key)
             continue;
         PyObject *name = PyUnicode_DecodeUTF8(a->key, a->key_n, "strict");
-        PyObject *value = name ? units_decimal(a->units, a->scale) : NULL;
+        char text[80];
+        PyObject *digits = name ? PyUnicode_FromStringAndSize(text, units_text(a->units, a->scale, text)) : NULL;
+        PyObject *value = digits ? PyObject_CallOneArg(decimal_type, digits) : NULL;
+        Py_XDECREF(digits);
         int r = value ? PyDict_SetItem(balances, name, value) : -1;
         if (r == 0 && a->opened)
             r = PySet_Add(opened, name);

@@ -15,7 +15,7 @@ def import_statement(file: str | None, source: str | None, rules_path: str, *, q
     """A bank statement through its rules (csvrules, statement): each row once, by its key."""
     import json
 
-    from ledger_cli import batch, csvrules, statement
+    from ledger_cli import csvrules, statement
 
     rules = csvrules.parse(rules_path)
     name = source or "-"
@@ -29,19 +29,19 @@ def import_statement(file: str | None, source: str | None, rules_path: str, *, q
                 data = stream.read()
     except OSError as exc:
         raise InvalidValue(f"cannot read {name}: {exc.strerror}") from None
-    found, zero = statement.records(data, name, rules)
+    found, zero = statement.entries(data, name, rules)
     if dry_run:
         import msgspec
 
-        for _checked in batch.commands(iter(found)):  # (checked as a write would check them)
+        for _checked in statement.commands(found):  # (checked as a write would check them)
             pass
         shown = (
             {k: v for k, v in msgspec.structs.asdict(record).items() if v is not None}  # type: ignore[arg-type]
-            for _, record in found
+            for _, record in statement.records(found)
         )
         sys.stdout.write("".join(json.dumps(fields, ensure_ascii=False) + "\n" for fields in shown))
         return 0
-    commands = batch.commands(iter(found))
+    commands = statement.commands(found)
     ledger = _ledger(file)
     count, skipped, first = ledger.import_commands(commands, skip_recorded=True)
     if not quiet:

@@ -32,6 +32,8 @@ class Matcher:
 class Block:
     def __init__(self, matchers: list[Matcher], assignments: dict[str, str]) -> None:
         self.matchers, self.assignments = matchers, assignments
+        self.constant = False  # no assignment refers to a field: `values` holds them (Rules.done)
+        self.values: dict[str, str] = {}
 
 
 class Rules:
@@ -44,18 +46,42 @@ class Rules:
         self.assignments: dict[str, str] = {}
         self.blocks: list[Block] = []
         self.named = True  # whether `fields` names one of the assignable fields
+        self.direct: list[str] = []  # the assignable fields `fields` names, in ASSIGNABLE order
+        self.constant: dict[str, str] = {}  # top-level assignments without a %reference
+        self.templates: dict[str, str] = {}  # and those with one
+        self.numbered = True
+        self.whole = True
 
     def done(self) -> None:
         self.named = any(name in ASSIGNABLE for name in self.fields)
+        self.direct = [name for name in ASSIGNABLE if name in self.fields]  # (values' names are fields or N)
+        self.constant = {name: t.strip() for name, t in self.assignments.items() if "%" not in t}
+        self.templates = {name: t for name, t in self.assignments.items() if "%" in t}
+        templates = [*self.assignments.values(), *(t for block in self.blocks for t in block.assignments.values())]
+        self.numbered = any(m.field is not None and m.field.isdigit() for b in self.blocks for m in b.matchers) or any(
+            ref.strip("()").isdigit() for t in templates for ref in _REFERENCE.findall(t)
+        )  # whether a rule names a column by number (%1): else a row's values are by name only
+        self.whole = any(m.field is None for b in self.blocks for m in b.matchers)  # a matcher of the record
+        for block in self.blocks:
+            block.constant = all("%" not in t for t in block.assignments.values())
+            block.values = {name: t.strip() for name, t in block.assignments.items()}
 
     def values_for(self, values: dict[str, str], record: str) -> dict[str, str]:
         """The hledger fields of one row: the top-level assignments, then every matching
         block's in order (a later one wins), each template interpolated from the row."""
-        chosen = {name: values[name] for name in ASSIGNABLE if name in values} if self.named else {}
-        chosen.update({name: interpolate(template, values) for name, template in self.assignments.items()})
+        chosen = {name: values[name] for name in self.direct if name in values}
+        chosen.update(self.constant)
+        if self.templates:
+            chosen.update({name: interpolate(template, values) for name, template in self.templates.items()})
         for block in self.blocks:
-            if any(matcher.matches(record, values) for matcher in block.matchers):
-                chosen.update({name: interpolate(template, values) for name, template in block.assignments.items()})
+            for matcher in block.matchers:  # (ORed; a loop, not any(): this runs per row and matcher)
+                field = matcher.field
+                if matcher.pattern.search(record if field is None else values.get(field, "")) is not None:
+                    if block.constant:
+                        chosen.update(block.values)
+                    else:
+                        chosen.update({name: interpolate(t, values) for name, t in block.assignments.items()})
+                    break
         return chosen
 
 

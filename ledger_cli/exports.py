@@ -26,6 +26,7 @@ from ledger_cli.when import Point
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ledger_cli.fastexport import NativeWriter
     from ledger_cli.service import Ledger
 
 FORMATS = ("hledger", "beancount", "csv")
@@ -171,7 +172,7 @@ class DateOrder:
         self.early = sorted((books.offday[seq], seq) for seq in books.shown_offday)  # (date, seq) of each
         self.at = 0  # early[at] is the next to emit
         self.latest = ""  # the latest date of an entry not off-day, in log order
-        self.native: Callable[[bytes], bool] | None = None  # a C writer of blocks (False: it handed over)
+        self.native: NativeWriter | None = None  # the C writer (fastexport), which takes every block
 
     def entry(self, ev: EventLike, date: str) -> Entry:
         return Entry(ev, date, postings(ev, *self.counters))
@@ -215,23 +216,26 @@ class DateOrder:
         """A walk's visitor of verified lines, many at a time."""
         from ledger_cli.fastcodec import events_of
 
-        if self.native is not None and self.native(block):
+        if self.native is not None:
+            self.native.feed(block)
             return
         for ev in events_of(block):
             self.visit(ev)  # type: ignore[arg-type]
 
     def run(self) -> None:
         with money_context():  # (the writers' running balances: exact, or an error)
-            self._run()
+            books = self.books
+            if books.seq:
+                state = self.ledger.walk(self.blocks, Point(str(books.seq), seq=books.seq), lines=True)  # type: ignore[arg-type]
+                if (state.seq, state.head) != (books.seq, books.head):
+                    raise _changed(f"the log ends at event {state.seq}, not {books.seq}")
+            if self.native is not None:
+                self.native.end()
+            else:
+                self.finish()
 
-    def _run(self) -> None:
-        books = self.books
-        if books.seq:
-            state = self.ledger.walk(self.blocks, Point(str(books.seq), seq=books.seq), lines=True)  # type: ignore[arg-type]
-            if (state.seq, state.head) != (books.seq, books.head):
-                raise _changed(f"the log ends at event {state.seq}, not {books.seq}")
-        if self.native is not None and self.native(b""):
-            return
+    def finish(self) -> None:
+        """After the walk: the off-day entries dated after every other, then the writer's end."""
         for at in range(self.at, len(self.early)):
             self.emit(self.early_entry(at))
         finish = getattr(self.emit, "finish", None)

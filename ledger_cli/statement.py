@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -25,10 +26,18 @@ from ledger_cli.money import format_amount
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ledger_cli.batch import Record
+    from ledger_cli.commands import Command
+
+
+_PLAIN = re.compile(r"(-?)([0-9]+(?:\.[0-9]+)?)").fullmatch  # the common case: 12.50, -7
 
 
 def _amount(text: str, where: str) -> Decimal:
     """hledger's signs: a leading + is dropped, (x) is -x, --x is x; no digit groups."""
+    plain = _PLAIN(text)
+    if plain is not None:
+        amount = Decimal(plain.group(2))
+        return -amount if plain.group(1) else amount
     value = text.strip().replace(" ", "")
     negative = False
     if value.startswith("(") and value.endswith(")"):
@@ -58,19 +67,20 @@ def rows(data: bytes, name: str, rules: Rules) -> Iterator[tuple[int, list[str]]
     try:
         for cells in reader:
             number = reader.line_num
-            if number <= rules.skip or not any(cell.strip() for cell in cells):
+            if number <= rules.skip or not "".join(cells).strip():
                 continue
             yield number, cells
     except csv.Error as exc:
         raise InvalidValue(f"{name} line {reader.line_num}: {exc}") from None
 
 
-def records(data: bytes, name: str, rules: Rules) -> tuple[list[tuple[int, Record]], int]:
-    """The import records of a statement in date order (batch's records: compact), and how
-    many rows had a zero amount (skipped: an amount must be more than zero)."""
-    from ledger_cli.batch import as_record
+Row = tuple[str, int, str, str, "str | None", str, "str | None", str]  # day, line, type, account, to, amount, memo, key
 
-    found: list[tuple[str, int, Record]] = []
+
+def entries(data: bytes, name: str, rules: Rules) -> tuple[list[Row], int]:
+    """The rows of a statement as what each records, in date order, and how many rows had a
+    zero amount (skipped: an amount must be more than zero)."""
+    found: list[Row] = []
     seen: dict[str, int] = {}
     days: dict[str, str] = {}  # a statement's dates repeat: each is parsed once
     zero = 0
@@ -78,9 +88,12 @@ def records(data: bytes, name: str, rules: Rules) -> tuple[list[tuple[int, Recor
     for number, cells in rows(data, name, rules):
         where = f"{name} line {number}"
         stripped = [cell.strip() for cell in cells]
-        values = dict(zip(numbers, stripped))
-        values.update(zip(rules.fields, stripped))
-        chosen = rules.values_for(values, ",".join(cells))
+        if rules.numbered:
+            values = dict(zip(numbers, stripped))
+            values.update(zip(rules.fields, stripped))
+        else:
+            values = dict(zip(rules.fields, stripped))
+        chosen = rules.values_for(values, ",".join(cells) if rules.whole else "")
         account = chosen.get("account1", "")
         if not account:
             raise InvalidValue(f"{where}: no account1 (give `account1 assets:bank` in {rules.path})")
@@ -96,7 +109,8 @@ def records(data: bytes, name: str, rules: Rules) -> tuple[list[tuple[int, Recor
         if amount == 0:
             zero += 1
             continue
-        memo = " ".join(part for part in (chosen.get("description", ""), chosen.get("comment", "")) if part)
+        description, comment = chosen.get("description", ""), chosen.get("comment", "")
+        memo = f"{description} {comment}" if description and comment else description or comment or None
         given = chosen.get("key", "")
         if given:
             key = f"bank:{account}:{given}"
@@ -104,18 +118,50 @@ def records(data: bytes, name: str, rules: Rules) -> tuple[list[tuple[int, Recor
             digest = "\x1f".join(stripped)
             seen[digest] = seen.get(digest, 0) + 1
             key = f"bank:{account}:{hashlib.sha256(digest.encode()).hexdigest()[:32]}:{seen[digest]}"
-        record: dict[str, object] = {"account": account, "amount": format_amount(abs(amount)), "key": key, "date": day}
-        if memo:
-            record["memo"] = memo
-        if amount > 0:
-            record["type"] = "deposit"
-        elif chosen.get("account2"):
-            record.update(type="transfer", to=chosen["account2"])
-        else:
-            record["type"] = "withdraw"
-        found.append((day, number, as_record(record)))
-    found.sort(key=lambda item: item[0])  # stable: a day's rows keep the file's order
-    return [(number, record) for _, number, record in found], zero
+        to = chosen.get("account2") or None if amount < 0 else None
+        kind = "deposit" if amount > 0 else "transfer" if to else "withdraw"
+        found.append((day, number, kind, account, to, format_amount(abs(amount)), memo, key))
+    found.sort(key=lambda row: row[0])  # stable: a day's rows keep the file's order
+    return found, zero
+
+
+def records(found: list[Row]) -> list[tuple[int, Record]]:
+    """The statement's rows as import records (batch's, compact: what --dry-run prints)."""
+    from ledger_cli.batch import as_record
+
+    return [
+        (number, as_record({"type": kind, "account": account, "to": to, "amount": amount, "memo": memo,
+                            "key": key, "date": day}))
+        for day, number, kind, account, to, amount, memo, key in found
+    ]  # fmt: skip
+
+
+def commands(found: list[Row]) -> Iterator[tuple[int, Command]]:
+    """The statement's rows as commands, each value checked as batch checks a record's (an
+    error names the statement's line): without building the records in between."""
+    from ledger_cli.batch import RecordError, _Cache
+    from ledger_cli.commands import Deposit, Transfer, Withdraw
+    from ledger_cli.values import parse_key, parse_memo
+
+    cache = _Cache()
+    memos: dict[str, str | None] = {}  # a statement's descriptions repeat
+    for day, number, kind, account, to, amount, memo, key in found:
+        try:  # (in batch.move_command's order: of two bad values, the same one is named)
+            name = cache.account(account)
+            text = None if memo is None else memos.get(memo)
+            if memo is not None and text is None:
+                text = parse_memo(memo)
+                if len(memos) < cache.LIMIT:
+                    memos[memo] = text
+            checked, date = parse_key(key), cache.date(day)
+            if to is not None:
+                destination = cache.account(to)
+                yield number, Transfer(name, destination, cache.amount(amount), text, checked, date)
+            else:
+                move = Deposit if kind == "deposit" else Withdraw
+                yield number, move(name, cache.amount(amount), text, checked, date)
+        except InvalidValue as exc:
+            raise RecordError(number, str(exc)) from None
 
 
 def _money(chosen: dict[str, str], where: str) -> Decimal:
