@@ -38,12 +38,18 @@ def statement(rows: int) -> tuple[str, str]:
 
 
 def issue12_sections(table: Table, big_sizes: list[int], say: Callable[[str], None]) -> int:
-    """Each row is the median of three runs (a single run on a shared machine strays by 30%)."""
+    """Each row is the median of three runs (a single run on a shared machine strays by 30%); the
+    first row is the cold replay of the same log meanwhile (the walk an export verifies with):
+    these targets are rates, and a shared machine's rate varies by half from hour to hour."""
     size = big_sizes[-1] if big_sizes else 1_000_000
     tag = human(size)
     build_log(size)
     log = log_paths(size)[0]
     run_once([bench.LEDGER, "-f", log, "balance"])  # (checkpoints: as a user's log has them)
+    label = f"replay --no-cache, {tag} (context)"
+    cold = interleaved({label: [bench.LEDGER, "-f", log, "replay", "--no-cache"]}, 3, warmup=0, events={label: size})
+    table.add(f"context: cold `replay --no-cache` of the {tag} log meanwhile", f"{per_s(cold[label].rate)} "
+              f"({ms(cold[label].median)})", "", "", "(867k ev/s in issue 10's quiet run)", None)  # fmt: skip
     for fmt in ("hledger", "beancount", "csv"):
         say(f"issue 12: export of the {tag} log as {fmt}")
         out = WORK / f"export.{fmt}"
