@@ -240,6 +240,21 @@ def accounts_(
 
 
 @app.command()
+def info(ctx: typer.Context, as_json: JsonOut = False, file: File = None) -> None:
+    """Where the books are and how that was chosen; their size, events, head, schema versions,
+    closed-through date, cache folder and whether the C extension is in use.
+
+    \b
+    Examples:
+      ledger info
+      ledger -f books.jsonl info --json | jq .events
+    """
+    from ledger_cli.info import info as show
+
+    _run(ctx, file, show, as_json)
+
+
+@app.command()
 def verify(
     ctx: typer.Context,
     fmt: Format = None,
