@@ -9,8 +9,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from ledger_cli import __version__, actions, audit, histories
-from ledger_cli.cliopts import AsOf, DateOpt, File, Format, JsonOut, Key, KnownAt, Memo, NoCache, Quiet, Since, Until
+from ledger_cli import __version__, actions, audit, climore, histories
+from ledger_cli.cliopts import (
+    AccountArg,
+    AsOf,
+    DateOpt,
+    File,
+    Format,
+    JsonOut,
+    Key,
+    KnownAt,
+    Memo,
+    NoCache,
+    Quiet,
+    Since,
+    Until,
+    _accounts,
+)
 from ledger_cli.config import enter_books_zone
 
 app = typer.Typer(
@@ -69,7 +84,7 @@ def main(
 @app.command("open")
 def open_(
     ctx: typer.Context,
-    account: str,
+    account: AccountArg,
     memo: Memo = None,
     key: Key = None,
     date: DateOpt = None,
@@ -84,7 +99,7 @@ def open_(
 @app.command(context_settings=_AMOUNTS)
 def deposit(
     ctx: typer.Context,
-    account: str,
+    account: AccountArg,
     amount: str,
     memo: Memo = None,
     key: Key = None,
@@ -100,7 +115,7 @@ def deposit(
 @app.command(context_settings=_AMOUNTS)
 def withdraw(
     ctx: typer.Context,
-    account: str,
+    account: AccountArg,
     amount: str,
     memo: Memo = None,
     key: Key = None,
@@ -116,8 +131,8 @@ def withdraw(
 @app.command(context_settings=_AMOUNTS)
 def transfer(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(metavar="FROM")],
-    to: Annotated[str, typer.Argument(metavar="TO")],
+    source: Annotated[str, typer.Argument(metavar="FROM", autocompletion=_accounts)],
+    to: Annotated[str, typer.Argument(metavar="TO", autocompletion=_accounts)],
     amount: str,
     memo: Memo = None,
     key: Key = None,
@@ -133,7 +148,7 @@ def transfer(
 @app.command()
 def close(
     ctx: typer.Context,
-    account: str,
+    account: AccountArg,
     memo: Memo = None,
     key: Key = None,
     date: DateOpt = None,
@@ -165,7 +180,9 @@ def balance(
     ctx: typer.Context,
     accounts: Annotated[
         Optional[list[str]],
-        typer.Argument(metavar="[ACCOUNT]...", help="Accounts to show (each with its sub-accounts)."),
+        typer.Argument(
+            metavar="[ACCOUNT]...", help="Accounts to show (each with its sub-accounts).", autocompletion=_accounts
+        ),  # fmt: skip
     ] = None,
     until: Until = None,
     fmt: Format = None,
@@ -183,7 +200,10 @@ def balance(
 def history(
     ctx: typer.Context,
     account: Annotated[
-        Optional[str], typer.Argument(help="Only events of this account (and sub-accounts), with its running balance.")
+        Optional[str],
+        typer.Argument(
+            help="Only events of this account (and sub-accounts), with its running balance.", autocompletion=_accounts
+        ),  # fmt: skip
     ] = None,
     since: Since = None,
     until: Until = None,
@@ -237,21 +257,6 @@ def accounts_(
 ) -> None:
     """The accounts, open and closed."""
     _run(ctx, file, actions.accounts, fmt, as_json, no_cache, as_of, known_at, until)
-
-
-@app.command()
-def info(ctx: typer.Context, as_json: JsonOut = False, file: File = None) -> None:
-    """Where the books are and how that was chosen; their size, events, head, schema versions,
-    closed-through date, cache folder and whether the C extension is in use.
-
-    \b
-    Examples:
-      ledger info
-      ledger -f books.jsonl info --json | jq .events
-    """
-    from ledger_cli.info import info as show
-
-    _run(ctx, file, show, as_json)
 
 
 @app.command()
@@ -403,3 +408,6 @@ def import_(
     each row recorded once, by its key: importing an overlapping statement again adds only new rows)
     """
     _run(ctx, file, actions.import_batch, source, fmt, quiet=quiet, rules=rules, dry_run=dry_run)
+
+
+climore.register(app, _run)  # info, completion

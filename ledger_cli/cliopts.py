@@ -41,3 +41,14 @@ KnownAt = Annotated[
 ]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Ignore checkpoints; fold the log from its first line.")]
 File = Annotated[Optional[str], typer.Option("--file", "-f", help="The log file (may also come before the command).")]
+
+
+def _accounts(ctx: typer.Context, incomplete: str) -> list[str]:
+    """ACCOUNT completions from the books named by -f (after the command, or before it)."""
+    from ledger_cli.completion import accounts
+
+    file = ctx.params.get("file") or (ctx.find_root().params.get("file") if ctx.parent else None)
+    return accounts(file, incomplete)
+
+
+AccountArg = Annotated[str, typer.Argument(metavar="ACCOUNT", autocompletion=_accounts)]

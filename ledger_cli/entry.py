@@ -16,11 +16,15 @@ def main(argv: list[str] | None = None) -> int:
 
     saved = streams.prepare()
     try:
+        from ledger_cli.completion import program, requested
         from ledger_cli.fastpath import run_fast
 
+        prog = program() if argv is None else "ledger"
+        if requested():  # a shell asks for completions: Typer answers (the fast path knows none)
+            return run_typer(args, prog, completing=True)
         code = run_fast(args)
         if code is None:
-            code = run_typer(args)
+            code = run_typer(args, prog)
         try:
             sys.stdout.flush()
         except BrokenPipeError:
@@ -38,13 +42,18 @@ def main(argv: list[str] | None = None) -> int:
         streams.restore(saved)
 
 
-def run_typer(args: list[str]) -> int:
-    """Run the Typer app; a usage error becomes one `ledger: error:` line and exit 2."""
+def run_typer(args: list[str], prog: str = "ledger", *, completing: bool = False) -> int:
+    """Run the Typer app as `prog` (the name it was invoked by: help and completion say it); a
+    usage error becomes one `ledger: error:` line and exit 2."""
     from ledger_cli.cli import app
     from ledger_cli.streams import say
 
+    if completing:
+        from typer._completion_classes import completion_init
+
+        completion_init()  # Typer's bash, zsh and fish classes (its own --install-completion is off)
     try:
-        result = app(args=args, prog_name="ledger", standalone_mode=False)
+        result = app(args=args, prog_name=prog, standalone_mode=False)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except Exception as exc:

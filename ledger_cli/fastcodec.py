@@ -299,3 +299,23 @@ def events_of(block: bytes) -> list[FastEvent]:
 def hash_of(line: bytes) -> str:
     """The hash member of a sealed line (without its newline): it is the line's last member."""
     return line[-66:-2].decode("ascii", "replace") if line.endswith(b'"}') else ""
+
+
+def schema_versions(path: str) -> list[int]:
+    """The schema versions of the lines of a log file: a sealed line ends `"v":N,"hash":"…"}`,
+    so a search per version over the bytes finds them (no line is decoded)."""
+    found: set[int] = set()
+    marks = {1: b'"v":1,"hash":"', 2: b'"v":2,"hash":"'}
+    try:
+        with open(path, "rb") as log:
+            tail = b""
+            while len(found) < len(marks):
+                chunk = log.read(1 << 20)
+                if not chunk:
+                    break
+                window = tail + chunk
+                found.update(v for v, mark in marks.items() if v not in found and mark in window)
+                tail = window[-16:]
+    except FileNotFoundError:
+        pass
+    return sorted(found)

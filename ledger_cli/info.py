@@ -9,8 +9,7 @@ import sys
 
 from ledger_cli import config
 from ledger_cli.accel import native
-
-CHUNK = 1 << 20
+from ledger_cli.fastcodec import schema_versions
 
 
 def chosen_by(option: str | None) -> str:
@@ -20,28 +19,6 @@ def chosen_by(option: str | None) -> str:
     if os.environ.get(config.FILE_ENV) is not None:
         return config.FILE_ENV
     return "default (the user data folder)"
-
-
-def versions(path: str) -> list[int]:
-    """The schema versions of the lines of a log file: each line ends `"v":N,"hash":"…"}`, so
-    one count per version over the bytes finds them (no line is decoded)."""
-    found: set[int] = set()
-    marks = {1: b'"v":1,"hash":"', 2: b'"v":2,"hash":"'}
-    try:
-        with open(path, "rb") as log:
-            tail = b""
-            while True:
-                chunk = log.read(CHUNK)
-                if not chunk:
-                    break
-                window = tail + chunk
-                found.update(v for v, mark in marks.items() if v not in found and mark in window)
-                if len(found) == len(marks):
-                    break
-                tail = window[-16:]
-    except FileNotFoundError:
-        pass
-    return sorted(found)
 
 
 def folder_size(folder: str) -> int:
@@ -87,7 +64,7 @@ def facts(file: str | None) -> dict[str, object]:
         "events": state.seq,
         "head": state.head if state.seq else None,
         "last_ts": state.ts,
-        "schema_versions": versions(lines) if lines else [],
+        "schema_versions": schema_versions(lines) if lines else [],
         "accounts": len(state.balances),
         "closed_through": state.closed_through,
         "cache_folder": cache,
