@@ -234,15 +234,40 @@ def balance(
     replay: bool = False,
     as_of: str | None = None,
     known_at: str | None = None,
+    by: str | None = None,
+    begin: str | None = None,
+    end: str | None = None,
+    change: bool = False,
 ) -> int:
     chosen = _format(fmt, as_json)
     names = [parse_account(name) for name in accounts]
     bound = known_bound(until, known_at)
     day = _day(as_of, "--as-of")
+    if by is not None or begin is not None or end is not None or change:
+        return _by_period(file, names, bound, chosen, no_cache, day, by, begin, end, change)
     ledger = _ledger(file, no_cache)
     state = ledger.state(bound, keys=False, dated=False) if day is None else ledger.as_of(day, bound)
     report = balance_report(state, names, day)
     render.balance(report, chosen, replay=replay, bound_given=bound is not None or day is not None)
+    return 0
+
+
+def _by_period(
+    file: str | None, names: list[str], bound: Point | None, fmt: str, no_cache: bool, day: str | None,
+    by: str | None, begin: str | None, end: str | None, change: bool,
+) -> int:  # fmt: skip
+    """`balance --by PERIOD [--begin D] [--end D] [--change]` (periods.py)."""
+    from ledger_cli.books import ensure_days
+    from ledger_cli.periods import period_report
+
+    if by is None:
+        raise InvalidValue("--begin, --end and --change need --by month, quarter or year")
+    if day is not None:
+        raise InvalidValue("--as-of and --by do not go together: give --end (the day after the last one shown)")
+    first, after = _day(begin, "--begin"), _day(end, "--end")
+    state = _ledger(file, no_cache).state(bound, keys=False, dated=True)
+    ensure_days(state)
+    render.periods(period_report(state.days, names, by, first, after, change), fmt)
     return 0
 
 

@@ -22,6 +22,8 @@ TYPE_CHECKING = False  # typing itself costs start-up; annotations are strings a
 if TYPE_CHECKING:
     from typing import Any
 
+    from ledger_cli.periods import PeriodReport
+
 FORMATS = ("table", "tsv", "csv", "json", "jsonl")
 HISTORY_COLUMNS = (
     "v", "seq", "ts", "date", "type", "account", "to", "amount", "target", "memo", "key", "id", "prev", "hash",
@@ -372,3 +374,32 @@ def with_progress(items: Iterator[Any]) -> Iterator[Any]:
             if index % 1000 == 0:
                 progress.update(task, completed=index)
             yield item
+
+
+def periods(report: PeriodReport, fmt: str) -> None:
+    """`balance --by`: wide for a person or a spreadsheet (an account a row, a period a column,
+    a total row), long for a program (one object per account and period)."""
+    out, what = sys.stdout, "change" if report.change else "balance"
+    labels = [period.label for period in report.periods]
+    rows = [(account, [format_amount(v) for v in values]) for account, values in report.rows]
+    totals = [format_amount(v) for v in report.totals]
+    if fmt in ("json", "jsonl"):
+        items: list[dict[str, Any]] = [
+            {"account": account, "period": p.label, "first": p.first, "last": p.last, what: value}
+            for account, values in rows
+            for p, value in zip(report.periods, values)
+        ]
+        items += [
+            {"account": None, "period": p.label, "first": p.first, "last": p.last, what: value}
+            for p, value in zip(report.periods, totals)
+        ]  # fmt: skip  (the total: account null)
+        out.write(_dumps(items) + "\n" if fmt == "json" else "".join(_dumps(item) + "\n" for item in items))
+    elif fmt == "table":
+        columns = [("Account", "left")] + [(label, "right") for label in labels]
+        body = [[account, *values] for account, values in rows] + [["Total", *totals]]
+        footer = "balance at each period's end" if what == "balance" else "change within each period"
+        _print_table(columns, body, footer, keep=labels)
+    elif fmt == "csv":
+        out.write(_csv(("account", *labels), [[a, *v] for a, v in rows] + [["total", *totals]]))
+    else:
+        out.writelines("\t".join((a, *v)) + "\n" for a, v in [("account", labels), *rows, ("total", totals)])

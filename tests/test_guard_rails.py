@@ -31,12 +31,12 @@ from ledger_cli.moves import apply_move
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ledger_cli"
 PURE = {"money", "values", "when", "events", "codec", "domain", "commands", "reports", "errors", "dates", "books",
-        "moves", "beannames"}  # fmt: skip
+        "moves", "beannames", "periods"}  # fmt: skip
 IMPURE = {"store", "service", "fold", "lookup", "stamps", "checkpoint", "render", "actions", "cli", "fastpath",
           "entry", "streams", "interrupts", "batch", "fastcodec", "accel", "eventlog", "memlog", "filelog",
           "config", "folding", "filewriter", "walking", "audit", "histories", "dayfile", "pglog", "pgdriver",
           "pgschema", "pgwrite", "copying", "restated", "linefiles", "exports", "fastexport", "journal", "cliopts",
-          "beancount", "csvrules", "statement", "bankimport", "info", "completion", "climore",
+          "beancount", "csvrules", "statement", "bankimport", "info", "completion", "climore", "clireads",
           "__init__", "__main__"}  # fmt: skip
 # what the application never names:
 STORES = {
@@ -59,7 +59,7 @@ SILENT = {"service", "eventlog", "folding", "config", *STORES}  # they never pri
 PRINTING = {"streams", "render", "rich"}
 ONLY_IN = {
     "rich": {"render"},
-    "typer": {"cli", "cliopts", "climore", "completion", "entry"},
+    "typer": {"cli", "cliopts", "climore", "clireads", "completion", "entry"},
     "ledger_cli.cli": {"entry"},
 }
 
