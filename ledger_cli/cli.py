@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ledger_cli import __version__, actions, audit, climore, clireads
+from ledger_cli import __version__, actions, audit, clihelp, climore, clireads
 from ledger_cli.cliopts import (
     AccountArg,
     AsOf,
@@ -80,7 +80,7 @@ def main(
         raise typer.Exit(0)
 
 
-@app.command("open")
+@app.command("open", **clihelp.options("open"))
 def open_(
     ctx: typer.Context,
     account: AccountArg,
@@ -95,7 +95,7 @@ def open_(
     _run(ctx, file, actions.open_account, account, memo, key, date, quiet=quiet, as_json=as_json)
 
 
-@app.command(context_settings=_AMOUNTS)
+@app.command(context_settings=_AMOUNTS, **clihelp.options("deposit"))
 def deposit(
     ctx: typer.Context,
     account: AccountArg,
@@ -111,7 +111,7 @@ def deposit(
     _run(ctx, file, actions.deposit, account, amount, memo, key, date, quiet=quiet, as_json=as_json)
 
 
-@app.command(context_settings=_AMOUNTS)
+@app.command(context_settings=_AMOUNTS, **clihelp.options("withdraw"))
 def withdraw(
     ctx: typer.Context,
     account: AccountArg,
@@ -127,7 +127,7 @@ def withdraw(
     _run(ctx, file, actions.withdraw, account, amount, memo, key, date, quiet=quiet, as_json=as_json)
 
 
-@app.command(context_settings=_AMOUNTS)
+@app.command(context_settings=_AMOUNTS, **clihelp.options("transfer"))
 def transfer(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(metavar="FROM", autocompletion=_accounts)],
@@ -144,7 +144,7 @@ def transfer(
     _run(ctx, file, actions.transfer, source, to, amount, memo, key, date, quiet=quiet, as_json=as_json)
 
 
-@app.command()
+@app.command(**clihelp.options("close"))
 def close(
     ctx: typer.Context,
     account: AccountArg,
@@ -159,7 +159,7 @@ def close(
     _run(ctx, file, actions.close_account, account, memo, key, date, quiet=quiet, as_json=as_json)
 
 
-@app.command(context_settings=_AMOUNTS)
+@app.command(context_settings=_AMOUNTS, **clihelp.options("reverse"))
 def reverse(
     ctx: typer.Context,
     seq: Annotated[str, typer.Argument(metavar="SEQ", help="The seq of the deposit, withdrawal or transfer to undo.")],
@@ -177,7 +177,7 @@ def reverse(
 clireads.register(app, _run)  # balance, history, replay, accounts (here: the order of the help)
 
 
-@app.command()
+@app.command(**clihelp.options("verify"))
 def verify(
     ctx: typer.Context,
     fmt: Format = None,
@@ -192,7 +192,7 @@ def verify(
     _run(ctx, file, actions.verify, fmt, as_json, against or None)
 
 
-@app.command("close-period")
+@app.command("close-period", **clihelp.options("close-period"))
 def close_period(
     ctx: typer.Context,
     date: Annotated[str, typer.Argument(metavar="DATE", help="The last day closed (YYYY-MM-DD).")],
@@ -206,7 +206,7 @@ def close_period(
     _run(ctx, file, actions.close_period, date, memo, key, quiet=quiet, as_json=as_json)
 
 
-@app.command("reopen-period")
+@app.command("reopen-period", **clihelp.options("reopen-period"))
 def reopen_period(
     ctx: typer.Context,
     date: Annotated[str, typer.Argument(metavar="DATE", help="The first day reopened (YYYY-MM-DD).")],
@@ -220,7 +220,7 @@ def reopen_period(
     _run(ctx, file, actions.reopen_period, date, memo, key, quiet=quiet, as_json=as_json)
 
 
-@app.command()
+@app.command(**clihelp.options("restatement"))
 def restatement(
     ctx: typer.Context,
     as_of: Annotated[str, typer.Option("--as-of", help="The day whose books are compared (YYYY-MM-DD).")],
@@ -238,7 +238,7 @@ def restatement(
     _run(ctx, file, audit.restatement, as_of, since, to, fmt, as_json, no_cache, check)
 
 
-@app.command("copy")
+@app.command("copy", **clihelp.options("copy"))
 def copy_(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(metavar="SRC", help="The log to copy: a file or a postgresql:// URI.")],
@@ -252,7 +252,7 @@ def copy_(
     _run(ctx, None, actions.copy, source, destination, quiet=quiet, as_json=as_json)
 
 
-@app.command()
+@app.command(**clihelp.options("export"))
 def export(
     ctx: typer.Context,
     fmt: Annotated[
@@ -279,20 +279,14 @@ def export(
     file: File = None,
 ) -> None:
     """Write the books for other tools, in date order: an hledger journal whose every posting
-    asserts our balance (hledger -f FILE check -s ordereddates proves them), or CSV postings.
-
-    \b
-      ledger export > books.journal && hledger -f books.journal check -s ordereddates
-      ledger export --as-of 2025-12-31 -o 2025.journal
-      ledger export --format beancount --currency EUR -o books.beancount && bean-check books.beancount
-      ledger export --format csv > postings.csv
-    """
+    asserts our balance (hledger -f FILE check -s ordereddates proves them), a Beancount file
+    (bean-check FILE) or CSV postings."""
     _run(
         ctx, file, actions.export, fmt, output, as_of, known_at, until, income, expense, currency, account_map, no_cache
     )
 
 
-@app.command("import")
+@app.command("import", **clihelp.options("import"))
 def import_(
     ctx: typer.Context,
     source: Annotated[

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ledger_cli import actions, histories
+from ledger_cli import actions, clihelp, histories
 from ledger_cli.cliopts import (
     AsOf,
     Begin,
@@ -27,7 +27,7 @@ from ledger_cli.cliopts import (
 
 
 def register(app: typer.Typer, _run: Callable[..., None]) -> None:
-    @app.command()
+    @app.command(**clihelp.options("balance"))
     def balance(
         ctx: typer.Context,
         accounts: Annotated[
@@ -49,18 +49,11 @@ def register(app: typer.Typer, _run: Callable[..., None]) -> None:
         change: Change = False,
     ) -> None:
         """Balances of every account (or those named): by date with --as-of, as known at --known-at,
-        a column per period with --by.
-
-        \b
-        Examples:
-          ledger balance assets
-          ledger balance --as-of 2025-12-31 --format csv
-          ledger balance --by month --begin 2026-01-01 --end 2027-01-01 --change
-        """
+        a column per period with --by."""
         _run(ctx, file, actions.balance, accounts or [], until, fmt, as_json, no_cache, as_of=as_of, known_at=known_at,
              by=by, begin=begin, end=end, change=change)  # fmt: skip
 
-    @app.command()
+    @app.command(**clihelp.options("history"))
     def history(
         ctx: typer.Context,
         account: Annotated[
@@ -95,7 +88,7 @@ def register(app: typer.Typer, _run: Callable[..., None]) -> None:
             as_of=as_of, known_at=known_at, by_date=by_date, follow=follow,
         )  # fmt: skip
 
-    @app.command()
+    @app.command(**clihelp.options("replay"))
     def replay(
         ctx: typer.Context,
         until: Until = None,
@@ -110,7 +103,7 @@ def register(app: typer.Typer, _run: Callable[..., None]) -> None:
         hash of the last event known: the statement an auditor keeps."""
         _run(ctx, file, actions.replay, until, fmt, as_json, no_cache, as_of, known_at)
 
-    @app.command("accounts")
+    @app.command("accounts", **clihelp.options("accounts"))
     def accounts_(
         ctx: typer.Context,
         fmt: Format = None,

@@ -31,7 +31,7 @@ from ledger_cli.moves import apply_move
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ledger_cli"
 PURE = {"money", "values", "when", "events", "codec", "domain", "commands", "reports", "errors", "dates", "books",
-        "moves", "beannames", "periods"}  # fmt: skip
+        "moves", "beannames", "periods", "clihelp"}  # fmt: skip
 IMPURE = {"store", "service", "fold", "lookup", "stamps", "checkpoint", "render", "actions", "cli", "fastpath",
           "entry", "streams", "interrupts", "batch", "fastcodec", "accel", "eventlog", "memlog", "filelog",
           "config", "folding", "filewriter", "walking", "audit", "histories", "dayfile", "pglog", "pgdriver",
