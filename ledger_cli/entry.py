@@ -22,9 +22,17 @@ def main(argv: list[str] | None = None) -> int:
         prog = program() if argv is None else "ledger"
         if requested():  # a shell asks for completions: Typer answers (the fast path knows none)
             return run_typer(args, prog, completing=True)
-        code = run_fast(args)
-        if code is None:
-            code = run_typer(args, prog)
+        from ledger_cli import pager
+
+        paged, args = pager.wanted(args)
+        running = pager.start() if paged and argv is None else None  # (this process is the program)
+        try:
+            code = run_fast(args)
+            if code is None:
+                code = run_typer(args, prog)
+        finally:
+            if running is not None:
+                pager.finish(running)
         try:
             sys.stdout.flush()
         except BrokenPipeError:

@@ -36,7 +36,9 @@ def choose_format(requested: str | None, as_json: bool) -> str:
         return "json"
     if requested:
         return requested
-    return "table" if sys.stdout.isatty() else "tsv"
+    from ledger_cli.pager import on_terminal
+
+    return "table" if on_terminal() else "tsv"
 
 
 def _dumps(value: Any) -> str:
@@ -75,7 +77,11 @@ def _print_table(
         table.add_column(name, justify=justify, no_wrap=name in unwrapped)  # type: ignore[arg-type]
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
-    Console(emoji=False, markup=False, highlight=False).print(table)
+    from ledger_cli.pager import width
+
+    paged = width()  # (through a pager: as on the terminal it shows on, colours kept by less -R)
+    console = Console(emoji=False, markup=False, highlight=False, width=paged, force_terminal=True if paged else None)
+    console.print(table)
     if footer:
         sys.stdout.write(footer + "\n")
 
