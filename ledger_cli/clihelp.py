@@ -13,7 +13,7 @@ RECORD, REPORT, AUDIT, MOVE, SETUP = "Record", "Report", "Audit", "Move data", "
 PANELS = {
     "open": RECORD, "deposit": RECORD, "withdraw": RECORD, "transfer": RECORD, "close": RECORD,
     "reverse": RECORD, "close-period": RECORD, "reopen-period": RECORD,
-    "balance": REPORT, "history": REPORT, "accounts": REPORT,
+    "balance": REPORT, "history": REPORT, "accounts": REPORT, "chart": REPORT,
     "replay": AUDIT, "verify": AUDIT, "restatement": AUDIT,
     "copy": MOVE, "export": MOVE, "import": MOVE,
     "info": SETUP, "completion": SETUP,
@@ -32,6 +32,8 @@ EXAMPLES = {
     "history": ["ledger history assets:bank --last 10", "ledger history --since 2026-11-01 --format jsonl",
                 "ledger history --by-date"],
     "accounts": ["ledger accounts", "ledger accounts --json"],
+    "chart": ["ledger chart assets --by week", "ledger chart --as-of 2026-11-30 --width 60",
+              "ledger chart assets savings --format png -o balances.png"],
     "replay": ["ledger replay --json > statement.json", "ledger replay --as-of 2026-11-30"],
     "verify": ["ledger verify", "ledger verify --against statement.json"],
     "restatement": ["ledger restatement --as-of 2026-11-30", "ledger restatement --as-of 2026-11-30 --check"],

@@ -42,7 +42,7 @@ KnownAt = Annotated[
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Ignore checkpoints; fold the log from its first line.")]
 File = Annotated[Optional[str], typer.Option("--file", "-f", help="The log file (may also come before the command).")]
 
-By = Annotated[Optional[str], typer.Option("--by", help="A column per month, quarter or year (by date).")]
+By = Annotated[Optional[str], typer.Option("--by", help="A column per day, week, month, quarter or year (by date).")]
 Begin = Annotated[Optional[str], typer.Option("--begin", help="With --by: from this date on (inclusive).")]
 End = Annotated[Optional[str], typer.Option("--end", help="With --by: up to this date (exclusive, as hledger's -e).")]
 Change = Annotated[bool, typer.Option("--change", help="With --by: the change within each period, not the balance.")]

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     import subprocess
 
 _ON: list[int] = []  # the terminal's width while a pager has our stdout (output is for it)
-PAGED = frozenset({"history", "balance", "accounts", "restatement", "export"})  # the ones whose output runs long
+PAGED = frozenset(
+    {"history", "balance", "accounts", "restatement", "export", "chart"}
+)  # the ones whose output runs long
 
 
 def wanted(args: list[str]) -> tuple[bool, list[str]]:

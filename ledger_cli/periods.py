@@ -13,7 +13,8 @@ from ledger_cli.errors import InvalidValue
 from ledger_cli.money import money_context
 from ledger_cli.values import covers
 
-BY = ("month", "quarter", "year")
+BY = ("month", "quarter", "year")  # balance --by (the issue's; hledger's -M -Q -Y)
+SHORT = ("day", "week")  # also for charts (a week starts on Monday, labelled by ISO week: 2026-W45)
 ZERO = Decimal(0)
 
 
@@ -61,10 +62,31 @@ def _label(by: str, year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"
 
 
+def _short_spans(by: str, begin: str, end: str) -> list[Period]:
+    from datetime import date
+
+    found, day, stop = [], day_number(begin), day_number(end)
+    if by == "week":
+        day -= date.fromisoformat(begin).weekday()  # back to its Monday
+    while day < stop:
+        last = day if by == "day" else day + 6
+        text = day_text(day)
+        if by == "day":
+            label = text
+        else:
+            year, week, _ = date.fromisoformat(text).isocalendar()
+            label = f"{year:04d}-W{week:02d}"
+        found.append(Period(label, max(text, begin), min(day_text(last), day_text(stop - 1))))
+        day = last + 1
+    return found
+
+
 def spans(by: str, begin: str, end: str) -> list[Period]:
     """The columns for [begin, end): each calendar period that meets it, cut to it."""
+    if by in SHORT:
+        return _short_spans(by, begin, end)
     if by not in BY:
-        raise InvalidValue(f"invalid --by {by!r}: choose one of {', '.join(BY)}")
+        raise InvalidValue(f"invalid --by {by!r}: choose one of {', '.join(SHORT + BY)}")
     last_day = day_text(day_number(end) - 1)
     found: list[Period] = []
     year, month = _start(by, begin)

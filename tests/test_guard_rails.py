@@ -36,7 +36,8 @@ IMPURE = {"store", "service", "fold", "lookup", "stamps", "checkpoint", "render"
           "entry", "streams", "interrupts", "batch", "fastcodec", "accel", "eventlog", "memlog", "filelog",
           "config", "folding", "filewriter", "walking", "audit", "histories", "dayfile", "pglog", "pgdriver",
           "pgschema", "pgwrite", "copying", "restated", "linefiles", "exports", "fastexport", "journal", "cliopts",
-          "beancount", "csvrules", "statement", "bankimport", "info", "completion", "climore", "clireads", "pager",
+          "beancount", "csvrules", "statement", "bankimport", "info", "completion", "climore",
+          "clireads", "pager", "chart",
           "__init__", "__main__"}  # fmt: skip
 # what the application never names:
 STORES = {

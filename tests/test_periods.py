@@ -121,7 +121,7 @@ def test_every_format_of_a_report_by_month(tmp_path: Path) -> None:
     assert [json.loads(line) for line in report("--format", "jsonl", "--end", "2026-03-01").splitlines()] == long
     table = report("--format", "table", "assets")
     assert "2026-03" in table and "69.75" in table and "Total" in table and "1.5" not in table
-    assert run_installed(["balance", "--by", "week"], log).returncode == 2
+    assert run_installed(["balance", "--by", "fortnight"], log).returncode == 2
     assert run_installed(["balance", "--by", "month", "--as-of", "2026-02-01"], log).returncode == 2
     refused = run_installed(["balance", "--change"], log)
     assert refused.returncode == 2 and "need --by" in refused.stderr
