@@ -19,6 +19,12 @@ PANELS = {
     "info": SETUP, "completion": SETUP,
 }  # fmt: skip
 
+# The commands in the order the app registers them (its help's, and Typer's completions'):
+# tests/test_completion.py holds it to the app.
+ORDER = ("open", "deposit", "withdraw", "transfer", "close", "reverse", "balance", "history", "replay", "accounts",
+         "verify", "close-period", "reopen-period", "restatement", "copy", "export", "import", "completion", "info",
+         "chart")  # fmt: skip
+
 EXAMPLES = {
     "open": ["ledger open assets:bank", 'ledger open savings -m "for the holidays"'],
     "deposit": ['ledger deposit assets:bank 1200 -m "salary" -k pay-2026-11',

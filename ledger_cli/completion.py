@@ -56,3 +56,92 @@ def accounts(file: str | None, incomplete: str) -> list[str]:
     except Exception:  # noqa: BLE001  (unreadable books: offer nothing)
         return []
     return sorted(name for name in names if name.startswith(incomplete))
+
+
+ACCOUNT_SLOTS = ("account", "source", "to", "accounts")  # the fast path's positional names that take one
+
+
+def fast_answer(prog: str) -> tuple[str, int] | None:
+    """The answer (its text and exit code) to a shell asking for the account names of one of
+    the fast path's commands, without Typer (a completion must answer at once on a long log);
+    None for anything else (Typer answers: commands, options, other arguments)."""
+    instruction = os.environ.get(variable(prog), "")
+    shell = instruction.partition("_")[2]
+    words, incomplete = _words(shell)
+    if words is None:
+        return None
+    from ledger_cli.fastpath import _COMMANDS
+
+    file, rest = None, words
+    if rest[:1] in (["-f"], ["--file"]) and len(rest) >= 2:
+        file, rest = rest[1], rest[2:]
+    if incomplete.startswith("-"):
+        return None
+    if not rest:  # the command's name (zsh and fish show each one's help too: Typer's to say)
+        if shell != "bash":
+            return None
+        from ledger_cli.clihelp import ORDER
+
+        return _formatted(shell, [name for name in ORDER if name.startswith(incomplete)])
+    if rest[0] not in _COMMANDS:
+        return None
+    _, names, variadic, values, flags = _COMMANDS[rest[0]]
+    slot, at = 0, 1
+    while at < len(rest):
+        word = rest[at]
+        if word in values:
+            if values[word] == "file" and at + 1 < len(rest):
+                file = rest[at + 1]
+            at += 2
+            continue
+        if word in flags:
+            at += 1
+            continue
+        if word.startswith("-"):
+            return None
+        slot, at = slot + 1, at + 1
+    if at > len(rest):  # the word asked for is an option's value (--memo <TAB>)
+        return None
+    name = names[min(slot, len(names) - 1)] if variadic and names else names[slot] if slot < len(names) else None
+    if name not in ACCOUNT_SLOTS:
+        return None
+    return _formatted(shell, accounts(file, incomplete))
+
+
+def _formatted(shell: str, found: list[str]) -> tuple[str, int]:
+    """Typer's answer to `shell` for these values (without help texts), and its exit code."""
+    if shell == "zsh":
+        return (_zsh(found) if found else "_files"), 0
+    if shell == "fish" and os.environ.get("_TYPER_COMPLETE_FISH_ACTION") == "is-args":
+        return "", 0 if found else 1
+    return "\n".join(found), 0
+
+
+def _words(shell: str) -> tuple[list[str] | None, str]:
+    """The words before the one being completed (without the program's name), and that one, as
+    Typer's classes read them from the shell's variables."""
+    import shlex
+
+    try:
+        if shell == "bash":
+            words = shlex.split(os.environ["COMP_WORDS"])
+            cword = int(os.environ["COMP_CWORD"])
+            return words[1:cword], words[cword] if cword < len(words) else ""
+        if shell in ("zsh", "fish"):
+            line = os.environ.get("_TYPER_COMPLETE_ARGS", "")
+            words = shlex.split(line)[1:]
+            if words and not line.endswith(" "):
+                return words[:-1], words[-1]
+            return words, ""
+    except (KeyError, ValueError):
+        pass
+    return None, ""
+
+
+def _zsh(values: list[str]) -> str:
+    """Typer's zsh answer for values without help."""
+
+    def escape(s: str) -> str:
+        return s.replace('"', '""').replace("'", "''").replace("$", "\\$").replace("`", "\\`").replace(":", r"\\:")
+
+    return "_arguments '*: :((" + "\n".join(f'"{escape(v)}"' for v in values) + "))'"

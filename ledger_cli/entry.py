@@ -20,7 +20,13 @@ def main(argv: list[str] | None = None) -> int:
         from ledger_cli.fastpath import run_fast
 
         prog = program() if argv is None else "ledger"
-        if requested():  # a shell asks for completions: Typer answers (the fast path knows none)
+        if requested():  # a shell asks for completions: account names at once, the rest from Typer
+            from ledger_cli.completion import fast_answer
+
+            answer = fast_answer(prog)
+            if answer is not None:
+                sys.stdout.write(answer[0] + "\n")
+                return answer[1]
             return run_typer(args, prog, completing=True)
         from ledger_cli import pager
 

@@ -96,3 +96,53 @@ def test_the_script_calls_the_program_back_by_its_own_name(prog: str, shell: str
 def test_an_unknown_shell_is_exit_2(tmp_path: Path) -> None:
     done = subprocess.run([str(BIN / "ledger"), "completion", "tcsh"], env=clean_env(), capture_output=True, text=True)
     assert done.returncode == 2 and "invalid shell 'tcsh'" in done.stderr
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+@pytest.mark.parametrize(
+    "words",
+    ["ledger ", "ledger re", "ledger -f x c", "ledger balance ", "ledger balance assets:b", "ledger withdraw a",
+     "ledger transfer assets:bank s", "ledger deposit -m hi assets:", "ledger history --last 3 sav", "ledger close "],
+)  # fmt: skip
+def test_the_quick_answer_for_account_names_is_typers_own(
+    books: Path, shell: str, words: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Account names are answered without Typer (a completion must be quick on a long log): the
+    same text Typer's machinery gives for the same words."""
+    from ledger_cli import completion, entry
+
+    monkeypatch.setenv("LEDGER_CLI_FILE", str(books))
+    monkeypatch.setenv("_LEDGER_COMPLETE", f"complete_{shell}")
+    if shell == "bash":
+        monkeypatch.setenv("COMP_WORDS", words)
+        monkeypatch.setenv("COMP_CWORD", str(len(words.split(" ")) - 1))
+    else:
+        monkeypatch.setenv("_TYPER_COMPLETE_ARGS", words)
+        monkeypatch.setenv("_TYPER_COMPLETE_FISH_ACTION", "get-args")
+    quick = completion.fast_answer("ledger")
+    if shell != "bash" and words.split(" ")[-2] in ("ledger", "x"):  # command names: zsh and fish want their help
+        assert quick is None
+        return
+    assert quick is not None and quick[1] == 0
+    capsys.readouterr()
+    entry.run_typer([], "ledger", completing=True)
+    assert capsys.readouterr().out == quick[0] + "\n"
+
+
+def test_anything_but_account_names_is_typers_to_answer(books: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledger_cli import completion
+
+    monkeypatch.setenv("_LEDGER_COMPLETE", "complete_bash")
+    for words in ("ledger --fi", "ledger deposit --me", "ledger deposit a ", "ledger export --format ", "ledger x y"):
+        monkeypatch.setenv("COMP_WORDS", words)
+        monkeypatch.setenv("COMP_CWORD", str(len(words.split(" ")) - 1))
+        assert completion.fast_answer("ledger") is None, words
+
+
+def test_the_quick_answers_command_order_is_the_apps() -> None:
+    import typer.main
+
+    from ledger_cli.cli import app
+    from ledger_cli.clihelp import ORDER
+
+    assert tuple(typer.main.get_command(app).commands) == ORDER  # type: ignore[attr-defined]

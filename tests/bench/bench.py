@@ -44,7 +44,7 @@ PYTHON = Path(sys.executable)
 LEDGER = PYTHON.parent / "ledger"
 LEDGER3 = Path("/usr/bin/ledger")
 MIB = 1024  # ru_maxrss is in KiB
-ONLY = ("issue4", "issue9", "issue10", "issue11", "issue12")  # --only: sections 1-6, 7, 8, 9 (PostgreSQL), 10
+ONLY = ("issue4", "issue9", "issue10", "issue11", "issue12", "issue13")  # --only: sections 1-6, 7, 8, 9, 10, 11
 
 
 # ---- building the inputs --------------------------------------------------------------------
@@ -977,7 +977,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ledger3", action="store_true", help="skip Ledger 3 even when it is installed")
     parser.add_argument(
         "--only", choices=ONLY, help="run one part: issue4 (sections 1-6, the rows of issues 4 and 8), issue9 "
-        "(section 7), issue10 (section 8), issue11 (section 9, PostgreSQL) or issue12 (section 10, exports), these "
+        "(section 7), issue10 (section 8), issue11 (section 9, PostgreSQL), issue12 (section 10, exports) or "
+        "issue13 (section 11, the terminal), these "
         "on the biggest size only; "
         "default: all",
     )  # fmt: skip
@@ -988,7 +989,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.sizes or ("0,100000" if args.quick else "0,100000,1000000")
     sizes = sorted({int(s.replace("_", "")) for s in wanted.split(",")})
     big_sizes = [s for s in sizes if s > 0]
-    if args.only in ("issue9", "issue10", "issue11", "issue12"):
+    if args.only in ("issue9", "issue10", "issue11", "issue12", "issue13"):
         big_sizes = big_sizes[-1:]  # sections 7 and 8 use only the biggest log
     short_runs = args.runs or 10
     long_runs = 3 if not args.quick else 2
@@ -1037,6 +1038,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench_exports import issue12_sections
 
         issue12_sections(table, big_sizes, say)
+    if args.only in (None, "issue13"):  # the terminal conveniences
+        from bench_terminal import issue13_sections
+
+        issue13_sections(table, big_sizes, say)
 
     if args.profile:
         profile(big_sizes, WORK / "empty.jsonl", say)
