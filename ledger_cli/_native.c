@@ -664,11 +664,10 @@ static Book *books_slot(PyObject *name, Py_hash_t h) {
     }
 }
 
-/* Parse "digits[.digits]" (an amount, or a balance formatted with "f", maybe with a sign) into
- * units and scale; 0 if it does not fit. */
-static int parse_units(const char *p, Py_ssize_t n, units_t *units, int *scale) {
-    int negative = n > 0 && p[0] == '-';
-    Py_ssize_t i = negative, whole = 0;
+/* An amount's digits as an int and its fraction digits (at most MAX_WHOLE_DIGITS whole and
+ * UNIT_DIGITS fraction digits); 0 if it does not fit. */
+static int parse_scaled(const char *p, Py_ssize_t n, units_t *units, int *scale) {
+    Py_ssize_t i = 0, whole = 0;
     units_t v = 0;
     while (i < n && p[i] == '0')
         i++;
@@ -687,10 +686,20 @@ static int parse_units(const char *p, Py_ssize_t n, units_t *units, int *scale) 
     }
     if (i != n)
         return 0;
-    for (int k = frac; k < UNIT_DIGITS; k++)
+    *units = v, *scale = frac;
+    return 1;
+}
+
+/* Parse "digits[.digits]" (an amount, or a balance formatted with "f", maybe with a sign) into
+ * units and scale; 0 if it does not fit. */
+static int parse_units(const char *p, Py_ssize_t n, units_t *units, int *scale) {
+    int negative = n > 0 && p[0] == '-';
+    units_t v;
+    if (!parse_scaled(p + negative, n - negative, &v, scale))
+        return 0;
+    for (int k = *scale; k < UNIT_DIGITS; k++)
         v *= 10;
     *units = negative ? -v : v;
-    *scale = frac;
     return 1;
 }
 

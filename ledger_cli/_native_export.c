@@ -118,32 +118,6 @@ static void ex_units(units_t units, int scale) {
     ex_put(text, (size_t)units_text(units, scale, text));
 }
 
-/* An amount's digits as an int and its fraction digits (at most MAX_WHOLE_DIGITS whole and
- * UNIT_DIGITS fraction digits); 0 if it does not fit. */
-static int parse_scaled(const char *p, Py_ssize_t n, units_t *units, int *scale) {
-    Py_ssize_t i = 0, whole = 0;
-    units_t v = 0;
-    while (i < n && p[i] == '0')
-        i++;
-    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
-        if (++whole > MAX_WHOLE_DIGITS)
-            return 0;
-        v = v * 10 + (p[i] - '0');
-    }
-    int frac = 0;
-    if (i < n && p[i] == '.') {
-        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
-            if (++frac > UNIT_DIGITS)
-                return 0;
-            v = v * 10 + (p[i] - '0');
-        }
-    }
-    if (i != n)
-        return 0;
-    *units = v, *scale = frac;
-    return 1;
-}
-
 /* a (at scale sa) + b (at scale sb) at the larger scale, into *sum and *scale; 0 on overflow. */
 static int add_scaled(units_t a, int sa, units_t b, int sb, units_t *sum, int *scale) {
     int s = sa > sb ? sa : sb;
