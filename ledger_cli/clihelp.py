@@ -25,6 +25,31 @@ ORDER = ("open", "deposit", "withdraw", "transfer", "close", "reverse", "balance
          "verify", "close-period", "reopen-period", "restatement", "copy", "export", "import", "completion", "info",
          "chart")  # fmt: skip
 
+# Each command's line in `ledger --help` and in zsh's and fish's completions (no [ or ]: rich
+# would read them as markup).
+SHORT = {
+    "open": "Open ACCOUNT (again, if it was closed).",
+    "deposit": "Deposit AMOUNT into ACCOUNT.",
+    "withdraw": "Withdraw AMOUNT from ACCOUNT.",
+    "transfer": "Move AMOUNT from FROM to TO in one event.",
+    "close": "Close ACCOUNT (only at zero).",
+    "reverse": "Undo the money movement of event SEQ.",
+    "balance": "Balances: now, by date, as known, by period.",
+    "history": "The events, in log order or by date.",
+    "replay": "The state rebuilt, with the seq and hash known.",
+    "accounts": "The accounts, open and closed.",
+    "verify": "Check the whole log: chain, fields and rules.",
+    "close-period": "Close the books through DATE.",
+    "reopen-period": "Reopen the books from DATE on.",
+    "restatement": "What later entries changed about a day's books.",
+    "copy": "Copy a log between stores, byte for byte.",
+    "export": "The books for hledger, Ledger 3, Beancount or CSV.",
+    "import": "Append a batch all-or-nothing, or a bank statement.",
+    "completion": "Print the shell's completion script.",
+    "info": "Where the books are, and what they hold.",
+    "chart": "Balances over time as bars, or a PNG.",
+}
+
 EXAMPLES = {
     "open": ["ledger open assets:bank", 'ledger open savings -m "for the holidays"'],
     "deposit": ['ledger deposit assets:bank 1200 -m "salary" -k pay-2026-11',
@@ -63,4 +88,4 @@ def epilog(name: str) -> str:
 
 def options(name: str) -> dict[str, Any]:
     """The keyword arguments of app.command() for command `name`: its group and examples."""
-    return {"rich_help_panel": PANELS[name], "epilog": epilog(name)}
+    return {"rich_help_panel": PANELS[name], "epilog": epilog(name), "short_help": SHORT[name]}

@@ -77,12 +77,11 @@ def fast_answer(prog: str) -> tuple[str, int] | None:
         file, rest = rest[1], rest[2:]
     if incomplete.startswith("-"):
         return None
-    if not rest:  # the command's name (zsh and fish show each one's help too: Typer's to say)
-        if shell != "bash":
-            return None
-        from ledger_cli.clihelp import ORDER
+    if not rest:  # the command's name (zsh and fish show each one's line of help beside it)
+        from ledger_cli.clihelp import ORDER, SHORT
 
-        return _formatted(shell, [name for name in ORDER if name.startswith(incomplete)])
+        commands = [name for name in ORDER if name.startswith(incomplete)]
+        return _formatted(shell, commands, [SHORT[name] for name in commands])
     if rest[0] not in _COMMANDS:
         return None
     _, names, variadic, values, flags = _COMMANDS[rest[0]]
@@ -108,12 +107,15 @@ def fast_answer(prog: str) -> tuple[str, int] | None:
     return _formatted(shell, accounts(file, incomplete))
 
 
-def _formatted(shell: str, found: list[str]) -> tuple[str, int]:
-    """Typer's answer to `shell` for these values (without help texts), and its exit code."""
+def _formatted(shell: str, found: list[str], helps: list[str] | None = None) -> tuple[str, int]:
+    """Typer's answer to `shell` for these values (and their help texts), and its exit code."""
     if shell == "zsh":
-        return (_zsh(found) if found else "_files"), 0
-    if shell == "fish" and os.environ.get("_TYPER_COMPLETE_FISH_ACTION") == "is-args":
-        return "", 0 if found else 1
+        return (_zsh(found, helps) if found else "_files"), 0
+    if shell == "fish":
+        if os.environ.get("_TYPER_COMPLETE_FISH_ACTION") == "is-args":
+            return "", 0 if found else 1
+        if helps:
+            return "\n".join(f"{value}\t{' '.join(text.split())}" for value, text in zip(found, helps)), 0
     return "\n".join(found), 0
 
 
@@ -138,10 +140,11 @@ def _words(shell: str) -> tuple[list[str] | None, str]:
     return None, ""
 
 
-def _zsh(values: list[str]) -> str:
-    """Typer's zsh answer for values without help."""
+def _zsh(values: list[str], helps: list[str] | None = None) -> str:
+    """Typer's zsh answer for these values (each with its help, if given)."""
 
     def escape(s: str) -> str:
         return s.replace('"', '""').replace("'", "''").replace("$", "\\$").replace("`", "\\`").replace(":", r"\\:")
 
-    return "_arguments '*: :((" + "\n".join(f'"{escape(v)}"' for v in values) + "))'"
+    items = [f'"{escape(v)}"' + (f':"{escape(h)}"' if helps else "") for v, h in zip(values, helps or values)]
+    return "_arguments '*: :((" + "\n".join(items) + "))'"
