@@ -722,13 +722,14 @@ static const uint64_t POW10[UNIT_DIGITS + 1] = {
     1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
 };
 
-/* The Decimal of a balance: its units shown with `scale` fraction digits. */
-static PyObject *units_decimal(units_t units, int scale) {
-    char digits[64], text[72];
+/* format(Decimal, "f") of a balance held as `units` at `scale` fraction digits (an int of
+ * units, not padded to UNIT_DIGITS: no 128-bit division for the balances that fit 64 bits),
+ * into `text` (72 bytes); its length. */
+static int units_text(units_t units, int scale, char *text) {
+    char digits[64];
     int n = 0, negative = units < 0;
     unsigned __int128 v = negative ? -(unsigned __int128)units : (unsigned __int128)units;
-    v /= POW10[UNIT_DIGITS - scale]; /* exact: no balance has more than `scale` fraction digits */
-    for (; v > UINT64_MAX; v /= 10) /* the digits past 64 bits, one (slow) 128-bit division each */
+    for (; v > UINT64_MAX; v /= 10)
         digits[n++] = (char)('0' + (int)(v % 10));
     uint64_t w = (uint64_t)v;
     do {
@@ -745,7 +746,14 @@ static PyObject *units_decimal(units_t units, int scale) {
         if (k == scale && scale > 0)
             text[t++] = '.';
     }
-    PyObject *str = PyUnicode_FromStringAndSize(text, t);
+    return t;
+}
+
+/* The Decimal of a balance: its units shown with `scale` fraction digits. */
+static PyObject *units_decimal(units_t units, int scale) {
+    char text[80];
+    units_t scaled = units / (units_t)POW10[UNIT_DIGITS - scale]; /* exact: no more than `scale` digits */
+    PyObject *str = PyUnicode_FromStringAndSize(text, units_text(scaled, scale, text));
     if (!str)
         return NULL;
     PyObject *value = PyObject_CallOneArg(decimal_type, str);
@@ -1262,6 +1270,27 @@ static long long positive_int(Cur *c) {
     return value; /* a 19th digit is left in place: the next literal then fails */
 }
 
+/* The members every line has between its date and its seq, in order: id, key?, memo?, prev,
+ * seq (parse_line's, and the export's parse_period's); 0 if they are not there as canonical. */
+static inline int line_middle(Cur *cur, Line *ln) {
+    Cur c = *cur;
+    const char *end = c.end;
+    if (!LIT(&c, ",\"id\":\"") || !str_body(&c, &ln->id, &ln->id_n))
+        return 0;
+    if (LIT(&c, ",\"key\":\"") && !text_body(&c, ln->key_buf, sizeof ln->key_buf, &ln->key, &ln->key_n))
+        return 0;
+    if (LIT(&c, ",\"memo\":\"") && !text_body(&c, ln->memo_buf, sizeof ln->memo_buf, &ln->memo, &ln->memo_n))
+        return 0;
+    if (!LIT(&c, ",\"prev\":\"") || end - c.p < 65 || c.p[64] != '"')
+        return 0;
+    ln->prev = c.p;
+    c.p += 65;
+    if (!LIT(&c, ",\"seq\":") || !(ln->seq = positive_int(&c)))
+        return 0;
+    *cur = c;
+    return 1;
+}
+
 /* Parse one line in canonical form: a movement, an open or a close, or a reversal (fields in
  * sorted order: account?, amount, date?, id, key?, memo?, prev, seq, target, to?, ts, type, v,
  * with `account` or `to` or both); each with exactly the fields events.GOOD_SHAPES allows for
@@ -1286,17 +1315,7 @@ static int parse_line(const char *p, const char *end, Line *ln) {
         ln->date = c.p;
         c.p += 11;
     }
-    if (!LIT(&c, ",\"id\":\"") || !str_body(&c, &ln->id, &ln->id_n))
-        return 0;
-    if (LIT(&c, ",\"key\":\"") && !text_body(&c, ln->key_buf, sizeof ln->key_buf, &ln->key, &ln->key_n))
-        return 0;
-    if (LIT(&c, ",\"memo\":\"") && !text_body(&c, ln->memo_buf, sizeof ln->memo_buf, &ln->memo, &ln->memo_n))
-        return 0;
-    if (!LIT(&c, ",\"prev\":\"") || end - c.p < 65 || c.p[64] != '"')
-        return 0;
-    ln->prev = c.p;
-    c.p += 65;
-    if (!LIT(&c, ",\"seq\":") || !(ln->seq = positive_int(&c)))
+    if (!line_middle(&c, ln))
         return 0;
     if (LIT(&c, ",\"target\":") && !(ln->target = positive_int(&c)))
         return 0; /* 0 or negative: Python's (it names the problem) */

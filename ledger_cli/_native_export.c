@@ -86,33 +86,6 @@ static units_t pow10_units(int k) {
     return p;
 }
 
-/* format(Decimal, "f") of a balance held as `units` at `scale` fraction digits (an int of
- * units, not padded to UNIT_DIGITS: no 128-bit division for the balances that fit 64 bits),
- * into `text` (72 bytes); its length. */
-static int units_text(units_t units, int scale, char *text) {
-    char digits[64];
-    int n = 0, negative = units < 0;
-    unsigned __int128 v = negative ? -(unsigned __int128)units : (unsigned __int128)units;
-    for (; v > UINT64_MAX; v /= 10)
-        digits[n++] = (char)('0' + (int)(v % 10));
-    uint64_t w = (uint64_t)v;
-    do {
-        digits[n++] = (char)('0' + (int)(w % 10));
-        w /= 10;
-    } while (w);
-    while (n <= scale)
-        digits[n++] = '0';
-    int t = 0;
-    if (negative)
-        text[t++] = '-';
-    for (int k = n - 1; k >= 0; k--) {
-        text[t++] = digits[k];
-        if (k == scale && scale > 0)
-            text[t++] = '.';
-    }
-    return t;
-}
-
 static void ex_units(units_t units, int scale) {
     char text[80];
     ex_put(text, (size_t)units_text(units, scale, text));
@@ -377,17 +350,7 @@ static int parse_period(const char *p, const char *end, Line *ln) {
         return 0;
     ln->date = c.p;
     c.p += 11;
-    if (!LIT(&c, ",\"id\":\"") || !str_body(&c, &ln->id, &ln->id_n))
-        return 0;
-    if (LIT(&c, ",\"key\":\"") && !text_body(&c, ln->key_buf, sizeof ln->key_buf, &ln->key, &ln->key_n))
-        return 0;
-    if (LIT(&c, ",\"memo\":\"") && !text_body(&c, ln->memo_buf, sizeof ln->memo_buf, &ln->memo, &ln->memo_n))
-        return 0;
-    if (!LIT(&c, ",\"prev\":\"") || end - c.p < 65 || c.p[64] != '"')
-        return 0;
-    ln->prev = c.p;
-    c.p += 65;
-    if (!LIT(&c, ",\"seq\":") || !(ln->seq = positive_int(&c)))
+    if (!line_middle(&c, ln))
         return 0;
     if (!LIT(&c, ",\"ts\":\"") || !str_body(&c, &ln->ts, &ln->ts_n))
         return 0;
