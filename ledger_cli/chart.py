@@ -64,13 +64,12 @@ def text(report: PeriodReport, names: list[str], width: int, colour: bool) -> st
 
 
 def draw(report: PeriodReport, names: list[str], fmt: str, output: str | None, width: int | None) -> None:
+    """Draw as `fmt` (text or png: chart() checked it before reading the books)."""
     if fmt == "png":
         if output is None:
             raise InvalidValue("--format png needs -o FILE (an image does not go to a terminal)")
         png(report, names, output)
         return
-    if fmt != "text":
-        raise InvalidValue(f"invalid --format {fmt!r}: choose text or png")
     columns = width or shutil.get_terminal_size((80, 24)).columns
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     sys.stdout.write(text(report, names, columns, colour))

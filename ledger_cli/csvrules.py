@@ -45,7 +45,6 @@ class Rules:
         self.date_format = "%Y-%m-%d"
         self.assignments: dict[str, str] = {}
         self.blocks: list[Block] = []
-        self.named = True  # whether `fields` names one of the assignable fields
         self.direct: list[str] = []  # the assignable fields `fields` names, in ASSIGNABLE order
         self.constant: dict[str, str] = {}  # top-level assignments without a %reference
         self.templates: dict[str, str] = {}  # and those with one
@@ -53,7 +52,6 @@ class Rules:
         self.whole = True
 
     def done(self) -> None:
-        self.named = any(name in ASSIGNABLE for name in self.fields)
         self.direct = [name for name in ASSIGNABLE if name in self.fields]  # (values' names are fields or N)
         self.constant = {name: t.strip() for name, t in self.assignments.items() if "%" not in t}
         self.templates = {name: t for name, t in self.assignments.items() if "%" in t}
